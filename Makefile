@@ -1,0 +1,51 @@
+# Liên Thông developer entry points. `make demo` and `make test` install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+
+.PHONY: help install system-deps demo test pytest lint bench clean
+
+help:
+	@echo "make demo   - install, start the embedded database, migrate, load the sample, serve"
+	@echo "make test   - install, then lint and the whole test suite"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks (figures printed, JSON written under .lienthong/bench)"
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash infra/dev/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/lienthong db up
+	$(BIN)/lienthong db migrate
+	@echo "Database ready. Not there yet: the ETL sample load and the GraphQL gateway (issues 4 and 8)."
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint pytest
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	-$(BIN)/lienthong db down
+	rm -rf $(VENV) .lienthong .pytest_cache .mypy_cache .ruff_cache

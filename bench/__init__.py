@@ -1,0 +1,1 @@
+"""Benchmarks that print figures. Never timed assertions: machines here are noisy."""

@@ -1,0 +1,1 @@
+"""Liên Thông platform: settings, logging, the embedded database cluster and the `lienthong` CLI."""

@@ -1,0 +1,21 @@
+"""The `lienthong` command (Typer). Each domain contributes its own sub-command group."""
+
+from __future__ import annotations
+
+import typer
+
+from lienthong import db_cli
+from lienthong.logging import configure_logging
+from lienthong.settings import get_settings
+
+app = typer.Typer(
+    help="Liên Thông: shared e-government registries behind a policy-enforcing GraphQL gateway.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db_cli.app, name="db")
+
+
+@app.callback()
+def main() -> None:
+    configure_logging(get_settings())

@@ -1,0 +1,1 @@
+"""Imports every module that maps tables, so Base.metadata is complete (alembic, tests)."""

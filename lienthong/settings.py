@@ -1,0 +1,96 @@
+"""The one Settings class. Nothing else in the code base reads the environment."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_PORT = 54329
+EMBEDDED_DATABASE = "lienthong"
+EMBEDDED_SUPERUSER = "postgres"
+
+
+class Env(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class AuthMode(StrEnum):
+    DEV = "dev"
+    KEYCLOAK = "keycloak"
+
+
+class Settings(BaseSettings):
+    """Platform settings, read from `LIENTHONG_*` environment variables (see CONTRACT.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+
+    env: Env = Env.DEV
+    home: Path = Field(
+        default=PROJECT_ROOT / ".lienthong",
+        description="State directory: embedded cluster, dev issuer keys, caches.",
+    )
+    database_url: str = Field(
+        default="",
+        description="PostgreSQL URL; empty means the embedded cluster under `home`.",
+    )
+    database_port: int = Field(default=EMBEDDED_PORT, description="Embedded cluster port.")
+    auth_mode: AuthMode | None = Field(
+        default=None, description="`dev` (embedded issuer) or `keycloak`; defaults from `env`."
+    )
+    keycloak_url: str = ""
+    keycloak_realm: str = "lienthong"
+    keycloak_audience: str = "lienthong-gateway"
+    opa_url: str = Field(default="", description="OPA REST URL; empty means the embedded engine.")
+    audit_fsync: bool = True
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="JSON logs; defaults to on in prod.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgres://", "postgresql+")):
+            raise ValueError("LIENTHONG_DATABASE_URL must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_from_env(self) -> Settings:
+        if self.auth_mode is None:
+            self.auth_mode = AuthMode.DEV if self.env is Env.DEV else AuthMode.KEYCLOAK
+        if self.log_json is None:
+            self.log_json = self.env is Env.PROD
+        return self
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+    @property
+    def libpq_url(self) -> str:
+        """The database URL in plain libpq form (`postgresql://…`), for psycopg and tools."""
+        if self.database_url:
+            scheme, rest = self.database_url.split("://", 1)
+            return f"postgresql://{rest}" if scheme != "postgresql" else self.database_url
+        return (
+            f"postgresql://{EMBEDDED_SUPERUSER}@127.0.0.1:{self.database_port}/{EMBEDDED_DATABASE}"
+        )
+
+    @property
+    def async_database_url(self) -> str:
+        """SQLAlchemy URL for the asyncpg driver."""
+        return self.libpq_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    @property
+    def sync_database_url(self) -> str:
+        """SQLAlchemy URL for the psycopg (v3) driver: alembic, COPY, admin work."""
+        return self.libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

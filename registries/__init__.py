@@ -1,0 +1,1 @@
+"""Authoritative registries: residents, households, enterprises, land parcels, reference data."""

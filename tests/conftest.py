@@ -1,0 +1,120 @@
+"""Test harness: a real PostgreSQL + PostGIS for the run, a rolled-back transaction per test.
+
+The session brings the embedded cluster up (or uses LIENTHONG_DATABASE_URL), migrates a template
+database once per set of migration files, clones a fresh database from it for this run, and drops
+it at the end. Each test gets an AsyncSession inside a transaction that is rolled back; code under
+test that commits only releases a savepoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from lienthong import migrate
+from lienthong.cluster import EmbeddedCluster
+from lienthong.settings import Settings, get_settings
+from registries.db import create_engine
+
+MIGRATIONS = Path(migrate.MIGRATIONS_DIR)
+TEMPLATE_LOCK = 7_240_001  # advisory lock key: one template build at a time across test runs
+
+
+def _migrations_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.rglob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    return make_url(url).set(database=dbname).render_as_string(hide_password=False)
+
+
+def _build_template(admin: psycopg.Connection[tuple[object, ...]], base_url: str) -> str:
+    template = f"lt_tpl_{_migrations_fingerprint()}"
+    admin.execute("SELECT pg_advisory_lock(%s)", (TEMPLATE_LOCK,))
+    try:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone():
+            return template
+        building = f"{template}_build"
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(building))
+        )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
+        migrate.upgrade(Settings(database_url=_with_dbname(base_url, building)))
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(building), sql.Identifier(template)
+            )
+        )
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(template))
+        )
+        return template
+    finally:
+        admin.execute("SELECT pg_advisory_unlock(%s)", (TEMPLATE_LOCK,))
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """URL of a freshly migrated database used by this test run only."""
+    base = Settings()
+    if base.uses_embedded_database:
+        EmbeddedCluster(base).up()
+    base_url = base.libpq_url
+    name = f"lt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(_with_dbname(base_url, "postgres"), autocommit=True) as admin:
+        template = _build_template(admin, base_url)
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    url = _with_dbname(base_url, name)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LIENTHONG_DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+    get_settings.cache_clear()
+    with psycopg.connect(_with_dbname(base_url, "postgres"), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """An AsyncSession in a transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        db_session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield db_session
+        finally:
+            await db_session.close()
+            await transaction.rollback()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from lienthong.settings import AuthMode, Env, Settings
+
+
+def test_defaults_point_at_the_embedded_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIENTHONG_DATABASE_URL", raising=False)
+    settings = Settings()
+    assert settings.env is Env.DEV
+    assert settings.auth_mode is AuthMode.DEV
+    assert settings.uses_embedded_database
+    assert settings.libpq_url == "postgresql://postgres@127.0.0.1:54329/lienthong"
+    assert settings.async_database_url.startswith("postgresql+asyncpg://")
+    assert settings.sync_database_url.startswith("postgresql+psycopg://")
+    assert settings.audit_fsync is True
+    assert settings.opa_url == ""
+
+
+def test_prod_defaults_to_keycloak_and_json_logs() -> None:
+    settings = Settings(env=Env.PROD)
+    assert settings.auth_mode is AuthMode.KEYCLOAK
+    assert settings.log_json is True
+
+
+def test_environment_variables_use_the_lienthong_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIENTHONG_ENV", "prod")
+    monkeypatch.setenv("LIENTHONG_AUTH_MODE", "dev")
+    monkeypatch.setenv("LIENTHONG_DATABASE_URL", "postgres://u:p@db.example:5432/lt")
+    monkeypatch.setenv("LIENTHONG_AUDIT_FSYNC", "false")
+    settings = Settings()
+    assert settings.env is Env.PROD
+    assert settings.auth_mode is AuthMode.DEV
+    assert settings.libpq_url == "postgresql://u:p@db.example:5432/lt"
+    assert settings.async_database_url == "postgresql+asyncpg://u:p@db.example:5432/lt"
+    assert settings.audit_fsync is False
+
+
+def test_a_non_postgresql_url_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValidationError, match="must be a postgresql:// URL"):
+        Settings(database_url="sqlite:///x.db")
+
+
+def test_an_unknown_env_is_refused() -> None:
+    with pytest.raises(ValidationError, match="env"):
+        Settings(env="staging")  # type: ignore[arg-type]
