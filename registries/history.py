@@ -1,0 +1,125 @@
+"""Versioned rows: every registry (and the policy data) keeps its history in the same table.
+
+A change closes the open version (`valid_to` set) and opens a new one (`valid_from` = the same
+instant), so validity periods never overlap; the database enforces it with an exclusion constraint
+over `tstzrange(valid_from, valid_to)` per business key, and a partial unique index keeps exactly
+one open version per key. `recorded_at` is when the row was written (transaction clock), which
+may differ from `valid_from` when a change is back-dated by its source.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ColumnElement,
+    DateTime,
+    Identity,
+    Index,
+    and_,
+    column,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+VIETNAM_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class Versioned:
+    """Mixin for a versioned table; combine with `history_table_args` in `__table_args__`."""
+
+    version_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+def history_table_args(table: str, *key_columns: str) -> tuple[Any, ...]:
+    """Constraints of a versioned table whose business key is `key_columns`."""
+    return (
+        ExcludeConstraint(
+            *((column(key), "=") for key in key_columns),
+            (func.tstzrange(column("valid_from"), column("valid_to")), "&&"),
+            name=f"ex_{table}_no_overlap",
+            using="gist",
+        ),
+        Index(
+            f"uq_{table}_open_version",
+            *key_columns,
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_period"),
+    )
+
+
+VersionedT = TypeVar("VersionedT", bound=Versioned)
+
+
+def is_current(model: type[Versioned]) -> ColumnElement[bool]:
+    return model.valid_to.is_(None)
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant an `asOf: Date` read looks at: the last moment of that day, Vietnam time."""
+    return datetime.combine(day + timedelta(days=1), time.min, VIETNAM_TIME) - timedelta(
+        microseconds=1
+    )
+
+
+def valid_at(model: type[Versioned], at: datetime | date) -> ColumnElement[bool]:
+    instant = at if isinstance(at, datetime) else end_of_day(at)
+    return and_(
+        model.valid_from <= instant, or_(model.valid_to.is_(None), model.valid_to > instant)
+    )
+
+
+async def supersede(
+    *,
+    session: AsyncSession,
+    model: type[VersionedT],
+    key: dict[str, Any],
+    values: dict[str, Any],
+) -> tuple[VersionedT, bool]:
+    """Make `values` the current state of the entity `key`.
+
+    Opens a new version only when something changed; returns (current version, changed?).
+    The open version is locked first, so two concurrent changes of one key serialise.
+    """
+    key_filter = [getattr(model, name) == value for name, value in key.items()]
+    current = (
+        await session.execute(select(model).where(*key_filter, is_current(model)).with_for_update())
+    ).scalar_one_or_none()
+    if current is not None:
+        if all(getattr(current, name) == value for name, value in values.items()):
+            return current, False
+        now = (await session.execute(select(func.now()))).scalar_one()
+        if current.valid_from == now:
+            # Opened in this very transaction: nobody could have seen it, amend it in place.
+            for name, value in values.items():
+                setattr(current, name, value)
+            await session.flush()
+            return current, True
+        await session.execute(
+            update(model).where(model.version_id == current.version_id).values(valid_to=now)
+        )
+        await session.refresh(current)
+    new_version = model(**key, **values)
+    session.add(new_version)
+    await session.flush()
+    await session.refresh(new_version)
+    return new_version, True
