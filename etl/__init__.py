@@ -1,0 +1,1 @@
+"""ETL: synthetic sources, readers, validation, staging and merge into the registries."""

@@ -1,0 +1,1 @@
+"""Liên Thông gateway: GraphQL, identity, policy enforcement, access log, admin API."""
