@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
 from lienthong.settings import AuthMode, Env, Settings
 
 
-def test_defaults_point_at_the_embedded_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIENTHONG_DATABASE_URL", raising=False)
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings under test come from these tests alone, not from the shell running them."""
+    for name in [name for name in os.environ if name.startswith("LIENTHONG_")]:
+        monkeypatch.delenv(name)
+
+
+def test_defaults_point_at_the_embedded_cluster() -> None:
     settings = Settings()
     assert settings.env is Env.DEV
     assert settings.auth_mode is AuthMode.DEV
