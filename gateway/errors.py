@@ -1,0 +1,38 @@
+"""The error codes of CONTRACT.md (`errors[].extensions.code`) and the exception carrying them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    PURPOSE_REQUIRED = "PURPOSE_REQUIRED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
+    RATE_LIMITED = "RATE_LIMITED"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
+class GatewayError(GraphQLError):
+    """A GraphQL error whose `extensions.code` is one of the contract's codes."""
+
+    def __init__(self, code: ErrorCode, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code.value, **extensions})
+        self.code = code
+
+
+def bad_user_input(argument: str, message: str) -> GatewayError:
+    return GatewayError(ErrorCode.BAD_USER_INPUT, message, argument=argument)
+
+
+def forbidden(field: str, reason: str) -> GatewayError:
+    return GatewayError(
+        ErrorCode.FORBIDDEN, f"not allowed to see {field}: {reason}", field=field, reason=reason
+    )
