@@ -1,0 +1,39 @@
+"""Prometheus metrics of the gateway (`GET /metrics`).
+
+Labels are bounded: operation names come from the trusted documents or are `anonymous`, agencies
+are registered client ids. Never a subject ID in a label.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "lienthong_graphql_requests_total",
+            "GraphQL requests by operation, agency and outcome (ok or the first error code).",
+            ["operation", "agency", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "lienthong_graphql_request_seconds",
+            "GraphQL request latency by operation and agency.",
+            ["operation", "agency"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "lienthong_policy_decisions_total",
+            "Policy decisions per subject by outcome (allow, partial, deny, error).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.audit_flush = Histogram(
+            "lienthong_audit_flush_seconds",
+            "Time a request waited for its access-log entries to become durable.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=self.registry,
+        )
