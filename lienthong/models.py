@@ -1,1 +1,6 @@
 """Imports every module that maps tables, so Base.metadata is complete (alembic, tests)."""
+
+import registries.enterprises.models
+import registries.parcels.models
+import registries.reference.models
+import registries.residents.models  # noqa: F401

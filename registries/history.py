@@ -9,6 +9,7 @@ may differ from `valid_from` when a change is back-dated by its source.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 VIETNAM_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -94,11 +95,13 @@ async def supersede(
     model: type[VersionedT],
     key: dict[str, Any],
     values: dict[str, Any],
+    effective: datetime | None = None,
 ) -> tuple[VersionedT, bool]:
-    """Make `values` the current state of the entity `key`.
+    """Make `values` the state of the entity `key` from `effective` on (default: now).
 
     Opens a new version only when something changed; returns (current version, changed?).
-    The open version is locked first, so two concurrent changes of one key serialise.
+    The open version is locked first, so two concurrent changes of one key serialise. A change
+    effective before the open version began is refused: history is not rewritten here.
     """
     key_filter = [getattr(model, name) == value for name, value in key.items()]
     current = (
@@ -107,7 +110,12 @@ async def supersede(
     if current is not None:
         if all(getattr(current, name) == value for name, value in values.items()):
             return current, False
-        now = (await session.execute(select(func.now()))).scalar_one()
+        now = effective or (await session.execute(select(func.now()))).scalar_one()
+        if now < current.valid_from:
+            raise ValueError(
+                f"a change effective {now.isoformat()} predates the open version "
+                f"({current.valid_from.isoformat()})"
+            )
         if current.valid_from == now:
             # Opened in this very transaction: nobody could have seen it, amend it in place.
             for name, value in values.items():
@@ -119,7 +127,33 @@ async def supersede(
         )
         await session.refresh(current)
     new_version = model(**key, **values)
+    if effective is not None:
+        new_version.valid_from = effective
     session.add(new_version)
     await session.flush()
     await session.refresh(new_version)
     return new_version, True
+
+
+async def fetch_by_keys(
+    *,
+    session: AsyncSession,
+    model: type[VersionedT],
+    key: InstrumentedAttribute[str],
+    keys: Sequence[str],
+    as_of: datetime | date | None = None,
+) -> list[VersionedT | None]:
+    """The version of each key (current, or valid at `as_of`), in the order asked, None where
+    absent — in one SQL statement whatever the number of keys."""
+    if not keys:
+        return []
+    rows = (
+        await session.execute(select(model).where(key.in_(set(keys)), versions_at(model, as_of)))
+    ).scalars()
+    found = {getattr(row, key.key): row for row in rows}
+    return [found.get(k) for k in keys]
+
+
+def versions_at(model: type[Versioned], as_of: datetime | date | None) -> ColumnElement[bool]:
+    """The filter for the version in force now (`as_of` None) or at `as_of`."""
+    return is_current(model) if as_of is None else valid_at(model, as_of)

@@ -25,14 +25,23 @@ from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings, get_settings
 from registries.db import create_engine
 
-MIGRATIONS = Path(migrate.MIGRATIONS_DIR)
+REPO = Path(__file__).resolve().parent.parent
+# Everything a migration reads: its own files and the seed data it loads.
+MIGRATION_INPUTS = (
+    Path(migrate.MIGRATIONS_DIR),
+    REPO / "registries" / "data",
+    REPO / "registries" / "reference" / "seed.py",
+)
 TEMPLATE_LOCK = 7_240_001  # advisory lock key: one template build at a time across test runs
 
 
 def _migrations_fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in sorted(MIGRATIONS.rglob("*.py")):
-        digest.update(path.name.encode())
+    files = [
+        p for root in MIGRATION_INPUTS for p in ([root] if root.is_file() else root.rglob("*"))
+    ]
+    for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(REPO)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

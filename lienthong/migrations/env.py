@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import lienthong.models  # noqa: F401  (registers every table on Base.metadata)
+from lienthong.migrations.env_filters import include_object
 from registries.db import Base
 
 config = context.config
@@ -22,6 +23,7 @@ def run_migrations_online() -> None:
             target_metadata=Base.metadata,
             compare_type=True,
             include_schemas=False,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -7,11 +7,16 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from psycopg import sql
-from sqlalchemy import make_url
+from sqlalchemy import create_engine, make_url
 
+import lienthong.models  # noqa: F401  (every table on Base.metadata)
 from lienthong import migrate
+from lienthong.migrations.env_filters import include_object
 from lienthong.settings import Settings
+from registries.db import Base
 
 
 @pytest.fixture
@@ -42,3 +47,16 @@ def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
     assert _tables(empty_database_url) <= {"alembic_version"}
     migrate.upgrade(settings)
     assert _tables(empty_database_url) == first
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    """What the migrations built is what the models declare (columns, types, indexes, keys)."""
+    engine = create_engine(Settings(database_url=database_url).sync_database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"include_object": include_object, "compare_type": True},
+        )
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert differences == []

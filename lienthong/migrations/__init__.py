@@ -1,0 +1,1 @@
+"""Alembic migrations (a package so tests can import the autogenerate filters)."""

@@ -1,0 +1,1 @@
+"""Enterprise registry (đăng ký doanh nghiệp): enterprises, representatives, owners, lines."""

@@ -1,0 +1,1 @@
+"""Land registry (đăng ký đất đai): parcels on PostGIS, rights and restrictions."""

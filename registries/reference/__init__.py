@@ -1,0 +1,1 @@
+"""Reference data: administrative units, ethnic groups, land-use categories, VSIC business lines."""

@@ -1,0 +1,1 @@
+"""Population registry: residents (công dân) and households (hộ gia đình)."""
