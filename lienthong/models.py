@@ -1,5 +1,6 @@
 """Imports every module that maps tables, so Base.metadata is complete (alembic, tests)."""
 
+import etl.models
 import registries.enterprises.models
 import registries.parcels.models
 import registries.reference.models

@@ -38,12 +38,6 @@ class Resident(Versioned, Base):
         CheckConstraint("deceased OR deceased_on IS NULL", name="deceased_on_only_if_deceased"),
         CheckConstraint("full_name = normalize(full_name, NFC)", name="full_name_nfc"),
         Index("ix_residents_household_id", "household_id"),
-        Index(
-            "ix_residents_full_name_trgm",
-            "full_name",
-            postgresql_using="gin",
-            postgresql_ops={"full_name": "gin_trgm_ops"},
-        ),
     )
 
     personal_id: Mapped[str] = mapped_column(String(12))

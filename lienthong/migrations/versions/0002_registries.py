@@ -573,14 +573,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("version_id", name=op.f("pk_residents")),
     )
-    op.create_index(
-        "ix_residents_full_name_trgm",
-        "residents",
-        ["full_name"],
-        unique=False,
-        postgresql_using="gin",
-        postgresql_ops={"full_name": "gin_trgm_ops"},
-    )
     op.create_index("ix_residents_household_id", "residents", ["household_id"], unique=False)
     op.create_index(
         "uq_residents_open_version",
@@ -599,12 +591,6 @@ def downgrade() -> None:
         postgresql_where=sa.text("valid_to IS NULL"),
     )
     op.drop_index("ix_residents_household_id", table_name="residents")
-    op.drop_index(
-        "ix_residents_full_name_trgm",
-        table_name="residents",
-        postgresql_using="gin",
-        postgresql_ops={"full_name": "gin_trgm_ops"},
-    )
     op.drop_table("residents")
     op.drop_index(
         "uq_parcels_open_version",
