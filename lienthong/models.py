@@ -1,7 +1,8 @@
 """Imports every module that maps tables, so Base.metadata is complete (alembic, tests)."""
 
+# ruff: noqa: F401
 import etl.models
 import registries.enterprises.models
 import registries.parcels.models
 import registries.reference.models
-import registries.residents.models  # noqa: F401
+import registries.residents.models
