@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from etl import cli as etl_cli
 from lienthong import db_cli
 from lienthong.logging import configure_logging
 from lienthong.settings import get_settings
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(db_cli.app, name="db")
+app.add_typer(etl_cli.app, name="etl")
 
 
 @app.callback()

@@ -1,0 +1,275 @@
+"""One load: read in chunks → validate → normalise → COPY into staging → one set-based merge.
+
+Every input row ends up counted exactly once: inserted, updated, unchanged or rejected (with a
+reason code, in `<input>.rejects.csv` and in `etl_rejects`). The run and its counts are recorded
+in `etl_runs`. The load is one transaction: it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from etl.readers import Source, SourceRecord, open_source
+from etl.targets import TARGETS, LoadTarget
+from etl.validation import RowError
+from lienthong.settings import Settings
+from registries.merge import MergeCounts
+
+Progress = Callable[[int], None]
+
+
+class LoadError(RuntimeError):
+    """The load could not run (bad source, database down); nothing was merged."""
+
+
+@dataclass
+class LoadReport:
+    run_id: int
+    target: str
+    source: Path
+    sha256: str
+    encoding: str | None
+    crs: str | None
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    duration_seconds: float = 0.0
+    rejects_path: Path | None = None
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.inserted + self.updated + self.unchanged + self.rejected
+
+    @property
+    def changed_nothing(self) -> bool:
+        return self.inserted == 0 and self.updated == 0
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_records(source: Source) -> int | None:
+    """How many records a progress bar should expect (None when not cheap to know)."""
+    if source.kind == "spatial":
+        return None
+    with source.path.open("rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return max(lines - (1 if source.kind == "csv" else 0), 0)
+
+
+@dataclass
+class _Rejects:
+    """Rejected rows: the reject file is written as rows come, the table filled at the end."""
+
+    path: Path
+    rows: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
+    by_reason: Counter[str] = field(default_factory=Counter)
+    _writer: Any = None
+    _handle: Any = None
+
+    def add(self, record: SourceRecord, code: str, message: str) -> None:
+        original = {k: v for k, v in record.fields.items() if not k.startswith("_")}
+        if self._writer is None:
+            self._handle = self.path.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["line_number", "reason_code", "message", "source_row"])
+        source_row = json.dumps(original, ensure_ascii=False, default=str)
+        self._writer.writerow([record.line_number, code, message, source_row])
+        self.rows.append((record.line_number, code, message, original))
+        self.by_reason[code] += 1
+
+    def close(self) -> Path | None:
+        if self._handle is None:
+            self.path.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
+            return None
+        self._handle.close()
+        return self.path
+
+
+def _row_fingerprint(row: Mapping[str, Any]) -> int:
+    return hash(tuple(row.values()))
+
+
+def load(
+    *,
+    settings: Settings,
+    target: str,
+    path: Path,
+    encoding: str | None = None,
+    crs: str | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+) -> LoadReport:
+    spec = TARGETS.get(target)
+    if spec is None:
+        raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
+    source = open_source(path, encoding=encoding, crs=crs)
+    if on_total is not None:
+        on_total(count_records(source))
+    started = time.perf_counter()
+    report = LoadReport(
+        run_id=0,
+        target=target,
+        source=path,
+        sha256=file_sha256(path),
+        encoding=source.encoding,
+        crs=source.crs,
+    )
+    try:
+        connection = psycopg.connect(settings.libpq_url)
+    except psycopg.OperationalError as error:
+        raise LoadError(f"cannot reach the database: {error}") from error
+    with connection:
+        report.run_id = _start_run(connection, report)
+        rejects = _Rejects(Path(f"{path}.rejects.csv"))
+        try:
+            with connection.transaction():
+                counts = _stage_and_merge(
+                    connection,
+                    spec=spec,
+                    source=source,
+                    rejects=rejects,
+                    report=report,
+                    progress=progress,
+                )
+                _store_rejects(connection, report.run_id, rejects)
+        except Exception as error:
+            _fail_run(connection, report.run_id, error)
+            raise
+        finally:
+            report.rejects_path = rejects.close()
+        report.inserted, report.updated, report.unchanged = (
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+        )
+        report.rejected_by_reason = rejects.by_reason
+        report.duration_seconds = time.perf_counter() - started
+        _finish_run(connection, report)
+    return report
+
+
+def _stage_and_merge(
+    connection: psycopg.Connection[tuple[Any, ...]],
+    *,
+    spec: LoadTarget,
+    source: Source,
+    rejects: _Rejects,
+    report: LoadReport,
+    progress: Progress | None,
+) -> MergeCounts:
+    context = spec.reference(connection)
+    spec.create_staging(connection)
+    seen: dict[str, int] = {}
+    columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(spec.staging), columns)
+    pending = 0
+    with connection.cursor().copy(copy_sql) as copy:
+        for record in source.records():
+            report.read += 1
+            pending += 1
+            if progress is not None and pending == 1000:
+                progress(pending)
+                pending = 0
+            try:
+                row = spec.validate(record, context)
+            except RowError as error:
+                rejects.add(record, error.code, str(error))
+                continue
+            key = spec.key(row)
+            fingerprint = _row_fingerprint(row)
+            earlier = seen.get(key)
+            if earlier is not None:
+                if earlier == fingerprint:
+                    rejects.add(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
+                else:
+                    rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
+                continue
+            seen[key] = fingerprint
+            copy.write_row([row[column] for column in spec.columns])
+    if progress is not None and pending:
+        progress(pending)
+    return spec.merge(connection)
+
+
+def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:
+    with connection.transaction():
+        row = connection.execute(
+            "INSERT INTO etl_runs (target, source_path, source_sha256, source_encoding, "
+            "source_crs, status, read, inserted, updated, unchanged, rejected, "
+            "rejected_by_reason) VALUES (%s, %s, %s, %s, %s, 'running', 0, 0, 0, 0, 0, '{}') "
+            "RETURNING run_id",
+            (
+                report.target,
+                str(report.source.resolve()),
+                report.sha256,
+                report.encoding,
+                report.crs,
+            ),
+        ).fetchone()
+    if row is None:
+        raise LoadError("etl_runs returned no run id")
+    return int(row[0])
+
+
+def _store_rejects(
+    connection: psycopg.Connection[tuple[Any, ...]], run_id: int, rejects: _Rejects
+) -> None:
+    with connection.cursor().copy(
+        "COPY etl_rejects (run_id, line_number, reason_code, message, source_row) FROM STDIN"
+    ) as copy:
+        for line_number, code, message, original in rejects.rows:
+            copy.write_row([run_id, line_number, code, message, json.dumps(original, default=str)])
+
+
+def _fail_run(
+    connection: psycopg.Connection[tuple[Any, ...]], run_id: int, error: Exception
+) -> None:
+    with connection.transaction():
+        connection.execute(
+            "UPDATE etl_runs SET finished_at = now(), status = 'failed', "
+            "rejected_by_reason = %s WHERE run_id = %s",
+            (json.dumps({"error": f"{type(error).__name__}"}), run_id),
+        )
+
+
+def _finish_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> None:
+    with connection.transaction():
+        connection.execute(
+            "UPDATE etl_runs SET finished_at = now(), status = %s, read = %s, inserted = %s, "
+            "updated = %s, unchanged = %s, rejected = %s, rejected_by_reason = %s, "
+            "duration_seconds = %s WHERE run_id = %s",
+            (
+                "done" if report.balanced else "unbalanced",
+                report.read,
+                report.inserted,
+                report.updated,
+                report.unchanged,
+                report.rejected,
+                json.dumps(dict(report.rejected_by_reason)),
+                report.duration_seconds,
+                report.run_id,
+            ),
+        )

@@ -1,0 +1,69 @@
+"""What each registry load needs: its validation, key, staging table and merge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from etl.readers import SourceRecord
+from etl.validation import ReferenceData, RowError, resident_row
+from registries.merge import MergeCounts
+from registries.residents import merge as residents_merge
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass
+class LoadContext:
+    """Reference data and what the load has seen so far (one per load)."""
+
+    reference: ReferenceData
+    household_heads: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    name: str
+    staging: str
+    columns: tuple[str, ...]
+    validate: Callable[[SourceRecord, LoadContext], dict[str, Any]]
+    key: Callable[[dict[str, Any]], str]
+    create_staging: Callable[[Connection], None]
+    merge: Callable[[Connection], MergeCounts]
+
+    def reference(self, connection: Connection) -> LoadContext:
+        communes = frozenset(int(row[0]) for row in connection.execute("SELECT code FROM communes"))
+        ethnic: dict[str, int] = {}
+        for code, name in connection.execute("SELECT code, name FROM ethnic_groups"):
+            ethnic[str(code)] = int(code)
+            ethnic[str(name).casefold()] = int(code)
+        return LoadContext(ReferenceData(commune_codes=communes, ethnic_codes=ethnic))
+
+
+def _validate_resident(record: SourceRecord, context: LoadContext) -> dict[str, Any]:
+    row = resident_row(record.fields, context.reference)
+    household_id = row["household_id"]
+    if household_id is not None and row["relationship_to_head"] == "head":
+        head = context.household_heads.setdefault(household_id, row["personal_id"])
+        if head != row["personal_id"]:
+            raise RowError(
+                "HOUSEHOLD_HEAD_CONFLICT",
+                f"household {household_id} already has another head in this file",
+            )
+    return row
+
+
+TARGETS: dict[str, LoadTarget] = {
+    "residents": LoadTarget(
+        name="residents",
+        staging=residents_merge.STAGING_TABLE,
+        columns=residents_merge.RESIDENT_COLUMNS,
+        validate=_validate_resident,
+        key=lambda row: str(row["personal_id"]),
+        create_staging=residents_merge.create_staging,
+        merge=residents_merge.merge,
+    ),
+}
