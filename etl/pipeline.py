@@ -91,6 +91,8 @@ class _Rejects:
 
     def add(self, record: SourceRecord, code: str, message: str) -> None:
         original = {k: v for k, v in record.fields.items() if not k.startswith("_")}
+        if record.geometry is not None:
+            original["geometry_wkt_wgs84"] = record.geometry.wkt
         if self._writer is None:
             self._handle = self.path.open("w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._handle)

@@ -9,8 +9,10 @@ from typing import Any
 import psycopg
 
 from etl.readers import SourceRecord
-from etl.validation import ReferenceData, RowError, resident_row
+from etl.validation import ReferenceData, RowError, enterprise_row, parcel_row, resident_row
+from registries.enterprises import merge as enterprises_merge
 from registries.merge import MergeCounts
+from registries.parcels import merge as parcels_merge
 from registries.residents import merge as residents_merge
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -40,7 +42,20 @@ class LoadTarget:
         for code, name in connection.execute("SELECT code, name FROM ethnic_groups"):
             ethnic[str(code)] = int(code)
             ethnic[str(name).casefold()] = int(code)
-        return LoadContext(ReferenceData(commune_codes=communes, ethnic_codes=ethnic))
+        vsic = frozenset(
+            str(row[0]) for row in connection.execute("SELECT code FROM business_lines")
+        )
+        land_use = frozenset(
+            str(row[0]) for row in connection.execute("SELECT code FROM land_use_categories")
+        )
+        return LoadContext(
+            ReferenceData(
+                commune_codes=communes,
+                ethnic_codes=ethnic,
+                vsic_codes=vsic,
+                land_use_codes=land_use,
+            )
+        )
 
 
 def _validate_resident(record: SourceRecord, context: LoadContext) -> dict[str, Any]:
@@ -65,5 +80,25 @@ TARGETS: dict[str, LoadTarget] = {
         key=lambda row: str(row["personal_id"]),
         create_staging=residents_merge.create_staging,
         merge=residents_merge.merge,
+    ),
+    "enterprises": LoadTarget(
+        name="enterprises",
+        staging=enterprises_merge.STAGING_TABLE,
+        columns=enterprises_merge.STAGING_COLUMNS,
+        validate=lambda record, context: enterprise_row(record.fields, context.reference),
+        key=lambda row: str(row["enterprise_code"]),
+        create_staging=enterprises_merge.create_staging,
+        merge=enterprises_merge.merge,
+    ),
+    "parcels": LoadTarget(
+        name="parcels",
+        staging=parcels_merge.STAGING_TABLE,
+        columns=parcels_merge.STAGING_COLUMNS,
+        validate=lambda record, context: parcel_row(
+            record.fields, record.geometry, context.reference
+        ),
+        key=lambda row: f"{row['commune_code']}/{row['map_sheet']}/{row['parcel_number']}",
+        create_staging=parcels_merge.create_staging,
+        merge=parcels_merge.merge,
     ),
 }

@@ -14,8 +14,20 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import shapely
+from shapely.geometry import MultiPolygon
+from shapely.geometry.base import BaseGeometry
+
 from etl.encodings import nfc
-from registries.identifiers import IdentifierError, Sex, validate_personal_id
+from registries.enterprises.models import ENTERPRISE_STATUSES, ENTERPRISE_TYPES
+from registries.identifiers import (
+    IdentifierError,
+    Sex,
+    validate_enterprise_code,
+    validate_personal_id,
+)
+from registries.parcels.models import HOLDER_KINDS, RIGHT_KINDS
+from registries.parcels.service import GeometryError, check_declared_area, check_lon_lat
 
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -49,6 +61,8 @@ class ReferenceData:
 
     commune_codes: frozenset[int]
     ethnic_codes: Mapping[str, int]  # name (case-folded) or code as text → code
+    vsic_codes: frozenset[str] = frozenset()
+    land_use_codes: frozenset[str] = frozenset()
 
 
 def text(raw: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:
@@ -184,3 +198,124 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, 
         "id_card_issued_on": parse_date(raw, "id_card_issued_on"),
         "id_card_expires_on": parse_date(raw, "id_card_expires_on"),
     }
+
+
+def enterprise_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, Any]:
+    """A validated enterprise row; representatives and business lines in their staged form."""
+    code = text(raw, "enterprise_code", required=True) or ""
+    try:
+        enterprise_code = validate_enterprise_code(code)
+    except IdentifierError as error:
+        raise RowError(error.code, f"enterprise_code: {error}") from error
+    enterprise_type = text(raw, "enterprise_type", required=True)
+    if enterprise_type not in ENTERPRISE_TYPES:
+        raise RowError(
+            "ENTERPRISE_TYPE_INVALID",
+            f"enterprise_type {enterprise_type!r}; expected one of {', '.join(ENTERPRISE_TYPES)}",
+        )
+    status = text(raw, "status", required=True)
+    if status not in ENTERPRISE_STATUSES:
+        raise RowError(
+            "STATUS_INVALID",
+            f"status {status!r}; expected one of {', '.join(ENTERPRISE_STATUSES)}",
+        )
+    capital = parse_decimal(raw, "charter_capital", required=True)
+    if capital is None or capital < 0 or capital != capital.to_integral_value():
+        raise RowError("CAPITAL_INVALID", f"charter_capital {capital} is not whole dong ≥ 0")
+    return {
+        "enterprise_code": enterprise_code,
+        "name": text(raw, "name", required=True),
+        "foreign_name": text(raw, "foreign_name"),
+        "short_name": text(raw, "short_name"),
+        "enterprise_type": enterprise_type,
+        "status": status,
+        "registered_on": parse_date(raw, "registered_on", required=True),
+        "charter_capital": capital,
+        "head_office_commune_code": commune(raw, "head_office_commune_code", reference)
+        or _required("head_office_commune_code"),
+        "head_office_address_line": text(raw, "head_office_address_line", required=True),
+        "representatives": _representatives(text(raw, "representatives") or ""),
+        "business_lines": _business_lines(text(raw, "business_lines") or "", reference),
+    }
+
+
+def _required(field: str) -> Any:
+    raise RowError("REQUIRED_MISSING", f"{field} is required")
+
+
+def _representatives(value: str) -> str:
+    items = []
+    for item in filter(None, (part.strip() for part in value.split("|"))):
+        personal, _, title = item.partition(":")
+        try:
+            personal = validate_personal_id(personal)
+        except IdentifierError as error:
+            raise RowError("REPRESENTATIVE_ID_INVALID", f"representative: {error}") from error
+        items.append(f"{personal}:{title.strip() or 'Người đại diện theo pháp luật'}")
+    if not items:
+        raise RowError("REQUIRED_MISSING", "an enterprise needs a legal representative")
+    return "|".join(items)
+
+
+def _business_lines(value: str, reference: ReferenceData) -> str:
+    lines = [part.strip() for part in value.split("|") if part.strip()]
+    unknown = [line for line in lines if line.rstrip("*") not in reference.vsic_codes]
+    if unknown:
+        raise RowError("VSIC_UNKNOWN", f"business lines {', '.join(unknown)} are not VSIC codes")
+    if sum(line.endswith("*") for line in lines) != 1:
+        raise RowError("MAIN_LINE_INVALID", "exactly one business line must be marked main (*)")
+    return "|".join(lines)
+
+
+def parcel_row(
+    raw: Mapping[str, Any], geometry: BaseGeometry | None, reference: ReferenceData
+) -> dict[str, Any]:
+    """A validated parcel row: geometry in WGS 84 as hex EWKB, rights in their staged form."""
+    if geometry is None:
+        raise RowError("REQUIRED_MISSING", "a parcel needs a geometry")
+    polygon = geometry if geometry.geom_type == "MultiPolygon" else None
+    if geometry.geom_type == "Polygon":
+        polygon = MultiPolygon([geometry])
+    if polygon is None or polygon.is_empty:
+        raise RowError("GEOMETRY_TYPE", f"expected a Polygon, got {geometry.geom_type}")
+    if not polygon.is_valid:
+        raise RowError("GEOMETRY_INVALID", f"invalid polygon: {shapely.is_valid_reason(polygon)}")
+    min_lon, min_lat, max_lon, max_lat = polygon.bounds
+    try:
+        check_lon_lat(min_lon, min_lat)
+        check_lon_lat(max_lon, max_lat)
+        declared = parse_decimal(raw, "declared_area", required=True) or Decimal(0)
+        check_declared_area(polygon, declared)
+    except GeometryError as error:
+        raise RowError(error.code, str(error)) from error
+    land_use = text(raw, "land_use_code", required=True)
+    if land_use not in reference.land_use_codes:
+        raise RowError("LAND_USE_UNKNOWN", f"land_use_code {land_use!r} is not a land-use code")
+    return {
+        "commune_code": commune(raw, "commune_code", reference) or _required("commune_code"),
+        "map_sheet": parse_int(raw, "map_sheet", required=True),
+        "parcel_number": parse_int(raw, "parcel_number", required=True),
+        "geom": shapely.to_wkb(shapely.set_srid(polygon, 4326), hex=True, include_srid=True),
+        "declared_area": declared,
+        "land_use_code": land_use,
+        "address_line": text(raw, "address_line"),
+        "rights": _rights(text(raw, "rights") or ""),
+    }
+
+
+def _rights(value: str) -> str:
+    items = []
+    for item in filter(None, (part.strip() for part in value.split("|"))):
+        holder_kind, holder_id, kind, certificate = ([*item.split(":"), "", "", ""])[:4]
+        if holder_kind not in HOLDER_KINDS or kind not in RIGHT_KINDS:
+            raise RowError("RIGHT_INVALID", f"right {item!r}: holder kind or right kind unknown")
+        try:
+            holder_id = (
+                validate_personal_id(holder_id)
+                if holder_kind == "resident"
+                else validate_enterprise_code(holder_id)
+            )
+        except IdentifierError as error:
+            raise RowError("HOLDER_ID_INVALID", f"right holder: {error}") from error
+        items.append(f"{holder_kind}:{holder_id}:{kind}:{certificate}")
+    return "|".join(items)

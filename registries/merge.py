@@ -61,3 +61,83 @@ def merge_staged(
     row = connection.execute(sql.SQL("SELECT count(*) FROM ({}) AS s").format(source)).fetchone()
     total = int(str(row[0])) if row else 0
     return MergeCounts(inserted=opened - closed, updated=closed, unchanged=total - opened)
+
+
+def merge_children(
+    connection: Connection[tuple[object, ...]],
+    *,
+    table: str,
+    source: sql.Composable,
+    parents: sql.Composable,
+    scope: str,
+    key: tuple[str, ...],
+    attributes: tuple[str, ...],
+) -> set[str]:
+    """Make each staged parent's children (e.g. an enterprise's representatives) exactly the
+    staged set: close changed or missing ones, open new or changed ones. Returns the parents
+    (`scope` values) whose children changed."""
+    match = sql.SQL(" AND ").join(
+        sql.SQL("r.{0} = s.{0}").format(sql.Identifier(column)) for column in key
+    )
+    changed_attributes = (
+        sql.SQL("({}) IS DISTINCT FROM ({})").format(
+            _columns("r", attributes), _columns("s", attributes)
+        )
+        if attributes
+        else sql.SQL("false")
+    )
+    closed = connection.execute(
+        sql.SQL(
+            "UPDATE {table} AS r SET valid_to = now() "
+            "WHERE r.valid_to IS NULL AND r.{scope} IN (SELECT {scope} FROM ({parents}) AS p) "
+            "AND NOT EXISTS (SELECT 1 FROM ({source}) AS s WHERE {match} "
+            "AND NOT {changed}) RETURNING r.{scope}"
+        ).format(
+            table=sql.Identifier(table),
+            scope=sql.Identifier(scope),
+            parents=parents,
+            source=source,
+            match=match,
+            changed=changed_attributes,
+        )
+    ).fetchall()
+    opened = connection.execute(
+        sql.SQL(
+            "INSERT INTO {table} ({columns}) SELECT {staged} FROM ({source}) AS s "
+            "WHERE NOT EXISTS (SELECT 1 FROM {table} AS r WHERE {match} AND r.valid_to IS NULL) "
+            "RETURNING {scope}"
+        ).format(
+            table=sql.Identifier(table),
+            columns=sql.SQL(", ").join(map(sql.Identifier, (*key, *attributes))),
+            staged=_columns("s", (*key, *attributes)),
+            source=source,
+            match=match,
+            scope=sql.Identifier(scope),
+        )
+    ).fetchall()
+    return {str(row[0]) for row in (*closed, *opened)}
+
+
+def count_with_children(
+    connection: Connection[tuple[object, ...]],
+    *,
+    table: str,
+    key: str,
+    counts: MergeCounts,
+    children_changed: set[str],
+) -> MergeCounts:
+    """Counts per parent record, where a change in its children also makes it `updated`."""
+    if not children_changed:
+        return counts
+    row = connection.execute(
+        sql.SQL(
+            "SELECT count(*) FROM {table} WHERE {key} = ANY(%s) "
+            "AND valid_to IS NULL AND valid_from = now()"
+        ).format(table=sql.Identifier(table), key=sql.Identifier(key)),
+        (sorted(children_changed),),
+    ).fetchone()
+    already_counted = int(str(row[0])) if row else 0
+    extra = len(children_changed) - already_counted
+    return MergeCounts(
+        inserted=counts.inserted, updated=counts.updated + extra, unchanged=counts.unchanged - extra
+    )

@@ -11,17 +11,19 @@ from typing import Any
 
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
+from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registries.history import fetch_by_keys, versions_at
-from registries.parcels.models import Parcel, ParcelRestriction, ParcelRight
+from registries.parcels.models import AREA_TOLERANCE, Parcel, ParcelRestriction, ParcelRight
 
 AsOf = date | datetime | None
 SRID = 4326
 PARCEL_ID_LENGTH = 12
+GEOD = Geod(ellps="WGS84")
 
 
 class GeometryError(ValueError):
@@ -60,6 +62,24 @@ def parse_polygon(geojson: str | dict[str, Any]) -> MultiPolygon:
     check_lon_lat(min_lon, min_lat)
     check_lon_lat(max_lon, max_lat)
     return geometry
+
+
+def geodesic_area(polygon: BaseGeometry) -> float:
+    """Area in m² on the WGS 84 ellipsoid (what PostGIS's ST_Area(geography) computes)."""
+    area, _ = GEOD.geometry_area_perimeter(polygon)
+    return abs(float(area))
+
+
+def check_declared_area(polygon: BaseGeometry, declared_area: Decimal) -> None:
+    """The registry's rule (mirrored by a database constraint): the declared area may differ
+    from the surveyed polygon's by AREA_TOLERANCE, or 1 m² for tiny parcels."""
+    measured = geodesic_area(polygon)
+    if abs(float(declared_area) - measured) > max(1.0, AREA_TOLERANCE * measured):
+        raise GeometryError(
+            "AREA_MISMATCH",
+            f"declared area {declared_area} m² differs from the surveyed {measured:.1f} m² "
+            f"by more than {AREA_TOLERANCE:.0%}",
+        )
 
 
 def parcel_geometry(parcel: Parcel) -> BaseGeometry:
