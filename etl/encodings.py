@@ -10,6 +10,7 @@ module decides which one a file is in and turns everything into NFC.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ UTF8 = "utf-8"
 CP1258 = "windows-1258"
 LEGACY_ENCODINGS = ("tcvn3", "vni", "viscii")
 DETECTION_SAMPLE_BYTES = 256 * 1024
+_TOKEN_SEPARATORS = re.compile(r'[\s,;|:"]+')
 
 
 class EncodingError(ValueError):
@@ -114,13 +116,23 @@ def detect(sample: bytes, declared: str | None = None) -> TextDecoder:
     return TextDecoder(UTF8)
 
 
+def _evidence(text: str) -> str:
+    """The words that can tell encodings apart: those with non-ASCII letters and no digits.
+    IDs, dates and codes are the same in every encoding and would drown the signal."""
+    return " ".join(
+        word
+        for word in _TOKEN_SEPARATORS.split(text)
+        if word and not word.isascii() and not any(char.isdigit() for char in word)
+    )
+
+
 def _detect_single_byte(sample: bytes) -> TextDecoder:
-    surface = surface_text(sample)
+    surface = _evidence(surface_text(sample))
     legacy = detect_encoding_by_content(surface, AUTO_DETECT_CHARMAPS)
-    windows = _decode_cp1258(sample)
     if legacy.encoding is None:
         return TextDecoder(CP1258)
     converted = str(convert(surface, CHARMAPS[legacy.encoding]))
+    windows = _evidence(_decode_cp1258(sample))
     if vietnamese_score(windows) >= vietnamese_score(converted):
         return TextDecoder(CP1258)
     return TextDecoder(legacy.encoding)

@@ -1,0 +1,92 @@
+"""`lienthong etl synth` and `etl load` as a user runs them: output, files and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from lienthong.settings import Settings
+
+LIENTHONG = Path(sys.executable).parent / "lienthong"
+
+
+@pytest.fixture
+def env(settings: Settings) -> Iterator[dict[str, str]]:
+    yield {**os.environ, "LIENTHONG_DATABASE_URL": settings.libpq_url, "COLUMNS": "120"}
+    with psycopg.connect(settings.libpq_url, autocommit=True) as connection:
+        connection.execute(
+            "TRUNCATE residents, households, enterprises, enterprise_representatives, "
+            "enterprise_business_lines, parcels, parcel_rights, etl_rejects, etl_runs"
+        )
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LIENTHONG), "etl", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_synth_then_load_all_three_registries(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "sample"
+    synth = _run(
+        env, "synth", "--out", str(out), "--residents", "400", "--enterprises", "30",
+        "--parcels", "40", "--seed", "5", "--defects", "0.05",
+    )  # fmt: skip
+    assert synth.returncode == 0, synth.stderr
+    assert "wrote 400 residents, 30 enterprises, 40 parcels" in synth.stderr
+    again = tmp_path / "again"
+    _run(env, "synth", "--out", str(again), "--residents", "400", "--enterprises", "30",
+         "--parcels", "40", "--seed", "5", "--defects", "0.05")  # fmt: skip
+    for name in ("residents.csv", "enterprises.csv", "parcels.geojson"):
+        assert (out / name).read_bytes() == (again / name).read_bytes()  # deterministic
+    for registry, name in (
+        ("residents", "residents.csv"),
+        ("enterprises", "enterprises.csv"),
+        ("parcels", "parcels.geojson"),
+    ):
+        result = _run(env, "load", registry, str(out / name))
+        assert result.returncode == 0, result.stderr
+        assert "balanced" in result.stderr
+        assert "NOT BALANCED" not in result.stderr
+    second = _run(env, "load", "residents", str(out / "residents.csv"))
+    assert "Nothing changed" in second.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("load", "people", "x.csv"), "unknown registry 'people'"),
+        (("load", "residents", "missing.csv"), "no such file"),
+        (("load", "residents", "data.xlsx"), "unknown format '.xlsx'"),
+        (("load", "parcels", "p.geojson", "--crs", "VN2000:atlantis"), "unknown province"),
+        (("load", "residents", "r.csv", "--encoding", "koi8-r"), "unknown encoding"),
+    ],
+)
+def test_bad_invocations_say_what_is_wrong(
+    env: dict[str, str], tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    for name in ("x.csv", "data.xlsx", "r.csv"):
+        (tmp_path / name).write_text("a\n1\n", encoding="utf-8")
+    (tmp_path / "p.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    result = subprocess.run(
+        [str(LIENTHONG), "etl", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from etl.crs import CRSInputError, parse_crs
+from etl.validation import ReferenceData, RowError, parse_date, resident_row
+
+REFERENCE = ReferenceData(
+    commune_codes=frozenset({20242}), ethnic_codes={"1": 1, "kinh": 1, "tày": 2}
+)
+
+
+def _row(**overrides: Any) -> dict[str, Any]:
+    row = {
+        "personal_id": "048085000123",
+        "full_name": "  Nguyễn   Văn An ",
+        "birth_date": "1985-03-02",
+        "sex": "male",
+        "ethnicity": "Kinh",
+        "deceased": "",
+        "permanent_commune_code": "20242",
+    }
+    row.update(overrides)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1985-03-02", date(1985, 3, 2)),
+        ("02/03/1985", date(1985, 3, 2)),
+        ("2.3.1985", date(1985, 3, 2)),
+    ],
+)
+def test_dates_in_iso_and_vietnamese_order(text: str, expected: date) -> None:
+    assert parse_date({"d": text}, "d") == expected
+
+
+@pytest.mark.parametrize("text", ["31/02/1985", "1985/03/02", "March 2, 1985", "02-03-85"])
+def test_bad_dates_are_rejected(text: str) -> None:
+    with pytest.raises(RowError) as raised:
+        parse_date({"d": text}, "d")
+    assert raised.value.code == "DATE_INVALID"
+
+
+def test_a_resident_row_is_normalised() -> None:
+    row = resident_row(_row(sex="Nam", ethnicity="TÀY"), REFERENCE)
+    assert row["full_name"] == "Nguyễn Văn An"
+    assert (row["sex"], row["ethnicity_code"], row["nationality"]) == ("male", 2, "VN")
+    assert row["deceased"] is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"full_name": " "}, "REQUIRED_MISSING"),
+        ({"sex": "X"}, "SEX_INVALID"),
+        ({"sex": "female"}, "PERSONAL_ID_CENTURY_SEX"),
+        ({"birth_date": "1986-03-02"}, "PERSONAL_ID_BIRTH_YEAR"),
+        ({"ethnicity": "Atlantis"}, "ETHNICITY_UNKNOWN"),
+        ({"permanent_commune_code": "1"}, "COMMUNE_UNKNOWN"),
+        ({"permanent_commune_code": "abc"}, "NUMBER_INVALID"),
+        ({"father_id": "123"}, "RELATIVE_ID_INVALID"),
+        ({"deceased": "maybe"}, "BOOLEAN_INVALID"),
+        ({"deceased_on": "2020-01-01"}, "DECEASED_INCONSISTENT"),
+        ({"marital_status": "complicated"}, "MARITAL_STATUS_INVALID"),
+    ],
+)
+def test_each_bad_field_names_its_reason(overrides: dict[str, Any], code: str) -> None:
+    with pytest.raises(RowError) as raised:
+        resident_row(_row(**overrides), REFERENCE)
+    assert raised.value.code == code
+
+
+def test_vn2000_systems_by_province_meridian_and_epsg() -> None:
+    def meridian(name: str) -> float:
+        crs = parse_crs(name)
+        operation = (crs.source_crs or crs).coordinate_operation
+        assert operation is not None
+        return next(
+            float(p.value) for p in operation.params if p.name == "Longitude of natural origin"
+        )
+
+    assert meridian("VN2000:da-nang") == 107.75
+    assert meridian("VN2000:TM3:105.5") == 105.5
+    assert parse_crs("EPSG:3405").to_epsg() == 3405
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("VN2000:atlantis", "unknown province 'atlantis'"),
+        ("VN2000:TM3:east", "central meridian must be a number"),
+        ("EPSG:999999", "not a coordinate system"),
+    ],
+)
+def test_unknown_coordinate_systems_are_refused(text: str, message: str) -> None:
+    with pytest.raises(CRSInputError, match=message):
+        parse_crs(text)
