@@ -327,7 +327,7 @@ def households(people: _People) -> Iterator[list[dict[str, Any]]]:
         number += 1
         province = rng.choice(people.provinces)
         household = {
-            "id": f"HK{province:02d}{number:09d}",
+            "id": f"{province:02d}{number:010d}",
             "commune": rng.choice(people.communes[province]),
             "address": people.address_line(),
             "hometown": rng.choice(people.hometowns),

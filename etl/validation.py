@@ -166,6 +166,9 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, 
     marital_status = text(raw, "marital_status")
     if marital_status is not None and marital_status not in MARITAL_STATUSES:
         raise RowError("MARITAL_STATUS_INVALID", f"marital_status {marital_status!r}")
+    household_id = text(raw, "household_id")
+    if household_id is not None and not (len(household_id) == 12 and household_id.isdigit()):
+        raise RowError("HOUSEHOLD_ID_INVALID", f"household_id {household_id!r} is not 12 digits")
     deceased = parse_bool(raw, "deceased")
     deceased_on = parse_date(raw, "deceased_on")
     if deceased_on is not None and not deceased:
@@ -186,7 +189,7 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, 
         "permanent_address_line": text(raw, "permanent_address_line"),
         "temporary_commune_code": commune(raw, "temporary_commune_code", reference),
         "temporary_address_line": text(raw, "temporary_address_line"),
-        "household_id": text(raw, "household_id"),
+        "household_id": household_id,
         "relationship_to_head": text(raw, "relationship_to_head"),
         "father_id": personal_id(raw, "father_id"),
         "mother_id": personal_id(raw, "mother_id"),

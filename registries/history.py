@@ -9,7 +9,7 @@ may differ from `valid_from` when a change is back-dated by its source.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Identity,
     Index,
     and_,
+    cast,
     column,
     func,
     or_,
@@ -49,11 +50,21 @@ class Versioned:
     )
 
 
-def history_table_args(table: str, *key_columns: str) -> tuple[Any, ...]:
-    """Constraints of a versioned table whose business key is `key_columns`."""
+def history_table_args(
+    table: str, *key_columns: str, numeric_keys: Collection[str] = ()
+) -> tuple[Any, ...]:
+    """Constraints of a versioned table whose business key is `key_columns`.
+
+    Keys listed in `numeric_keys` are all digits (personal IDs, enterprise codes) and enter the
+    exclusion constraint's GiST index as bigint: GiST over long text keys with shared prefixes
+    made bulk loads several times slower.
+    """
     return (
         ExcludeConstraint(
-            *((column(key), "=") for key in key_columns),
+            *(
+                (cast(column(key), BigInteger) if key in numeric_keys else column(key), "=")
+                for key in key_columns
+            ),
             (func.tstzrange(column("valid_from"), column("valid_to")), "&&"),
             name=f"ex_{table}_no_overlap",
             using="gist",

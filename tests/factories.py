@@ -80,7 +80,7 @@ async def make_household(
     household, _ = await supersede(
         session=session,
         model=Household,
-        key={"household_id": household_id or f"HK{next(_serials):010d}"},
+        key={"household_id": household_id or f"48{next(_serials):010d}"},
         values={
             "head_id": head.personal_id,
             "commune_code": HAI_CHAU,

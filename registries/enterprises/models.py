@@ -29,7 +29,7 @@ ENTERPRISE_STATUSES = ("active", "suspended", "dissolving", "dissolved", "bankru
 class Enterprise(Versioned, Base):
     __tablename__ = "enterprises"
     __table_args__ = (
-        *history_table_args("enterprises", "enterprise_code"),
+        *history_table_args("enterprises", "enterprise_code", numeric_keys={"enterprise_code"}),
         CheckConstraint("enterprise_code ~ '^[0-9]{10}([0-9]{3})?$'", name="code_format"),
         CheckConstraint(f"enterprise_type IN {ENTERPRISE_TYPES}", name="enterprise_type"),
         CheckConstraint(f"status IN {ENTERPRISE_STATUSES}", name="status"),
@@ -53,8 +53,14 @@ class LegalRepresentative(Versioned, Base):
     """Người đại diện theo pháp luật: a resident and their title (e.g. Giám đốc)."""
 
     __tablename__ = "enterprise_representatives"
-    __table_args__ = history_table_args(
-        "enterprise_representatives", "enterprise_code", "personal_id"
+    __table_args__ = (
+        *history_table_args(
+            "enterprise_representatives",
+            "enterprise_code",
+            "personal_id",
+            numeric_keys={"enterprise_code", "personal_id"},
+        ),
+        Index("ix_enterprise_representatives_personal_id", "personal_id"),
     )
 
     enterprise_code: Mapped[str] = mapped_column(String(13))
@@ -67,7 +73,12 @@ class Owner(Versioned, Base):
 
     __tablename__ = "enterprise_owners"
     __table_args__ = (
-        *history_table_args("enterprise_owners", "enterprise_code", "owner_id"),
+        *history_table_args(
+            "enterprise_owners",
+            "enterprise_code",
+            "owner_id",
+            numeric_keys={"enterprise_code", "owner_id"},
+        ),
         CheckConstraint("owner_kind IN ('resident', 'enterprise')", name="owner_kind"),
         CheckConstraint("share_percent > 0 AND share_percent <= 100", name="share_percent"),
         Index("ix_enterprise_owners_owner_id", "owner_id"),
@@ -85,7 +96,12 @@ class EnterpriseBusinessLine(Versioned, Base):
 
     __tablename__ = "enterprise_business_lines"
     __table_args__ = (
-        *history_table_args("enterprise_business_lines", "enterprise_code", "vsic_code"),
+        *history_table_args(
+            "enterprise_business_lines",
+            "enterprise_code",
+            "vsic_code",
+            numeric_keys={"enterprise_code"},
+        ),
         Index(
             "uq_enterprise_business_lines_one_main",
             "enterprise_code",

@@ -29,7 +29,7 @@ class Resident(Versioned, Base):
 
     __tablename__ = "residents"
     __table_args__ = (
-        *history_table_args("residents", "personal_id"),
+        *history_table_args("residents", "personal_id", numeric_keys={"personal_id"}),
         CheckConstraint("personal_id ~ '^[0-9]{12}$'", name="personal_id_format"),
         CheckConstraint(f"sex IN {SEXES}", name="sex"),
         CheckConstraint(
@@ -71,7 +71,10 @@ class Household(Versioned, Base):
     `household_id` names it, with their `relationship_to_head` (one source of truth)."""
 
     __tablename__ = "households"
-    __table_args__ = history_table_args("households", "household_id")
+    __table_args__ = (
+        *history_table_args("households", "household_id", numeric_keys={"household_id"}),
+        CheckConstraint("household_id ~ '^[0-9]{12}$'", name="household_id_format"),
+    )
 
     household_id: Mapped[str] = mapped_column(String(20))
     head_id: Mapped[str] = mapped_column(String(12))

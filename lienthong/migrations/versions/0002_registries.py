@@ -54,8 +54,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         postgresql.ExcludeConstraint(
-            (sa.column("enterprise_code"), "="),
-            (sa.column("owner_id"), "="),
+            (sa.cast(sa.column("enterprise_code"), sa.BigInteger()), "="),
+            (sa.cast(sa.column("owner_id"), sa.BigInteger()), "="),
             (sa.text("tstzrange(valid_from, valid_to)"), "&&"),
             using="gist",
             name="ex_enterprise_owners_no_overlap",
@@ -103,8 +103,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         postgresql.ExcludeConstraint(
-            (sa.column("enterprise_code"), "="),
-            (sa.column("personal_id"), "="),
+            (sa.cast(sa.column("enterprise_code"), sa.BigInteger()), "="),
+            (sa.cast(sa.column("personal_id"), sa.BigInteger()), "="),
             (sa.text("tstzrange(valid_from, valid_to)"), "&&"),
             using="gist",
             name="ex_enterprise_representatives_no_overlap",
@@ -277,7 +277,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         postgresql.ExcludeConstraint(
-            (sa.column("enterprise_code"), "="),
+            (sa.cast(sa.column("enterprise_code"), sa.BigInteger()), "="),
             (sa.column("vsic_code"), "="),
             (sa.text("tstzrange(valid_from, valid_to)"), "&&"),
             using="gist",
@@ -335,7 +335,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         postgresql.ExcludeConstraint(
-            (sa.column("enterprise_code"), "="),
+            (sa.cast(sa.column("enterprise_code"), sa.BigInteger()), "="),
             (sa.text("tstzrange(valid_from, valid_to)"), "&&"),
             using="gist",
             name="ex_enterprises_no_overlap",
@@ -393,10 +393,13 @@ def upgrade() -> None:
             nullable=False,
         ),
         postgresql.ExcludeConstraint(
-            (sa.column("household_id"), "="),
+            (sa.cast(sa.column("household_id"), sa.BigInteger()), "="),
             (sa.text("tstzrange(valid_from, valid_to)"), "&&"),
             using="gist",
             name="ex_households_no_overlap",
+        ),
+        sa.CheckConstraint(
+            "household_id ~ '^[0-9]{12}$'", name=op.f("ck_households_household_id_format")
         ),
         sa.CheckConstraint(
             "valid_to IS NULL OR valid_to > valid_from", name=op.f("ck_households_valid_period")
@@ -533,7 +536,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         postgresql.ExcludeConstraint(
-            (sa.column("personal_id"), "="),
+            (sa.cast(sa.column("personal_id"), sa.BigInteger()), "="),
             (sa.text("tstzrange(valid_from, valid_to)"), "&&"),
             using="gist",
             name="ex_residents_no_overlap",
@@ -575,6 +578,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_residents_household_id", "residents", ["household_id"], unique=False)
     op.create_index(
+        "ix_enterprise_representatives_personal_id",
+        "enterprise_representatives",
+        ["personal_id"],
+        unique=False,
+    )
+    op.create_index(
         "uq_residents_open_version",
         "residents",
         ["personal_id"],
@@ -591,6 +600,9 @@ def downgrade() -> None:
         postgresql_where=sa.text("valid_to IS NULL"),
     )
     op.drop_index("ix_residents_household_id", table_name="residents")
+    op.drop_index(
+        "ix_enterprise_representatives_personal_id", table_name="enterprise_representatives"
+    )
     op.drop_table("residents")
     op.drop_index(
         "uq_parcels_open_version",

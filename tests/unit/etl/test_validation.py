@@ -67,6 +67,7 @@ def test_a_resident_row_is_normalised() -> None:
         ({"deceased": "maybe"}, "BOOLEAN_INVALID"),
         ({"deceased_on": "2020-01-01"}, "DECEASED_INCONSISTENT"),
         ({"marital_status": "complicated"}, "MARITAL_STATUS_INVALID"),
+        ({"household_id": "HK123"}, "HOUSEHOLD_ID_INVALID"),
     ],
 )
 def test_each_bad_field_names_its_reason(overrides: dict[str, Any], code: str) -> None:
