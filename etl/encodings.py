@@ -76,7 +76,8 @@ class TextDecoder:
 
 
 def _decode_utf8(data: bytes) -> str:
-    return nfc(data.decode("utf-8-sig"))
+    text = data.decode("utf-8-sig")
+    return text if text.isascii() else nfc(text)
 
 
 def _decode_cp1258(data: bytes) -> str:

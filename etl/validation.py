@@ -31,7 +31,6 @@ from registries.parcels.service import GeometryError, check_declared_area, check
 
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_SPACES = re.compile(r"\s+")
 
 SEX_WORDS = {
     "male": Sex.MALE,
@@ -67,7 +66,9 @@ class ReferenceData:
 
 def text(raw: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:
     value = raw.get(field)
-    cleaned = _SPACES.sub(" ", nfc(str(value))).strip() if value is not None else ""
+    cleaned = " ".join(str(value).split()) if value is not None else ""
+    if not cleaned.isascii():  # ASCII is NFC already; this runs for every field of every row
+        cleaned = nfc(cleaned)
     if not cleaned:
         if required:
             raise RowError("REQUIRED_MISSING", f"{field} is required")

@@ -1,0 +1,138 @@
+"""ETL throughput: `python -m bench etl [--residents N] [--keep]` (default 1,000,000 residents).
+
+In one run, on a scratch database of the embedded cluster (or LIENTHONG_DATABASE_URL's server):
+  1. synthesise N residents (a subprocess: its peak memory is reported);
+  2. the floor: a raw `COPY` of that same file into an unindexed all-text table;
+  3. `lienthong etl load residents` of that file (a subprocess: its peak memory is reported):
+     validation, normalisation, COPY into staging, the set-based merge into the versioned,
+     indexed, constraint-checked registry.
+Prints rows/s of both and the ratio, and writes .lienthong/bench/etl.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import make_url
+
+from lienthong import migrate
+from lienthong.cluster import EmbeddedCluster
+from lienthong.settings import Settings
+from registries.residents.merge import RESIDENT_COLUMNS
+
+LIENTHONG = Path(sys.executable).parent / "lienthong"
+
+
+def _option(argv: list[str], name: str, default: int) -> int:
+    for argument in argv:
+        if argument.startswith(f"{name}="):
+            return int(argument.split("=", 1)[1])
+    return default
+
+
+def _child_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _scratch_database(settings: Settings) -> str:
+    if settings.uses_embedded_database:
+        EmbeddedCluster(settings).up()
+    name = f"lt_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_url(settings.libpq_url).set(database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url(settings.libpq_url).set(database=name).render_as_string(False)
+    migrate.upgrade(Settings(database_url=url))
+    return url
+
+
+def _drop(settings: Settings, url: str) -> None:
+    name = make_url(url).database
+    admin = make_url(settings.libpq_url).set(database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _raw_copy(url: str, path: Path) -> float:
+    columns = ["personal_id", "full_name", "birth_date", "sex", "ethnicity", *RESIDENT_COLUMNS[5:]]
+    with psycopg.connect(url) as connection:
+        connection.execute(
+            sql.SQL("CREATE UNLOGGED TABLE raw_residents ({})").format(
+                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in columns)
+            )
+        )
+        connection.commit()
+        started = time.perf_counter()
+        with (
+            connection.cursor().copy(
+                "COPY raw_residents FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ) as copy,
+            path.open("rb") as handle,
+        ):
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                copy.write(block)
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def main(argv: list[str]) -> None:
+    residents = _option(argv, "--residents", 1_000_000)
+    settings = Settings()
+    url = _scratch_database(settings)
+    env = {**os.environ, "LIENTHONG_DATABASE_URL": url}
+    try:
+        with tempfile.TemporaryDirectory(prefix="lt-bench-etl-") as folder:
+            out = Path(folder)
+            started = time.perf_counter()
+            subprocess.run(
+                [str(LIENTHONG), "etl", "synth", "--out", str(out), "--residents", str(residents),
+                 "--enterprises", "0", "--parcels", "0", "--seed", "1"],
+                check=True, env=env, capture_output=True,
+            )  # fmt: skip
+            synth_seconds = time.perf_counter() - started
+            synth_peak = _child_peak_mb()
+            path = out / "residents.csv"
+            rows = sum(1 for _ in path.open("rb")) - 1
+            file_mb = round(path.stat().st_size / 1e6, 1)
+            copy_seconds = _raw_copy(url, path)
+            started = time.perf_counter()
+            result = subprocess.run(
+                [str(LIENTHONG), "etl", "load", "residents", str(path)],
+                check=False, env={**env, "COLUMNS": "120"}, capture_output=True, text=True,
+            )  # fmt: skip
+            load_seconds = time.perf_counter() - started
+            load_peak = _child_peak_mb()  # max over children so far: the load is the largest
+            if result.returncode != 0:
+                print(result.stderr)
+                raise SystemExit(f"load failed with exit code {result.returncode}")
+    finally:
+        _drop(settings, url)
+    figures = {
+        "residents": rows,
+        "file_mb": file_mb,
+        "synth_seconds": round(synth_seconds, 1),
+        "synth_peak_rss_mb": round(synth_peak),
+        "raw_copy_seconds": round(copy_seconds, 2),
+        "raw_copy_rows_per_s": round(rows / copy_seconds),
+        "etl_load_seconds": round(load_seconds, 2),
+        "etl_load_rows_per_s": round(rows / load_seconds),
+        "etl_vs_raw_copy": round(copy_seconds / load_seconds, 3),
+        "etl_load_peak_rss_mb": round(load_peak),
+    }
+    for name, value in figures.items():
+        print(f"{name:>24}: {value}")
+    target = settings.home / "bench"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "etl.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
