@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
+OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
 .PHONY: help install system-deps demo test pytest lint bench clean
@@ -16,7 +17,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (figures printed, JSON written under .lienthong/bench)"
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) $(OIDC_STAMP)
 
 system-deps:
 	@bash infra/dev/install-system-deps.sh
@@ -27,6 +28,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The OpenID provider the identity tests run against (npm's oidc-provider, pinned by the lock).
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(OIDC_STAMP)
 
 demo: install
 	$(BIN)/lienthong db up

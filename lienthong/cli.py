@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from etl import cli as etl_cli
+from gateway import cli as gateway_cli
+from gateway.identity import cli as identity_cli
 from lienthong import db_cli
 from lienthong.logging import configure_logging
 from lienthong.settings import get_settings
@@ -16,6 +18,8 @@ app = typer.Typer(
 )
 app.add_typer(db_cli.app, name="db")
 app.add_typer(etl_cli.app, name="etl")
+app.add_typer(identity_cli.app, name="dev")
+app.command("serve")(gateway_cli.serve)
 
 
 @app.callback()

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     auth_mode: AuthMode | None = Field(
         default=None, description="`dev` (embedded issuer) or `keycloak`; defaults from `env`."
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The gateway's external URL; the dev issuer's `iss` is under it.",
+    )
     keycloak_url: str = ""
     keycloak_realm: str = "lienthong"
     keycloak_audience: str = "lienthong-gateway"
@@ -65,6 +69,12 @@ class Settings(BaseSettings):
         if self.log_json is None:
             self.log_json = self.env is Env.PROD
         return self
+
+    @property
+    def token_issuer(self) -> str:
+        """`iss` of accepted tokens: Keycloak's realm URL, or the dev issuer's on the gateway."""
+        base = self.keycloak_url if self.auth_mode is AuthMode.KEYCLOAK else self.public_url
+        return f"{base.rstrip('/')}/realms/{self.keycloak_realm}"
 
     @property
     def uses_embedded_database(self) -> bool:

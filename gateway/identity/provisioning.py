@@ -1,0 +1,57 @@
+"""Agency clients in Keycloak: created when a steward registers an agency, disabled when the
+agency is suspended (Keycloak Admin REST API through python-keycloak's KeycloakAdmin)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from keycloak import KeycloakAdmin
+
+
+class AgencyProvisioner(Protocol):
+    async def create_agency_client(self, *, client_id: str, name: str) -> str: ...
+
+    async def set_agency_enabled(self, *, client_id: str, enabled: bool) -> None: ...
+
+
+def agency_client_payload(*, client_id: str, name: str, audience: str) -> dict[str, Any]:
+    """A confidential client that can only get tokens for itself (client credentials)."""
+    return {
+        "clientId": client_id,
+        "name": name,
+        "enabled": True,
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "serviceAccountsEnabled": True,
+        "standardFlowEnabled": False,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "protocolMappers": [
+            {
+                "name": "gateway-audience",
+                "protocol": "openid-connect",
+                "protocolMapper": "oidc-audience-mapper",
+                "config": {
+                    "included.client.audience": audience,
+                    "access.token.claim": "true",
+                },
+            }
+        ],
+    }
+
+
+class KeycloakProvisioner:
+    def __init__(self, admin: KeycloakAdmin, *, audience: str) -> None:
+        self.admin = admin
+        self.audience = audience
+
+    async def create_agency_client(self, *, client_id: str, name: str) -> str:
+        """Create the client (idempotent); returns Keycloak's internal id of it."""
+        payload = agency_client_payload(client_id=client_id, name=name, audience=self.audience)
+        return str(await self.admin.a_create_client(payload, skip_exists=True))
+
+    async def set_agency_enabled(self, *, client_id: str, enabled: bool) -> None:
+        internal_id = await self.admin.a_get_client_id(client_id)
+        if internal_id is None:
+            raise LookupError(f"no Keycloak client {client_id!r}")
+        await self.admin.a_update_client(internal_id, {"enabled": enabled})

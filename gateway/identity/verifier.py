@@ -1,0 +1,112 @@
+"""Access-token verification: one code path for the dev issuer and Keycloak alike.
+
+Signature against the issuer's keys (allow-list of asymmetric algorithms: never `none`, never an
+HMAC "signed" with a public key), then `iss`, `aud`, `exp` and `nbf` with a small leeway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from jwcrypto import jws
+from jwcrypto.common import JWException
+
+from gateway.identity.errors import AuthenticationError
+from gateway.identity.jwks import KeySource
+from gateway.identity.principal import Principal, roles_from_claims
+
+ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "PS256"})
+MAX_TOKEN_BYTES = 8192
+DEFAULT_LEEWAY_SECONDS = 30
+
+
+def _b64_json(segment: str, what: str) -> dict[str, Any]:
+    try:
+        padded = segment + "=" * (-len(segment) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as error:
+        raise AuthenticationError(f"malformed token: the {what} is not base64url JSON") from error
+    if not isinstance(value, dict):
+        raise AuthenticationError(f"malformed token: the {what} is not a JSON object")
+    return value
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        keys: KeySource,
+        leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.keys = keys
+        self.leeway = leeway_seconds
+        self.clock = clock
+
+    async def verify(self, token: str | None) -> Principal:
+        if not token:
+            raise AuthenticationError("no bearer token: send Authorization: Bearer <JWT>")
+        if len(token) > MAX_TOKEN_BYTES:
+            raise AuthenticationError(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts[:2]):
+            raise AuthenticationError("malformed token: expected a signed JWT (three parts)")
+        header = _b64_json(parts[0], "header")
+        algorithm = header.get("alg")
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise AuthenticationError(
+                f"token algorithm {algorithm!r} is not accepted "
+                f"(accepted: {', '.join(sorted(ALLOWED_ALGORITHMS))})"
+            )
+        key = await self.keys.key_for(header.get("kid"))
+        signed = jws.JWS()
+        try:
+            signed.deserialize(token)
+            signed.verify(key, alg=algorithm)
+        except (JWException, ValueError, TypeError) as error:
+            raise AuthenticationError("the token signature does not verify") from error
+        try:
+            claims = json.loads(signed.payload)
+        except ValueError as error:
+            raise AuthenticationError("malformed token: the payload is not JSON") from error
+        if not isinstance(claims, dict):
+            raise AuthenticationError("malformed token: the payload is not a JSON object")
+        return self._principal(claims)
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        if claims.get("iss") != self.issuer:
+            raise AuthenticationError("the token is from another issuer")
+        audiences = claims.get("aud")
+        audiences = [audiences] if isinstance(audiences, str) else audiences or []
+        if self.audience not in audiences:
+            raise AuthenticationError(f"the token is not meant for {self.audience}")
+        now = self.clock()
+        expires = claims.get("exp")
+        if not isinstance(expires, int | float):
+            raise AuthenticationError("the token has no expiry (exp)")
+        if now > expires + self.leeway:
+            raise AuthenticationError("the token has expired")
+        not_before = claims.get("nbf")
+        if isinstance(not_before, int | float) and now + self.leeway < not_before:
+            raise AuthenticationError("the token is not valid yet (nbf)")
+        agency = claims.get("azp")
+        if not isinstance(agency, str) or not agency:
+            raise AuthenticationError("the token names no client (azp)")
+        citizen_id = claims.get("citizen_id")
+        return Principal(
+            agency=agency,
+            subject=str(claims.get("sub") or agency),
+            roles=roles_from_claims(claims, audience=self.audience),
+            token_id=str(claims["jti"]) if claims.get("jti") else None,
+            expires_at=int(expires),
+            citizen_id=str(citizen_id) if citizen_id else None,
+        )

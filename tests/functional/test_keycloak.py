@@ -1,0 +1,262 @@
+"""Every python-keycloak call the platform makes, over real HTTP, against loopback stand-ins.
+
+A Keycloak server cannot be installed here. The OpenID side is panva's `oidc-provider`
+(OpenID-certified, from npm) serving Keycloak's paths under /realms/<realm> and issuing
+client-credentials JWTs with Keycloak's claims; the Admin REST side is a small server replaying
+the responses Keycloak gives for the calls we make (recorded shapes, Keycloak 26).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from keycloak import KeycloakAdmin, KeycloakOpenID
+
+from gateway.identity.dev_issuer import DevIssuer
+from gateway.identity.errors import AuthenticationError
+from gateway.identity.keycloak import introspect, openid_client, realm_keys
+from gateway.identity.provisioning import KeycloakProvisioner
+from gateway.identity.verifier import TokenVerifier
+from lienthong.settings import AuthMode, Settings
+
+OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
+REALM = "lienthong"
+AUDIENCE = "lienthong-gateway"
+CLIENTS = [
+    {"client_id": "motcua-danang", "client_secret": "s3cret-motcua", "roles": ["agency"]},
+    {"client_id": "steward-console", "client_secret": "s3cret-steward", "roles": ["steward"]},
+    {"client_id": AUDIENCE, "client_secret": "s3cret-gateway", "roles": []},
+    {
+        "client_id": "legacy-app",
+        "client_secret": "s3cret-legacy",
+        "roles": ["agency"],
+        "opaque": True,
+    },
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def oidc_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    node = shutil.which("node")
+    if node is None or not (OIDC_DIR / "node_modules" / "oidc-provider").exists():
+        pytest.fail("Node and tests/oidc/node_modules are installed by `make install`")
+    clients = tmp_path_factory.mktemp("oidc") / "clients.json"
+    clients.write_text(json.dumps(CLIENTS), encoding="utf-8")
+    port = _free_port()
+    process = subprocess.Popen(
+        [node, "server.mjs", str(port), REALM, AUDIENCE, str(clients)],
+        cwd=OIDC_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/realms/{REALM}/.well-known/openid-configuration").is_success:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(
+                f"oidc-provider did not start: {process.stdout.read() if process.stdout else ''}"
+            )
+        time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def settings(oidc_url: str) -> Settings:
+    return Settings(
+        auth_mode=AuthMode.KEYCLOAK,
+        keycloak_url=oidc_url,
+        keycloak_realm=REALM,
+        keycloak_audience=AUDIENCE,
+        database_url="postgresql://x@127.0.0.1:1/x",
+    )
+
+
+def _agency_client(settings: Settings) -> KeycloakOpenID:
+    return openid_client(settings, client_id="motcua-danang", secret="s3cret-motcua")
+
+
+def test_well_known_and_certs(settings: Settings) -> None:
+    client = openid_client(settings)
+    discovery = client.well_known()
+    assert discovery["issuer"] == settings.token_issuer
+    assert discovery["jwks_uri"].endswith(f"/realms/{REALM}/protocol/openid-connect/certs")
+    certs = client.certs()
+    assert [key["kid"] for key in certs["keys"]] == ["stand-in-1"]
+
+
+async def test_async_well_known_and_certs(settings: Settings) -> None:
+    client = openid_client(settings)
+    assert (await client.a_well_known())["issuer"] == settings.token_issuer
+    assert (await client.a_certs())["keys"][0]["kty"] == "RSA"
+
+
+async def test_client_credentials_token_verifies_with_the_realm_keys(settings: Settings) -> None:
+    answer = await _agency_client(settings).a_token(grant_type="client_credentials")
+    access_token = answer["access_token"]
+    verifier = TokenVerifier(
+        issuer=settings.token_issuer, audience=AUDIENCE, keys=realm_keys(openid_client(settings))
+    )
+    principal = await verifier.verify(access_token)
+    assert principal.agency == "motcua-danang"
+    assert principal.roles == frozenset({"agency"})
+    sync_answer = _agency_client(settings).token(grant_type="client_credentials")
+    assert (await verifier.verify(sync_answer["access_token"])).agency == "motcua-danang"
+
+
+async def test_decode_token_both_ways(settings: Settings) -> None:
+    client = _agency_client(settings)
+    token = client.token(grant_type="client_credentials")["access_token"]
+    claims = client.decode_token(token)
+    assert claims["azp"] == "motcua-danang"
+    assert claims["realm_access"] == {"roles": ["agency"]}
+    async_claims = await client.a_decode_token(token)
+    assert async_claims["resource_access"][AUDIENCE] == {"roles": ["agency"]}
+
+
+async def test_a_token_from_another_realm_key_is_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    forger = DevIssuer(
+        Settings(
+            home=tmp_path, public_url=settings.keycloak_url, database_url=settings.database_url
+        )
+    )
+    verifier = TokenVerifier(
+        issuer=settings.token_issuer, audience=AUDIENCE, keys=realm_keys(openid_client(settings))
+    )
+    with pytest.raises(AuthenticationError, match="does not publish"):
+        await verifier.verify(forger.mint(agency="motcua-danang"))
+
+
+async def test_introspection_for_opaque_tokens(settings: Settings) -> None:
+    legacy = openid_client(settings, client_id="legacy-app", secret="s3cret-legacy")
+    token = (await legacy.a_token(grant_type="client_credentials"))["access_token"]
+    assert token.count(".") != 2  # opaque, not a JWT
+    gateway = openid_client(settings, client_id=AUDIENCE, secret="s3cret-gateway")
+    principal = await introspect(gateway, token, audience=AUDIENCE)
+    assert principal.agency == "legacy-app"
+    assert principal.roles == frozenset({"agency"})
+    with pytest.raises(AuthenticationError, match="not active"):
+        await introspect(gateway, "not-a-token-the-issuer-knows", audience=AUDIENCE)
+
+
+@dataclass
+class RecordedAdmin:
+    """Keycloak Admin REST, replaying Keycloak's responses for the calls provisioning makes."""
+
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def admin_url() -> Iterator[tuple[str, RecordedAdmin]]:
+    state = RecordedAdmin()
+    prefix = f"/admin/realms/{REALM}/clients"
+
+    class Handler(BaseHTTPRequestHandler):
+        def _body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            return json.loads(self.rfile.read(length)) if length else None
+
+        def _send(
+            self, status: int, body: Any = None, headers: dict[str, str] | None = None
+        ) -> None:
+            payload = json.dumps(body).encode() if body is not None else b""
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_POST(self) -> None:
+            body = self._body()
+            state.calls.append(("POST", self.path, body))
+            if self.path != prefix:
+                self._send(404)
+                return
+            if any(c["clientId"] == body["clientId"] for c in state.clients.values()):
+                self._send(409, {"errorMessage": f"Client {body['clientId']} already exists"})
+                return
+            internal = f"00000000-0000-4000-8000-{len(state.clients) + 1:012d}"
+            state.clients[internal] = {**body, "id": internal}
+            self._send(
+                201, headers={"Location": f"http://{self.headers['Host']}{prefix}/{internal}"}
+            )
+
+        def do_GET(self) -> None:
+            state.calls.append(("GET", self.path, None))
+            wanted = self.path.split("clientId=", 1)[1] if "clientId=" in self.path else None
+            found = [c for c in state.clients.values() if wanted in (None, c["clientId"])]
+            self._send(200, found)
+
+        def do_PUT(self) -> None:
+            body = self._body()
+            state.calls.append(("PUT", self.path, body))
+            internal = self.path.rsplit("/", 1)[1]
+            if internal not in state.clients:
+                self._send(404, {"error": "Could not find client"})
+                return
+            state.clients[internal].update(body)
+            self._send(204)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", state
+    server.shutdown()
+
+
+async def test_provisioning_creates_and_disables_an_agency_client(
+    admin_url: tuple[str, RecordedAdmin],
+) -> None:
+    url, state = admin_url
+    admin = KeycloakAdmin(
+        server_url=url + "/",
+        realm_name=REALM,
+        token={"access_token": "recorded-admin-token", "expires_in": 300},
+    )
+    provisioner = KeycloakProvisioner(admin, audience=AUDIENCE)
+    internal = await provisioner.create_agency_client(client_id="bhxh-danang", name="BHXH Đà Nẵng")
+    assert state.clients[internal]["serviceAccountsEnabled"] is True
+    assert state.clients[internal]["publicClient"] is False
+    again = await provisioner.create_agency_client(client_id="bhxh-danang", name="BHXH Đà Nẵng")
+    assert again == internal  # registering twice finds the existing client, creates none
+    await provisioner.set_agency_enabled(client_id="bhxh-danang", enabled=False)
+    assert state.clients[internal]["enabled"] is False
+    posts = [path for method, path, _ in state.calls if method == "POST"]
+    assert posts == [f"/admin/realms/{REALM}/clients"]
+    assert ("PUT", f"/admin/realms/{REALM}/clients/{internal}", {"enabled": False}) in state.calls
+    with pytest.raises(LookupError, match="no Keycloak client 'unknown'"):
+        await provisioner.set_agency_enabled(client_id="unknown", enabled=True)
