@@ -34,10 +34,20 @@ $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(OIDC_STAMP)
 
+SAMPLE := .lienthong/sample
+
 demo: install
 	$(BIN)/lienthong db up
 	$(BIN)/lienthong db migrate
-	@echo "Database ready. Not there yet: the ETL sample load and the GraphQL gateway (issues 4 and 8)."
+	@test -f $(SAMPLE)/residents.csv || $(BIN)/lienthong etl synth --out $(SAMPLE) \
+		--residents 20000 --enterprises 1000 --parcels 2000 --seed 1
+	$(BIN)/lienthong etl load residents $(SAMPLE)/residents.csv
+	$(BIN)/lienthong etl load enterprises $(SAMPLE)/enterprises.csv
+	$(BIN)/lienthong etl load parcels $(SAMPLE)/parcels.geojson
+	@echo "Not there yet: GraphQL (the gateway issue). Try the gateway's health and the dev issuer:"
+	@echo "  curl -s http://127.0.0.1:8000/readyz"
+	@echo "  curl -s -H \"Authorization: Bearer $$($(BIN)/lienthong dev token --agency motcua-danang)\" http://127.0.0.1:8000/realms/lienthong/.well-known/openid-configuration"
+	$(BIN)/lienthong serve --workers 1
 
 lint: install
 	$(BIN)/ruff check .
