@@ -6,6 +6,7 @@ import typer
 
 from etl import cli as etl_cli
 from gateway import cli as gateway_cli
+from gateway.audit import cli as audit_cli
 from gateway.identity import cli as identity_cli
 from lienthong import db_cli
 from lienthong.logging import configure_logging
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(etl_cli.app, name="etl")
 app.add_typer(identity_cli.app, name="dev")
+app.add_typer(audit_cli.app, name="audit")
 app.command("serve")(gateway_cli.serve)
 
 

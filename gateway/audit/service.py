@@ -1,0 +1,156 @@
+"""Reading the access log: a subject's history (for `myAccessLog`) and stewards' searches."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit.models import AccessLogEntry
+
+MAX_PAGE = 100
+EXPORT_COLUMNS = (
+    "occurred_at",
+    "request_id",
+    "agency",
+    "officer",
+    "purpose",
+    "legal_basis",
+    "subject_type",
+    "subject_id",
+    "operation",
+    "fields_given",
+    "fields_masked",
+    "fields_denied",
+)
+
+
+class CursorError(ValueError):
+    """An `after` cursor this service did not hand out."""
+
+
+def encode_cursor(entry: AccessLogEntry) -> str:
+    text = f"{entry.occurred_at.isoformat()}|{entry.entry_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        occurred, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(occurred), int(entry_id)
+    except (ValueError, UnicodeError) as error:
+        raise CursorError("invalid cursor") from error
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: Sequence[AccessLogEntry]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+async def _page(session: AsyncSession, query: Select[Any], first: int, after: str | None) -> Page:
+    size = max(1, min(first, MAX_PAGE))
+    if after is not None:
+        occurred, entry_id = decode_cursor(after)
+        query = query.where(
+            tuple_(AccessLogEntry.occurred_at, AccessLogEntry.entry_id) < (occurred, entry_id)
+        )
+    query = query.order_by(AccessLogEntry.occurred_at.desc(), AccessLogEntry.entry_id.desc())
+    rows = list((await session.execute(query.limit(size + 1))).scalars())
+    entries = rows[:size]
+    return Page(
+        entries=entries,
+        end_cursor=encode_cursor(entries[-1]) if entries else None,
+        has_next_page=len(rows) > size,
+    )
+
+
+async def subject_history(
+    *,
+    session: AsyncSession,
+    subject_type: str,
+    subject_id: str,
+    first: int = 20,
+    after: str | None = None,
+) -> Page:
+    """Who saw this subject's data, newest first."""
+    query = select(AccessLogEntry).where(
+        AccessLogEntry.subject_type == subject_type, AccessLogEntry.subject_id == subject_id
+    )
+    return await _page(session, query, first, after)
+
+
+def _search(
+    *,
+    agency: str | None,
+    purpose: str | None,
+    subject_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    conditions = []
+    if agency is not None:
+        conditions.append(AccessLogEntry.agency == agency)
+    if purpose is not None:
+        conditions.append(AccessLogEntry.purpose == purpose)
+    if subject_id is not None:
+        conditions.append(AccessLogEntry.subject_id == subject_id)
+    if since is not None:
+        conditions.append(AccessLogEntry.occurred_at >= since)
+    if until is not None:
+        conditions.append(AccessLogEntry.occurred_at < until)
+    return select(AccessLogEntry).where(*conditions)
+
+
+async def search(
+    *,
+    session: AsyncSession,
+    agency: str | None = None,
+    purpose: str | None = None,
+    subject_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    first: int = 50,
+    after: str | None = None,
+) -> Page:
+    query = _search(agency=agency, purpose=purpose, subject_id=subject_id, since=since, until=until)
+    return await _page(session, query, first, after)
+
+
+async def export_csv(
+    *,
+    session: AsyncSession,
+    agency: str | None = None,
+    purpose: str | None = None,
+    subject_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AsyncIterator[str]:
+    """The matching entries as CSV, streamed in chunks (for the steward API's download)."""
+    query = _search(
+        agency=agency, purpose=purpose, subject_id=subject_id, since=since, until=until
+    ).order_by(AccessLogEntry.occurred_at, AccessLogEntry.entry_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    result = await session.stream_scalars(query.execution_options(yield_per=1000))
+    async for entry in result:
+        writer.writerow(
+            [
+                "|".join(value) if isinstance(value, list) else value
+                for value in (getattr(entry, column) for column in EXPORT_COLUMNS)
+            ]
+        )
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

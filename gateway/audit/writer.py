@@ -1,0 +1,240 @@
+"""The access-log writer: group commit, durable before the caller goes on.
+
+Requests `await writer.record(disclosures)`. One background task takes everything queued, waits
+at most `max_delay` for more (or until `max_batch` entries), chains the batch, writes it with
+one COPY plus one update of the chain head, and commits (synchronous_commit on unless
+LIENTHONG_AUDIT_FSYNC=false). Only then are the callers released. If the batch cannot be written,
+every caller in it gets AuditUnavailable and the gateway fails closed.
+
+Each writer process keeps its own chains ("lanes"): the chain key is the writer's random lane id
+plus the month, so concurrent gateway workers and replicas never contend for one chain head, and
+a month's partition holds whole chains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from gateway.audit.chain import GENESIS, entry_hash
+
+log = structlog.get_logger(__name__)
+
+COLUMNS = (
+    "occurred_at",
+    "chain_key",
+    "seq",
+    "request_id",
+    "agency",
+    "officer",
+    "purpose",
+    "legal_basis",
+    "subject_type",
+    "subject_id",
+    "operation",
+    "fields_given",
+    "fields_masked",
+    "fields_denied",
+    "decision",
+    "prev_hash",
+    "hash",
+)
+APP_ROLE = "lienthong_app"
+
+
+class AuditUnavailable(RuntimeError):  # noqa: N818 - the gateway maps it to UNAVAILABLE
+    """The access log could not record the entries: nothing may be disclosed."""
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One subject's data given (or refused) to one agency in one request."""
+
+    request_id: str
+    agency: str
+    subject_type: str  # resident, enterprise or parcel
+    subject_id: str
+    officer: str | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    operation: str | None = None
+    fields_given: Sequence[str] = ()
+    fields_masked: Sequence[str] = ()
+    fields_denied: Sequence[str] = ()
+    decision: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    disclosures: Sequence[Disclosure]
+    done: asyncio.Future[None]
+
+
+class AccessLogWriter:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        fsync: bool = True,
+        max_batch: int = 1000,
+        max_delay: float = 0.002,
+    ) -> None:
+        self.dsn = dsn
+        self.fsync = fsync
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self.lane = secrets.token_hex(6)
+        self.healthy = False
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None
+        self._chain_key = ""
+        self._seq = 0
+        self._head = GENESIS
+        self._month: tuple[int, int] | None = None
+
+    async def start(self) -> None:
+        await self._connect()
+        self._task = asyncio.create_task(self._run(), name=f"access-log-writer-{self.lane}")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        self.healthy = False
+
+    async def record(self, disclosures: Sequence[Disclosure]) -> None:
+        """Return once the entries are durable; raise AuditUnavailable if they cannot be."""
+        if not disclosures:
+            return
+        if self._task is None or self._task.done():
+            raise AuditUnavailable("the access-log writer is not running")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(disclosures, done))
+        await done
+
+    async def _connect(self) -> None:
+        connection = await asyncpg.connect(self.dsn, timeout=5)
+        try:
+            await connection.execute(f"SET ROLE {APP_ROLE}")  # append-only privileges only
+            await connection.execute(f"SET synchronous_commit = {'on' if self.fsync else 'off'}")
+        except Exception:
+            await connection.close()
+            raise
+        self._connection = connection
+        self.healthy = True
+
+    async def _drop_connection(self) -> None:
+        """After a failed write the connection's state is unknown: the next batch reconnects."""
+        if self._connection is not None:
+            self._connection.terminate()
+            self._connection = None
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            size = len(first.disclosures)
+            deadline = asyncio.get_running_loop().time() + self.max_delay
+            while size < self.max_batch:
+                timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout)
+                except TimeoutError:
+                    break
+                batch.append(item)
+                size += len(item.disclosures)
+            try:
+                await self._write(batch)
+            except Exception as error:
+                self.healthy = False
+                log.error("access log write failed", error=type(error).__name__)
+                await self._drop_connection()
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(
+                            AuditUnavailable("the access log cannot be written")
+                        )
+            else:
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_result(None)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _rows(
+        self, batch: list[_Pending], now: datetime
+    ) -> tuple[list[tuple[Any, ...]], int, bytes]:
+        if self._month != (now.year, now.month):  # a new month starts new chains
+            self._month = (now.year, now.month)
+            self._chain_key = f"{self.lane}:{now:%Y-%m}"
+            self._seq, self._head = 0, GENESIS
+        rows = []
+        seq, head = self._seq, self._head
+        for pending in batch:
+            for disclosure in pending.disclosures:
+                seq += 1
+                row: dict[str, Any] = {
+                    "occurred_at": now,
+                    "chain_key": self._chain_key,
+                    "seq": seq,
+                    "request_id": disclosure.request_id,
+                    "agency": disclosure.agency,
+                    "officer": disclosure.officer,
+                    "purpose": disclosure.purpose,
+                    "legal_basis": disclosure.legal_basis,
+                    "subject_type": disclosure.subject_type,
+                    "subject_id": disclosure.subject_id,
+                    "operation": disclosure.operation,
+                    "fields_given": list(disclosure.fields_given),
+                    "fields_masked": list(disclosure.fields_masked),
+                    "fields_denied": list(disclosure.fields_denied),
+                    "decision": disclosure.decision,
+                }
+                digest = entry_hash(head, row)
+                rows.append((*(row[name] for name in COLUMNS[:-2]), head, digest))
+                head = digest
+        return rows, seq, head
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        if self._connection is None or self._connection.is_closed():
+            await self._connect()
+        connection = self._connection
+        if connection is None:
+            raise AuditUnavailable("no connection to the access log")
+        now = datetime.now(UTC)
+        rows, seq, head = self._rows(batch, now)
+        encoded = [(*row[:14], _json(row[14]), row[15], row[16]) for row in rows]
+        async with connection.transaction():
+            await connection.execute("SELECT access_log_ensure_partition($1)", now)
+            await connection.copy_records_to_table("access_log", records=encoded, columns=COLUMNS)
+            await connection.execute(
+                "INSERT INTO access_log_heads (chain_key, seq, hash) VALUES ($1, $2, $3) "
+                "ON CONFLICT (chain_key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                self._chain_key,
+                seq,
+                head,
+            )
+        self._seq, self._head = seq, head  # advance only once the batch is durable
+        self.healthy = True
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
