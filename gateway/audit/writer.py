@@ -1,10 +1,11 @@
 """The access-log writer: group commit, durable before the caller goes on.
 
-Requests `await writer.record(disclosures)`. One background task takes everything queued, waits
-at most `max_delay` for more (or until `max_batch` entries), chains the batch, writes it with
-one COPY plus one update of the chain head, and commits (synchronous_commit on unless
-LIENTHONG_AUDIT_FSYNC=false). Only then are the callers released. If the batch cannot be written,
-every caller in it gets AuditUnavailable and the gateway fails closed.
+Requests `await writer.record(disclosures)`. One background task takes the first queued request
+and everything queued behind it (up to `max_batch` entries, optionally after `max_delay`): while
+one batch commits, the next gathers. It chains the batch, writes it with one INSERT (every column
+as one array parameter) plus one update of the chain head, and commits (synchronous_commit on
+unless LIENTHONG_AUDIT_FSYNC=false). Only then are the callers released. If the batch cannot be
+written, every caller in it gets AuditUnavailable and the gateway fails closed.
 
 Each writer process keeps its own chains ("lanes"): the chain key is the writer's random lane id
 plus the month, so concurrent gateway workers and replicas never contend for one chain head, and
@@ -24,7 +25,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from gateway.audit.chain import GENESIS, entry_hash
+from gateway.audit.chain import GENESIS, canonical_time, entry_hash
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,25 @@ COLUMNS = (
     "hash",
 )
 APP_ROLE = "lienthong_app"
+_TYPES = (
+    "timestamptz", "text", "bigint", "text", "text", "text", "text", "text", "text", "text",
+    "text", "text[]", "text[]", "text[]", "jsonb", "bytea", "bytea",
+)  # fmt: skip
+# One statement per batch whatever its size: every column travels as one array parameter; the
+# text[] columns travel as array literals and are cast back row by row.
+INSERT = (
+    f"INSERT INTO access_log ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed columns, no input
+    f"SELECT {', '.join(f'c{i}::{t}' for i, t in enumerate(_TYPES))} FROM unnest("
+    + ", ".join(
+        f"${i + 1}::{'text' if t in ('text[]', 'jsonb') else t}[]" for i, t in enumerate(_TYPES)
+    )
+    + f") AS t({', '.join(f'c{i}' for i in range(len(_TYPES)))})"
+)
+
+
+def _array_literal(values: Sequence[str]) -> str:
+    escaped = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return "{" + ",".join(f'"{value}"' for value in escaped) + "}"
 
 
 class AuditUnavailable(RuntimeError):  # noqa: N818 - the gateway maps it to UNAVAILABLE
@@ -85,7 +105,7 @@ class AccessLogWriter:
         *,
         fsync: bool = True,
         max_batch: int = 1000,
-        max_delay: float = 0.002,
+        max_delay: float = 0.0,
     ) -> None:
         self.dsn = dsn
         self.fsync = fsync
@@ -100,6 +120,7 @@ class AccessLogWriter:
         self._seq = 0
         self._head = GENESIS
         self._month: tuple[int, int] | None = None
+        self._partition_month: tuple[int, int] | None = None
 
     async def start(self) -> None:
         await self._connect()
@@ -147,17 +168,13 @@ class AccessLogWriter:
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
+            if self.max_delay:
+                await asyncio.sleep(self.max_delay)  # let a burst of requests join this commit
             batch = [first]
             size = len(first.disclosures)
-            deadline = asyncio.get_running_loop().time() + self.max_delay
-            while size < self.max_batch:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout)
-                except TimeoutError:
-                    break
+            # Everything queued meanwhile joins: while one batch commits, the next one gathers.
+            while size < self.max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
                 batch.append(item)
                 size += len(item.disclosures)
             try:
@@ -188,11 +205,12 @@ class AccessLogWriter:
             self._seq, self._head = 0, GENESIS
         rows = []
         seq, head = self._seq, self._head
+        stamp = canonical_time(now)  # one timestamp for the whole batch: format it once
         for pending in batch:
             for disclosure in pending.disclosures:
                 seq += 1
                 row: dict[str, Any] = {
-                    "occurred_at": now,
+                    "occurred_at": stamp,
                     "chain_key": self._chain_key,
                     "seq": seq,
                     "request_id": disclosure.request_id,
@@ -209,6 +227,7 @@ class AccessLogWriter:
                     "decision": disclosure.decision,
                 }
                 digest = entry_hash(head, row)
+                row["occurred_at"] = now
                 rows.append((*(row[name] for name in COLUMNS[:-2]), head, digest))
                 head = digest
         return rows, seq, head
@@ -221,10 +240,18 @@ class AccessLogWriter:
             raise AuditUnavailable("no connection to the access log")
         now = datetime.now(UTC)
         rows, seq, head = self._rows(batch, now)
-        encoded = [(*row[:14], _json(row[14]), row[15], row[16]) for row in rows]
+        columns: list[list[Any]] = [[] for _ in COLUMNS]
+        for row in rows:
+            for index, value in enumerate(row):
+                if index in (11, 12, 13):
+                    value = _array_literal(value)
+                elif index == 14:
+                    value = _json(value)
+                columns[index].append(value)
         async with connection.transaction():
-            await connection.execute("SELECT access_log_ensure_partition($1)", now)
-            await connection.copy_records_to_table("access_log", records=encoded, columns=COLUMNS)
+            if self._partition_month != self._month:
+                await connection.execute("SELECT access_log_ensure_partition($1)", now)
+            await connection.execute(INSERT, *columns)
             await connection.execute(
                 "INSERT INTO access_log_heads (chain_key, seq, hash) VALUES ($1, $2, $3) "
                 "ON CONFLICT (chain_key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
@@ -233,6 +260,7 @@ class AccessLogWriter:
                 head,
             )
         self._seq, self._head = seq, head  # advance only once the batch is durable
+        self._partition_month = self._month
         self.healthy = True
 
 
