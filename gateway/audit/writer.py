@@ -240,14 +240,10 @@ class AccessLogWriter:
             raise AuditUnavailable("no connection to the access log")
         now = datetime.now(UTC)
         rows, seq, head = self._rows(batch, now)
-        columns: list[list[Any]] = [[] for _ in COLUMNS]
-        for row in rows:
-            for index, value in enumerate(row):
-                if index in (11, 12, 13):
-                    value = _array_literal(value)
-                elif index == 14:
-                    value = _json(value)
-                columns[index].append(value)
+        columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+        for index in (11, 12, 13):  # fields_given, fields_masked, fields_denied
+            columns[index] = [_array_literal(values) for values in columns[index]]
+        columns[14] = [_json(decision) for decision in columns[14]]
         async with connection.transaction():
             if self._partition_month != self._month:
                 await connection.execute("SELECT access_log_ensure_partition($1)", now)
