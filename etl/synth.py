@@ -29,6 +29,7 @@ from vietnam_provinces import Ward
 
 from etl.crs import from_wgs84, parse_crs
 from etl.encodings import UTF8, encode_legacy
+from registries.enterprises.merge import STAGING_COLUMNS as ENTERPRISE_STAGING_COLUMNS
 from registries.identifiers import (
     Sex,
     birth_registration_provinces,
@@ -504,20 +505,6 @@ def synthesize(options: SynthOptions, progress: Any = None) -> SynthReport:
     return report
 
 
-ENTERPRISE_COLUMNS = (
-    "enterprise_code",
-    "name",
-    "foreign_name",
-    "short_name",
-    "enterprise_type",
-    "status",
-    "registered_on",
-    "charter_capital",
-    "head_office_commune_code",
-    "head_office_address_line",
-    "representatives",
-    "business_lines",
-)
 ENTERPRISE_WORDS = (
     "Sông Hàn",
     "Hải Vân",
@@ -553,7 +540,7 @@ def _write_enterprises(
 ) -> list[str]:
     rng = people.rng
     path = options.out / "enterprises.csv"
-    out = _CsvOut(path, ENTERPRISE_COLUMNS, options.encoding)
+    out = _CsvOut(path, ENTERPRISE_STAGING_COLUMNS, options.encoding)
     codes: list[str] = []
     serial = 0
     try:

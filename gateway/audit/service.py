@@ -13,23 +13,12 @@ from typing import Any
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.audit.chain import HASHED_FIELDS
 from gateway.audit.models import AccessLogEntry
 
 MAX_PAGE = 100
-EXPORT_COLUMNS = (
-    "occurred_at",
-    "request_id",
-    "agency",
-    "officer",
-    "purpose",
-    "legal_basis",
-    "subject_type",
-    "subject_id",
-    "operation",
-    "fields_given",
-    "fields_masked",
-    "fields_denied",
-)
+# what stewards export: the entry without its chain bookkeeping and raw decision
+EXPORT_COLUMNS = tuple(f for f in HASHED_FIELDS if f not in {"chain_key", "seq", "decision"})
 
 
 class CursorError(ValueError):

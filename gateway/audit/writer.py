@@ -25,29 +25,11 @@ from typing import Any
 import asyncpg
 import structlog
 
-from gateway.audit.chain import GENESIS, canonical_time, entry_hash
+from gateway.audit.chain import GENESIS, HASHED_FIELDS, canonical_time, entry_hash
 
 log = structlog.get_logger(__name__)
 
-COLUMNS = (
-    "occurred_at",
-    "chain_key",
-    "seq",
-    "request_id",
-    "agency",
-    "officer",
-    "purpose",
-    "legal_basis",
-    "subject_type",
-    "subject_id",
-    "operation",
-    "fields_given",
-    "fields_masked",
-    "fields_denied",
-    "decision",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
 APP_ROLE = "lienthong_app"
 _TYPES = (
     "timestamptz", "text", "bigint", "text", "text", "text", "text", "text", "text", "text",

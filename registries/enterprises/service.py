@@ -15,7 +15,7 @@ from registries.enterprises.models import (
     LegalRepresentative,
     Owner,
 )
-from registries.history import fetch_by_keys, versions_at
+from registries.history import fetch_by_keys, fetch_children, versions_at
 from registries.reference.models import BusinessLine
 
 AsOf = date | datetime | None
@@ -36,20 +36,14 @@ async def get_enterprises(
 async def representatives_of(
     *, session: AsyncSession, enterprise_codes: Sequence[str], as_of: AsOf = None
 ) -> dict[str, list[LegalRepresentative]]:
-    found: dict[str, list[LegalRepresentative]] = defaultdict(list)
-    if not enterprise_codes:
-        return found
-    rows = await session.execute(
-        select(LegalRepresentative)
-        .where(
-            LegalRepresentative.enterprise_code.in_(set(enterprise_codes)),
-            versions_at(LegalRepresentative, as_of),
-        )
-        .order_by(LegalRepresentative.enterprise_code, LegalRepresentative.personal_id)
+    return await fetch_children(
+        session=session,
+        model=LegalRepresentative,
+        parent_key=LegalRepresentative.enterprise_code,
+        parent_keys=enterprise_codes,
+        order_by=(LegalRepresentative.personal_id,),
+        as_of=as_of,
     )
-    for representative in rows.scalars():
-        found[representative.enterprise_code].append(representative)
-    return found
 
 
 async def enterprises_represented_by(
@@ -77,17 +71,14 @@ async def enterprises_represented_by(
 async def owners_of(
     *, session: AsyncSession, enterprise_codes: Sequence[str], as_of: AsOf = None
 ) -> dict[str, list[Owner]]:
-    found: dict[str, list[Owner]] = defaultdict(list)
-    if not enterprise_codes:
-        return found
-    rows = await session.execute(
-        select(Owner)
-        .where(Owner.enterprise_code.in_(set(enterprise_codes)), versions_at(Owner, as_of))
-        .order_by(Owner.enterprise_code, Owner.share_percent.desc(), Owner.owner_id)
+    return await fetch_children(
+        session=session,
+        model=Owner,
+        parent_key=Owner.enterprise_code,
+        parent_keys=enterprise_codes,
+        order_by=(Owner.share_percent.desc(), Owner.owner_id),
+        as_of=as_of,
     )
-    for owner in rows.scalars():
-        found[owner.enterprise_code].append(owner)
-    return found
 
 
 async def business_lines_of(

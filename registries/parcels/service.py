@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registries.history import fetch_by_keys, versions_at
+from registries.history import fetch_by_keys, fetch_children, versions_at
 from registries.parcels.models import AREA_TOLERANCE, Parcel, ParcelRestriction, ParcelRight
 
 AsOf = date | datetime | None
@@ -131,36 +131,27 @@ async def parcels_intersecting(
 async def rights_of(
     *, session: AsyncSession, parcel_ids: Sequence[str], as_of: AsOf = None
 ) -> dict[str, list[ParcelRight]]:
-    found: dict[str, list[ParcelRight]] = defaultdict(list)
-    if not parcel_ids:
-        return found
-    rows = await session.execute(
-        select(ParcelRight)
-        .where(ParcelRight.parcel_id.in_(set(parcel_ids)), versions_at(ParcelRight, as_of))
-        .order_by(ParcelRight.parcel_id, ParcelRight.share_percent.desc(), ParcelRight.holder_id)
+    return await fetch_children(
+        session=session,
+        model=ParcelRight,
+        parent_key=ParcelRight.parcel_id,
+        parent_keys=parcel_ids,
+        order_by=(ParcelRight.share_percent.desc(), ParcelRight.holder_id),
+        as_of=as_of,
     )
-    for right in rows.scalars():
-        found[right.parcel_id].append(right)
-    return found
 
 
 async def restrictions_of(
     *, session: AsyncSession, parcel_ids: Sequence[str], as_of: AsOf = None
 ) -> dict[str, list[ParcelRestriction]]:
-    found: dict[str, list[ParcelRestriction]] = defaultdict(list)
-    if not parcel_ids:
-        return found
-    rows = await session.execute(
-        select(ParcelRestriction)
-        .where(
-            ParcelRestriction.parcel_id.in_(set(parcel_ids)),
-            versions_at(ParcelRestriction, as_of),
-        )
-        .order_by(ParcelRestriction.parcel_id, ParcelRestriction.registered_on)
+    return await fetch_children(
+        session=session,
+        model=ParcelRestriction,
+        parent_key=ParcelRestriction.parcel_id,
+        parent_keys=parcel_ids,
+        order_by=(ParcelRestriction.registered_on,),
+        as_of=as_of,
     )
-    for restriction in rows.scalars():
-        found[restriction.parcel_id].append(restriction)
-    return found
 
 
 async def parcels_held_by(
