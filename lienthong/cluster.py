@@ -94,7 +94,10 @@ class EmbeddedCluster:
 
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = ["runuser", "-u", SERVER_USER, "--", *args] if _is_root() else args
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        # cwd "/": the server user may not be allowed into the caller's working directory
+        result = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, check=False, cwd="/"
+        )
         if check and result.returncode != 0:
             raise ClusterError(
                 f"{Path(args[0]).name} failed ({result.returncode}): "
@@ -141,6 +144,8 @@ class EmbeddedCluster:
                 f"PostGIS is not installed: install Debian's postgresql-{PG_MAJOR}-postgis-3."
             )
         self._prepare_root_dir()
+        if self.initialized():
+            return  # a fresh checkout at a path used before finds its cluster kept aside
         self._owned_dir(self.root_dir)
         self._owned_dir(self.data_dir)
         self._owned_dir(self.socket_dir)

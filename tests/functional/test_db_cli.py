@@ -69,3 +69,18 @@ def test_db_commands_refuse_an_external_database(cluster_env: dict[str, str]) ->
     result = _lienthong(env, "db", "up")
     assert result.returncode == 2
     assert "LIENTHONG_DATABASE_URL is set" in result.stderr
+
+
+def test_a_fresh_checkout_at_the_same_path_reuses_its_cluster(
+    cluster_env: dict[str, str],
+) -> None:
+    home = Path(cluster_env["LIENTHONG_HOME"])
+    assert _lienthong(cluster_env, "db", "up").returncode == 0
+    assert _lienthong(cluster_env, "db", "down").returncode == 0
+    kept = (home / "pg").resolve()
+    if (home / "pg").is_symlink():  # the cluster lives outside the checkout: lose the link only
+        (home / "pg").unlink()
+        shutil.rmtree(home)
+    again = _lienthong(cluster_env, "db", "up")
+    assert again.returncode == 0, again.stderr
+    assert (home / "pg").resolve() == kept
