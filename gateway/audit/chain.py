@@ -45,9 +45,13 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+# One encoder for every row: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_bytes(row: Mapping[str, Any]) -> bytes:
     document = {name: _canonical(row[name]) for name in HASHED_FIELDS}
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(document).encode()
 
 
 def entry_hash(prev_hash: bytes, row: Mapping[str, Any]) -> bytes:

@@ -242,5 +242,8 @@ class AccessLogWriter:
         self.healthy = True
 
 
+_DECISION_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _DECISION_ENCODER.encode(value)
