@@ -1,0 +1,1 @@
+"""Policy decision point: Rego policies evaluated in-process (default) or by OPA."""

@@ -1,0 +1,80 @@
+"""The decision interface the gateway calls, whatever evaluates the Rego."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+FieldOutcome = Literal["allow", "deny", "mask"]
+DECISION_PATH = "lienthong/authz/decision"
+
+
+class PolicyUnavailable(RuntimeError):  # noqa: N818 - the gateway maps it to UNAVAILABLE
+    """No decision could be made: the caller must deny (fail closed)."""
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    agency: str
+    roles: Sequence[str]
+    purpose: str | None
+    type: str
+    subject: str
+    fields: Sequence[str]
+    agreements: Sequence[Mapping[str, Any]]
+    consents: Sequence[Mapping[str, Any]] = ()
+    via: str | None = None
+    citizen_id: str | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_input(self) -> dict[str, Any]:
+        return {
+            "agency": self.agency,
+            "roles": list(self.roles),
+            "citizen_id": self.citizen_id,
+            "purpose": self.purpose,
+            "type": self.type,
+            "subject": self.subject,
+            "fields": list(self.fields),
+            "via": self.via,
+            "now": self.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "agreements": list(self.agreements),
+            "consents": list(self.consents),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    fields: Mapping[str, FieldOutcome]
+    reasons: Mapping[str, str]
+    legal_basis: Sequence[str]
+    masks: Mapping[str, str]
+
+    @classmethod
+    def from_result(cls, request: DecisionRequest, result: Any) -> Decision:
+        """Read the policy's answer; anything malformed or missing a field denies it."""
+        if not isinstance(result, dict):
+            raise PolicyUnavailable("the policy gave no decision")
+        outcomes = result.get("fields") or {}
+        fields: dict[str, FieldOutcome] = {
+            name: outcomes[name] if outcomes.get(name) in ("allow", "mask") else "deny"
+            for name in request.fields
+        }
+        masks = (result.get("obligations") or {}).get("mask") or {}
+        for name, outcome in fields.items():
+            if outcome == "mask" and not masks.get(name):
+                fields[name] = "deny"  # a mask without a kind cannot be applied
+        return cls(
+            allow=bool(result.get("allow")) and any(v != "deny" for v in fields.values()),
+            fields=fields,
+            reasons={str(k): str(v) for k, v in (result.get("reasons") or {}).items()},
+            legal_basis=[str(item) for item in result.get("legal_basis") or []],
+            masks={str(k): str(v) for k, v in masks.items()},
+        )
+
+
+class PolicyEngine(Protocol):
+    async def decide(self, request: DecisionRequest) -> Decision: ...

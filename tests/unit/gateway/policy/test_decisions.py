@@ -1,0 +1,250 @@
+"""The decision table through the embedded engine and through OPA's REST API shape."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.policy.embedded import POLICIES_DIR, EmbeddedEngine
+from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable
+from gateway.policy.opa import OpaEngine
+from tests.unit.gateway.policy.decision_table import (
+    CITIZEN,
+    NOW,
+    ROWS,
+    Row,
+    agreements_of,
+    consent,
+)
+
+ENGINE = EmbeddedEngine()
+
+
+def _check(row: Row, decision: Decision) -> None:
+    assert dict(decision.fields) == row.expected, row.name
+    assert decision.allow == any(v != "deny" for v in row.expected.values())
+    for field_name, reason in row.reasons.items():
+        assert decision.reasons[field_name] == reason
+    for field_name, outcome in row.expected.items():
+        if outcome == "mask":
+            assert decision.masks[field_name] in {"year_only", "last4"}
+        if outcome == "deny" and row.roles != ("citizen",):
+            assert field_name in decision.reasons
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(ROWS) >= 40
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+async def test_embedded_engine(row: Row) -> None:
+    _check(row, await ENGINE.decide(row.request()))
+
+
+@pytest.fixture(scope="module")
+def opa_url() -> Iterator[str]:
+    """OPA's Data API on loopback: POST /v1/data/lienthong/authz/decision → {"result": …}.
+    The OPA binary cannot be installed here; this stand-in evaluates the same Rego."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path != "/v1/data/lienthong/authz/decision":
+                payload = json.dumps({}).encode()  # OPA answers {} for an undefined path
+            else:
+                engine = EmbeddedEngine()
+                engine._engine.set_input_json(json.dumps(body["input"]))
+                result = json.loads(
+                    engine._engine.eval_rule_as_json("data.lienthong.authz.decision")
+                )
+                payload = json.dumps({"result": result}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+async def test_opa_adapter(row: Row, opa_url: str) -> None:
+    engine = OpaEngine(opa_url, timeout_seconds=5)
+    try:
+        _check(row, await engine.decide(row.request()))
+    finally:
+        await engine.close()
+
+
+def _loan(consents: tuple[dict[str, Any], ...]) -> DecisionRequest:
+    return DecisionRequest(
+        agency="nganhang-abc",
+        roles=("agency",),
+        purpose="TD-VAY",
+        type="Resident",
+        subject=CITIZEN,
+        fields=("fullName",),
+        agreements=agreements_of("nganhang-abc"),
+        consents=consents,
+        now=NOW,
+    )
+
+
+async def test_revoking_a_consent_denies_the_very_next_decision() -> None:
+    live = consent()
+    assert (await ENGINE.decide(_loan((live,)))).fields == {"fullName": "allow"}
+    revoked = {**live, "revoked_at": "2026-11-22T09:59:59Z"}
+    assert (await ENGINE.decide(_loan((revoked,)))).fields == {"fullName": "deny"}
+
+
+FIELD_NAMES = st.sampled_from(
+    ["id", "fullName", "birthDate", "sex", "religion", "spouseId", "household", "geometry",
+     "name", "charterCapital", "idCardNumber", "fatherId", "permanentAddress", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fields=st.lists(FIELD_NAMES, min_size=1, max_size=8, unique=True),
+    agency=st.sampled_from(["motcua-danang", "thue-hcm", "tainguyen-danang", "nganhang-abc"]),
+    purpose=st.sampled_from(["CT01", "DKKD", "CPXD", "TD-VAY", "DKHKD", None]),
+    kind=st.sampled_from(["Resident", "Enterprise", "Parcel", "Household"]),
+    via=st.sampled_from([None, "Enterprise.legalRepresentatives", "Parcel.rights.holder"]),
+    with_consent=st.booleans(),
+)
+def test_no_field_outside_an_applicable_agreement_is_ever_given(
+    fields: list[str],
+    agency: str,
+    purpose: str | None,
+    kind: str,
+    via: str | None,
+    with_consent: bool,
+) -> None:
+    agreements = agreements_of(agency)
+    request = DecisionRequest(
+        agency=agency, roles=("agency",), purpose=purpose, type=kind, subject=CITIZEN,
+        fields=fields, agreements=agreements, consents=(consent(),) if with_consent else (),
+        via=via, now=NOW,
+    )  # fmt: skip
+    decision = ENGINE.decide_sync(request)
+    allowed_somewhere = {
+        name
+        for a in agreements
+        if a["purpose"] == purpose and a["type"] == kind and (a["via"] is None or via in a["via"])
+        for name in a["fields"]
+    }
+    for name, outcome in decision.fields.items():
+        if outcome != "deny":
+            assert name in allowed_somewhere
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    fields=st.lists(FIELD_NAMES, min_size=1, max_size=5, unique=True),
+    minutes=st.integers(0, 10_000),
+)
+def test_a_revoked_consent_never_allows(fields: list[str], minutes: int) -> None:
+    revoked = consent(fields=fields, revoked_at=f"2026-11-{1 + minutes % 21:02d}T00:00:00Z")
+    request = DecisionRequest(
+        agency="nganhang-abc", roles=("agency",), purpose="TD-VAY", type="Resident",
+        subject=CITIZEN, fields=fields, agreements=agreements_of("nganhang-abc"),
+        consents=(revoked,), now=NOW,
+    )  # fmt: skip
+    assert not ENGINE.decide_sync(request).allow
+
+
+def test_policies_avoid_builtins_the_embedded_engine_lacks() -> None:
+    forbidden = re.compile(r"\b(strings\.split_n|array\.flatten|crypto\.|io\.jwt\.)")
+    for path in POLICIES_DIR.glob("*.rego"):
+        assert not forbidden.search(path.read_text(encoding="utf-8")), path.name
+
+
+async def test_an_engine_error_is_unavailable_never_allow(tmp_path: Path) -> None:
+    (tmp_path / "broken.rego").write_text(
+        "package lienthong.authz\nimport rego.v1\ndecision := 1 / 0 if true\n", encoding="utf-8"
+    )
+    engine = EmbeddedEngine(tmp_path)
+    with pytest.raises(PolicyUnavailable):
+        await engine.decide(ROWS[0].request())
+
+
+async def test_a_malformed_answer_denies_every_field() -> None:
+    request = ROWS[0].request()
+    decision = Decision.from_result(
+        request, {"allow": True, "fields": {"fullName": "maybe"}, "obligations": {}}
+    )
+    assert set(decision.fields.values()) == {"deny"}
+    assert not decision.allow
+    masked_without_kind = Decision.from_result(
+        request, {"allow": True, "fields": {"fullName": "mask"}, "obligations": {"mask": {}}}
+    )
+    assert masked_without_kind.fields["fullName"] == "deny"
+    with pytest.raises(PolicyUnavailable):
+        Decision.from_result(request, None)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_opa_down_times_out_then_the_circuit_opens() -> None:
+    calls = 0
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ConnectError("refused", request=request)
+
+    clock = Clock()
+    engine = OpaEngine(
+        "http://opa.invalid", failures_to_open=3, open_seconds=10, clock=clock,
+        client=httpx.AsyncClient(transport=httpx.MockTransport(failing)),
+    )  # fmt: skip
+    for _ in range(3):
+        with pytest.raises(PolicyUnavailable, match="did not answer"):
+            await engine.decide(ROWS[0].request())
+    assert engine.circuit_open
+    with pytest.raises(PolicyUnavailable, match="circuit open"):
+        await engine.decide(ROWS[0].request())
+    assert calls == 3  # an open circuit does not call OPA
+    clock.now = 11
+    with pytest.raises(PolicyUnavailable, match="did not answer"):
+        await engine.decide(ROWS[0].request())
+    assert calls == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [(500, {"code": "internal_error"}, "did not answer"), (200, {}, "no decision")],
+)
+async def test_opa_errors_and_undefined_results_are_unavailable(
+    status: int, body: dict[str, Any], message: str
+) -> None:
+    engine = OpaEngine(
+        "http://opa.test",
+        client=httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda _: httpx.Response(status, json=body))
+        ),
+    )
+    with pytest.raises(PolicyUnavailable, match=message):
+        await engine.decide(ROWS[0].request())
