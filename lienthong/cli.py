@@ -8,6 +8,7 @@ from etl import cli as etl_cli
 from gateway import cli as gateway_cli
 from gateway.audit import cli as audit_cli
 from gateway.identity import cli as identity_cli
+from gateway.policy import cli as policy_cli
 from lienthong import db_cli
 from lienthong.logging import configure_logging
 from lienthong.settings import get_settings
@@ -21,6 +22,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(etl_cli.app, name="etl")
 app.add_typer(identity_cli.app, name="dev")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(policy_cli.app, name="policy")
 app.command("serve")(gateway_cli.serve)
 
 

@@ -1,0 +1,119 @@
+package lienthong.authz_test
+
+import rego.v1
+
+import data.lienthong.authz
+
+now := "2026-11-22T10:00:00Z"
+
+agreement := {
+	"agency": "motcua-danang", "purpose": "CT01", "type": "Resident",
+	"fields": ["fullName", "birthDate", "id"], "status": "approved",
+	"valid_from": "2025-07-01T00:00:00Z", "valid_to": null, "consent_required": false,
+	"masking": {"id": "last4"}, "legal_basis": "Luật Cư trú 2020", "via": null,
+}
+
+loan := object.union(agreement, {
+	"agency": "nganhang-abc", "purpose": "TD-VAY", "consent_required": true,
+	"masking": {}, "legal_basis": "consent",
+})
+
+consent := {
+	"subject": "048085000123", "agency": "nganhang-abc", "purpose": "TD-VAY",
+	"fields": ["fullName"], "granted_at": "2026-11-01T00:00:00Z",
+	"expires_at": "2027-11-01T00:00:00Z", "revoked_at": null,
+}
+
+base := {
+	"agency": "motcua-danang", "roles": ["agency"], "citizen_id": null, "purpose": "CT01",
+	"type": "Resident", "subject": "048085000123", "fields": ["fullName"], "via": null,
+	"now": now, "agreements": [agreement], "consents": [],
+}
+
+test_agreed_field_allowed if {
+	authz.decision.fields == {"fullName": "allow"} with input as base
+}
+
+test_field_outside_agreement_denied if {
+	d := authz.decision with input as object.union(base, {"fields": ["religion"]})
+	d.fields.religion == "deny"
+	d.reasons.religion == "field outside the agreement"
+	not d.allow
+}
+
+test_masked_field_carries_its_mask if {
+	d := authz.decision with input as object.union(base, {"fields": ["id"]})
+	d.fields.id == "mask"
+	d.obligations.mask.id == "last4"
+}
+
+test_other_agency_denied if {
+	d := authz.decision with input as object.union(base, {"agency": "thue-hcm"})
+	d.fields.fullName == "deny"
+}
+
+test_other_purpose_denied if {
+	d := authz.decision with input as object.union(base, {"purpose": "DKKD"})
+	d.fields.fullName == "deny"
+}
+
+test_expired_agreement_denied if {
+	old := object.union(agreement, {"valid_to": "2026-01-01T00:00:00Z"})
+	d := authz.decision with input as object.union(base, {"agreements": [old]})
+	d.fields.fullName == "deny"
+}
+
+test_via_restricted_agreement_needs_the_relation if {
+	scoped := object.union(agreement, {"via": ["Enterprise.legalRepresentatives"]})
+	direct := authz.decision with input as object.union(base, {"agreements": [scoped]})
+	direct.fields.fullName == "deny"
+	nested := authz.decision with input as object.union(base, {
+		"agreements": [scoped], "via": "Enterprise.legalRepresentatives",
+	})
+	nested.fields.fullName == "allow"
+}
+
+loan_input := object.union(base, {"agency": "nganhang-abc", "purpose": "TD-VAY", "agreements": [loan]})
+
+test_consent_required_and_missing_denied if {
+	d := authz.decision with input as loan_input
+	d.fields.fullName == "deny"
+	d.reasons.fullName == "consent required and none in force for this field"
+}
+
+test_consent_given_allows if {
+	d := authz.decision with input as object.union(loan_input, {"consents": [consent]})
+	d.fields.fullName == "allow"
+}
+
+test_revoked_consent_denies if {
+	revoked := object.union(consent, {"revoked_at": "2026-11-10T00:00:00Z"})
+	d := authz.decision with input as object.union(loan_input, {"consents": [revoked]})
+	d.fields.fullName == "deny"
+}
+
+test_expired_consent_denies if {
+	expired := object.union(consent, {"expires_at": "2026-11-10T00:00:00Z"})
+	d := authz.decision with input as object.union(loan_input, {"consents": [expired]})
+	d.fields.fullName == "deny"
+}
+
+test_citizen_reads_own_record if {
+	d := authz.decision with input as object.union(base, {
+		"roles": ["citizen"], "citizen_id": "048085000123", "agreements": [],
+		"fields": ["religion"],
+	})
+	d.fields.religion == "allow"
+}
+
+test_citizen_cannot_read_another if {
+	d := authz.decision with input as object.union(base, {
+		"roles": ["citizen"], "citizen_id": "079203000456", "agreements": [],
+	})
+	d.fields.fullName == "deny"
+}
+
+test_steward_role_gives_no_data if {
+	d := authz.decision with input as object.union(base, {"roles": ["steward"], "agreements": []})
+	d.fields.fullName == "deny"
+}
