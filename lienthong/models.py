@@ -3,6 +3,7 @@
 # ruff: noqa: F401
 import etl.models
 import gateway.audit.models
+import gateway.policy.models
 import registries.enterprises.models
 import registries.parcels.models
 import registries.reference.models

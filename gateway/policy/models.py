@@ -1,0 +1,102 @@
+"""Who may see what: agencies, purposes, data-sharing agreements and citizens' consents.
+
+Every table keeps its history (registries.history): a steward's change or a citizen's
+revocation closes the version in force and opens a new one, so "what did the rules say on that
+day" is always answerable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registries.db import Base
+from registries.history import Versioned, history_table_args
+
+AGREEMENT_STATUSES = ("draft", "submitted", "approved", "rejected", "suspended", "expired")
+
+
+class Agency(Versioned, Base):
+    __tablename__ = "agencies"
+    __table_args__ = (
+        *history_table_args("agencies", "client_id"),
+        CheckConstraint("status IN ('active', 'suspended')", name="status"),
+    )
+
+    client_id: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="active")
+
+
+class Purpose(Versioned, Base):
+    __tablename__ = "purposes"
+    __table_args__ = history_table_args("purposes", "code")
+
+    code: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    procedure: Mapped[str] = mapped_column(Text)
+
+
+class Agreement(Versioned, Base):
+    """Thỏa thuận chia sẻ dữ liệu: agency × purpose × subject type × fields, on a legal basis."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        *history_table_args("agreements", "agreement_id"),
+        CheckConstraint(f"status IN {AGREEMENT_STATUSES}", name="status"),
+        Index("ix_agreements_agency", "agency"),
+    )
+
+    agreement_id: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    subject_type: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    via: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    legal_reference: Mapped[str | None] = mapped_column(Text)
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    effective_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    masking: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    daily_quota: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text, default="draft")
+    created_by: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(Text)
+
+
+class Consent(Versioned, Base):
+    """A citizen's consent (sự đồng ý của chủ thể dữ liệu) for one agency and purpose."""
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        *history_table_args("consents", "consent_id"),
+        Index("ix_consents_subject", "subject_id", "agency"),
+        CheckConstraint("expires_at > granted_at", name="expires_after_granted"),
+    )
+
+    consent_id: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(Text)
+    agency: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(Text, default="online")  # online, or paper at a counter
+    officer: Mapped[str | None] = mapped_column(Text)
+    document_reference: Mapped[str | None] = mapped_column(Text)
+
+
+class PolicyVersion(Base):
+    """Bumped by trigger on every agreement or agency change: caches compare and reload."""
+
+    __tablename__ = "policy_version"
+
+    singleton: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

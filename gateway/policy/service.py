@@ -1,0 +1,216 @@
+"""Policy data in PostgreSQL: loading, citizens' consents, and what each decision is handed.
+
+A decision gets only what it needs — the requesting agency's agreements and the subjects'
+consents — because evaluation time grows with the data given to the engine.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Purpose
+from registries.history import is_current, supersede
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def agreement_input(agreement: Agreement) -> dict[str, Any]:
+    """An agreement in the shape the Rego policy reads."""
+    return {
+        "agreement_id": agreement.agreement_id,
+        "agency": agreement.agency,
+        "purpose": agreement.purpose,
+        "type": agreement.subject_type,
+        "fields": list(agreement.fields),
+        "via": list(agreement.via) if agreement.via else None,
+        "legal_basis": agreement.legal_basis,
+        "status": agreement.status,
+        "valid_from": _iso(agreement.effective_from),
+        "valid_to": _iso(agreement.effective_to),
+        "consent_required": agreement.consent_required,
+        "masking": dict(agreement.masking or {}),
+    }
+
+
+def consent_input(consent: Consent) -> dict[str, Any]:
+    return {
+        "consent_id": consent.consent_id,
+        "subject": consent.subject_id,
+        "agency": consent.agency,
+        "purpose": consent.purpose,
+        "fields": list(consent.fields),
+        "granted_at": _iso(consent.granted_at),
+        "expires_at": _iso(consent.expires_at),
+        "revoked_at": _iso(consent.revoked_at),
+    }
+
+
+async def load_policy_document(
+    *, session: AsyncSession, document: Mapping[str, Any], actor: str
+) -> int:
+    """Load agencies, purposes and agreements (e.g. infra/sample/policy.json); idempotent.
+    Returns how many records changed."""
+    changed = 0
+    for agency in document.get("agencies", []):
+        _, did = await supersede(
+            session=session,
+            model=Agency,
+            key={"client_id": agency["client_id"]},
+            values={"name": agency["name"], "kind": agency["kind"], "status": "active"},
+        )
+        changed += did
+    for purpose in document.get("purposes", []):
+        _, did = await supersede(
+            session=session,
+            model=Purpose,
+            key={"code": purpose["code"]},
+            values={"title": purpose["title"], "procedure": purpose["procedure"]},
+        )
+        changed += did
+    for item in document.get("agreements", []):
+        agreement_id = f"{item['agency']}/{item['purpose']}/{item['type']}"
+        _, did = await supersede(
+            session=session,
+            model=Agreement,
+            key={"agreement_id": agreement_id},
+            values={
+                "agency": item["agency"],
+                "purpose": item["purpose"],
+                "subject_type": item["type"],
+                "fields": list(item["fields"]),
+                "via": list(item["via"]) if item.get("via") else None,
+                "legal_basis": item["legal_basis"],
+                "legal_reference": item.get("legal_reference"),
+                "effective_from": datetime.fromisoformat(item["valid_from"]),
+                "effective_to": datetime.fromisoformat(item["valid_to"])
+                if item.get("valid_to")
+                else None,
+                "consent_required": bool(item["consent_required"]),
+                "masking": dict(item.get("masking") or {}),
+                "daily_quota": item.get("daily_quota"),
+                "status": item.get("status", "draft"),
+                "created_by": actor,
+                "approved_by": actor if item.get("status") == "approved" else None,
+            },
+        )
+        changed += did
+    return changed
+
+
+async def grant_consent(
+    *,
+    session: AsyncSession,
+    subject_id: str,
+    agency: str,
+    purpose: str,
+    fields: Sequence[str],
+    expires_at: datetime,
+    channel: str = "online",
+    officer: str | None = None,
+    document_reference: str | None = None,
+) -> Consent:
+    now = datetime.now(UTC)
+    consent, _ = await supersede(
+        session=session,
+        model=Consent,
+        key={"consent_id": str(uuid.uuid4())},
+        values={
+            "subject_id": subject_id,
+            "agency": agency,
+            "purpose": purpose,
+            "fields": list(fields),
+            "granted_at": now,
+            "expires_at": expires_at,
+            "revoked_at": None,
+            "channel": channel,
+            "officer": officer,
+            "document_reference": document_reference,
+        },
+    )
+    return consent
+
+
+class ConsentNotFound(LookupError):  # noqa: N818 - a lookup outcome, reported as not found
+    """No consent with that id belongs to this citizen."""
+
+
+async def revoke_consent(*, session: AsyncSession, consent_id: str, subject_id: str) -> Consent:
+    current = (
+        await session.execute(
+            select(Consent).where(
+                Consent.consent_id == consent_id,
+                Consent.subject_id == subject_id,
+                is_current(Consent),
+            )
+        )
+    ).scalar_one_or_none()
+    if current is None:
+        raise ConsentNotFound(consent_id)
+    if current.revoked_at is not None:
+        return current
+    revoked, _ = await supersede(
+        session=session,
+        model=Consent,
+        key={"consent_id": consent_id},
+        values={"revoked_at": datetime.now(UTC)},
+    )
+    return revoked
+
+
+async def consents_of(
+    *, session: AsyncSession, subject_ids: Iterable[str], agency: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The current consents of each subject (for one agency if given), in one statement."""
+    wanted = set(subject_ids)
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not wanted:
+        return found
+    query = select(Consent).where(Consent.subject_id.in_(wanted), is_current(Consent))
+    if agency is not None:
+        query = query.where(Consent.agency == agency)
+    for consent in (await session.execute(query)).scalars():
+        found[consent.subject_id].append(consent_input(consent))
+    return found
+
+
+@dataclass
+class _Cached:
+    version: int
+    agreements: list[dict[str, Any]]
+
+
+class AgreementCache:
+    """An agency's agreements, reloaded whenever the policy version counter moves, so an
+    approval or a suspension takes effect on the very next decision."""
+
+    def __init__(self) -> None:
+        self._by_agency: dict[str, _Cached] = {}
+
+    async def agreements_for(self, *, session: AsyncSession, agency: str) -> list[dict[str, Any]]:
+        version = (await session.execute(select(PolicyVersion.version))).scalar_one()
+        cached = self._by_agency.get(agency)
+        if cached is not None and cached.version == version:
+            return cached.agreements
+        active = (
+            await session.execute(
+                select(Agency.status).where(Agency.client_id == agency, is_current(Agency))
+            )
+        ).scalar_one_or_none()
+        agreements: list[dict[str, Any]] = []
+        if active == "active":  # a suspended or unknown agency gets no agreement at all
+            rows = await session.execute(
+                select(Agreement).where(Agreement.agency == agency, is_current(Agreement))
+            )
+            agreements = [agreement_input(a) for a in rows.scalars()]
+        self._by_agency[agency] = _Cached(version, agreements)
+        return agreements
