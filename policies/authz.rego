@@ -165,3 +165,22 @@ decision := {
 	"legal_basis": legal_basis,
 	"obligations": {"mask": masks},
 }
+
+# For stewards: why each of the agency's agreements did or did not apply to this request.
+applies_flag(agreement) := true if applies(agreement)
+
+applies_flag(agreement) := false if not applies(agreement)
+
+considered := [entry |
+	some agreement in input.agreements
+	entry := {
+		"agreement_id": object.get(agreement, "agreement_id", ""),
+		"applies": applies_flag(agreement),
+		"purpose_matches": agreement.purpose == input.purpose,
+		"type_matches": agreement.type == input.type,
+		"status": agreement.status,
+		"via": agreement.via,
+		"consent_required": agreement.consent_required,
+		"fields": agreement.fields,
+	}
+]

@@ -27,10 +27,16 @@ class EmbeddedEngine:
     def decide_sync(self, request: DecisionRequest) -> Decision:
         try:
             self._engine.set_input_json(json.dumps(request.as_input()))
-            result = json.loads(self._engine.eval_rule_as_json(RULE))
         except Exception as error:  # regorus raises RuntimeError for everything
+            raise PolicyUnavailable("the embedded policy engine refused the input") from error
+        return Decision.from_result(request, json.loads(self.evaluate(RULE)))
+
+    def evaluate(self, rule: str) -> str:
+        """A rule's value as JSON, for the input set by the last decision."""
+        try:
+            return str(self._engine.eval_rule_as_json(rule))
+        except Exception as error:
             raise PolicyUnavailable("the embedded policy engine failed") from error
-        return Decision.from_result(request, result)
 
     async def decide(self, request: DecisionRequest) -> Decision:
         return self.decide_sync(request)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from gateway.policy.embedded import POLICIES_DIR, EmbeddedEngine
 from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable
+from gateway.policy.explain import explain
 from gateway.policy.opa import OpaEngine
 from tests.unit.gateway.policy.decision_table import (
     CITIZEN,
@@ -248,3 +249,27 @@ async def test_opa_errors_and_undefined_results_are_unavailable(
     )
     with pytest.raises(PolicyUnavailable, match=message):
         await engine.decide(ROWS[0].request())
+
+
+def test_explain_names_the_reason_and_the_agreements_considered() -> None:
+    request = DecisionRequest(
+        agency="thue-hcm", roles=("agency",), purpose="DKKD", type="Resident", subject=CITIZEN,
+        fields=("fullName",), agreements=agreements_of("thue-hcm"), now=NOW,
+    )  # fmt: skip
+    direct = explain(ENGINE, request, "fullName")
+    assert direct.outcome == "deny"
+    assert direct.reason == "no approved agreement in force for this agency, purpose and type"
+    resident_agreement = next(c for c in direct.considered if c["type_matches"])
+    assert resident_agreement["applies"] is False
+    assert resident_agreement["via"] == ["Enterprise.legalRepresentatives"]
+    nested = explain(
+        ENGINE,
+        DecisionRequest(**{**request.__dict__, "via": "Enterprise.legalRepresentatives"}),
+        "fullName",
+    )
+    assert nested.outcome == "allow"
+    assert "Luật Quản lý thuế" in nested.reason
+    masked_row = next(row for row in ROWS if row.name == "masked birth date and ID")
+    masked = explain(ENGINE, masked_row.request(), "id")
+    assert masked.outcome == "mask"
+    assert masked.mask == "last4"
