@@ -1,0 +1,127 @@
+"""Policy decisions: `python -m bench policy [--decisions=N]`.
+
+In one run, on a scratch database holding 50 agreements and 10,000 consents: per decision, the
+embedded engine is handed what the gateway hands it (the agency's agreements from the cache,
+the subject's consents from one query) and decides a 20-field request. Prints decisions/s and
+the latency percentiles of the engine alone and of data fetch + engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from bench.bench_etl import _drop, _option, _scratch_database
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import DecisionRequest
+from gateway.policy.models import Consent
+from gateway.policy.service import AgreementCache, consents_of, load_policy_document
+from lienthong.settings import Settings
+from registries.db import create_engine, session_factory
+
+FIELDS = [
+    "id", "fullName", "birthDate", "sex", "ethnicity", "nationality", "permanentAddress",
+    "temporaryAddress", "household", "relationshipToHead", "religion", "placeOfBirth",
+    "hometown", "fatherId", "motherId", "spouseId", "maritalStatus", "idCardNumber",
+    "idCardIssuedOn", "deceased",
+]  # fmt: skip
+
+
+def _document() -> dict[str, object]:
+    agreements = []
+    for n in range(50):
+        agreements.append(
+            {
+                "agency": "nganhang-abc" if n < 5 else f"agency-{n}",
+                "purpose": "TD-VAY" if n < 5 else f"P{n}",
+                "type": ["Resident", "Enterprise", "Parcel", "Household", "Resident"][n % 5],
+                "fields": FIELDS[: 5 + n % 15],
+                "legal_basis": "consent",
+                "consent_required": n < 5,
+                "via": None,
+                "masking": {"birthDate": "year_only"} if n % 7 == 0 else {},
+                "status": "approved",
+                "valid_from": "2025-07-01T00:00:00+00:00",
+                "valid_to": None,
+            }
+        )
+    return {
+        "agencies": [{"client_id": "nganhang-abc", "name": "ABC", "kind": "bank"}],
+        "purposes": [],
+        "agreements": agreements,
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def _run(url: str, decisions: int) -> dict[str, float]:
+    engine = create_engine(Settings(database_url=url))
+    sessions = session_factory(engine)
+    subjects = [f"048{n:09d}" for n in range(10_000)]
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        await load_policy_document(session=session, document=_document(), actor="bench")
+        session.add_all(
+            Consent(
+                consent_id=f"c{n}", subject_id=subject, agency="nganhang-abc", purpose="TD-VAY",
+                fields=FIELDS[:10], granted_at=now - timedelta(days=1),
+                expires_at=now + timedelta(days=365), revoked_at=None, channel="online",
+            )
+            for n, subject in enumerate(subjects)
+        )  # fmt: skip
+    policy = EmbeddedEngine()
+    cache = AgreementCache()
+    rng = random.Random(1)
+    engine_only: list[float] = []
+    with_data: list[float] = []
+    async with sessions() as session:
+        for _ in range(decisions):
+            subject = rng.choice(subjects)
+            started = time.perf_counter()
+            agreements = await cache.agreements_for(session=session, agency="nganhang-abc")
+            consents = await consents_of(
+                session=session, subject_ids=[subject], agency="nganhang-abc"
+            )
+            request = DecisionRequest(
+                agency="nganhang-abc", roles=("agency",), purpose="TD-VAY", type="Resident",
+                subject=subject, fields=FIELDS, agreements=agreements,
+                consents=consents[subject],
+            )  # fmt: skip
+            fetched = time.perf_counter()
+            decision = policy.decide_sync(request)
+            done = time.perf_counter()
+            if decision.fields["fullName"] != "allow":
+                raise SystemExit("the benchmark's consent was not honoured: check the policy")
+            engine_only.append(done - fetched)
+            with_data.append(done - started)
+    await engine.dispose()
+    return {
+        "decisions": decisions,
+        "engine_decisions_per_s": round(len(engine_only) / sum(engine_only)),
+        "engine_p50_us": round(statistics.median(engine_only) * 1e6),
+        "engine_p99_us": round(_percentile(engine_only, 0.99) * 1e6),
+        "with_data_p50_us": round(statistics.median(with_data) * 1e6),
+        "with_data_p99_us": round(_percentile(with_data, 0.99) * 1e6),
+    }
+
+
+def main(argv: list[str]) -> None:
+    decisions = _option(argv, "--decisions", 5_000)
+    settings = Settings()
+    url = _scratch_database(settings)
+    try:
+        figures = asyncio.run(_run(url, decisions))
+    finally:
+        _drop(settings, url)
+    for name, value in figures.items():
+        print(f"{name:>24}: {value}")
+    target = settings.home / "bench"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "policy.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
