@@ -58,34 +58,38 @@ consented_fields contains field if {
 	some field in consent.fields
 }
 
-# Fields an applicable agreement gives: directly, or with the subject's consent where required.
-granted(agreement, field) if {
-	field in agreement.fields
+# Fields the applicable agreements give: directly, or with the subject's consent where the
+# agreement requires it. Sets computed once per decision; outcomes are then set algebra.
+granted_fields contains field if {
+	some agreement in applicable
 	not agreement.consent_required
+	some field in agreement.fields
 }
 
-granted(agreement, field) if {
+granted_fields contains field if {
+	some agreement in applicable
 	agreement.consent_required
-	field in agreement.fields
-	field in consented_fields
+	some field in agreement.fields
+	consented_fields[field]
 }
 
-given contains field if {
-	some field in input.fields
+requested := {field | some field in input.fields}
+
+given := requested & granted_fields
+
+# Fields some applicable agreement gives in clear (unmasked wins over masked).
+clear_fields contains field if {
 	some agreement in applicable
-	granted(agreement, field)
+	not agreement.consent_required
+	some field in agreement.fields
+	not agreement.masking[field]
 }
 
-mask_kind(field) := kind if {
+clear_fields contains field if {
 	some agreement in applicable
-	granted(agreement, field)
-	kind := agreement.masking[field]
-}
-
-# Unmasked wins when any applicable agreement gives the field in clear.
-clear(field) if {
-	some agreement in applicable
-	granted(agreement, field)
+	agreement.consent_required
+	some field in agreement.fields
+	consented_fields[field]
 	not agreement.masking[field]
 }
 
@@ -96,23 +100,30 @@ citizen_self if {
 	input.subject == input.citizen_id
 }
 
-field_outcome(field) := "allow" if citizen_self
+allowed := requested if citizen_self
 
-field_outcome(field) := "allow" if {
-	not citizen_self
-	field in given
-	clear(field)
+allowed := given & clear_fields if not citizen_self
+
+masked := set() if citizen_self
+
+masked := given - clear_fields if not citizen_self
+
+denied := (requested - allowed) - masked
+
+fields := object.union(
+	object.union({field: "allow" | some field in allowed}, {field: "mask" | some field in masked}),
+	{field: "deny" | some field in denied},
+)
+
+listed_fields contains field if {
+	some agreement in applicable
+	some field in agreement.fields
 }
 
-field_outcome(field) := "mask" if {
-	not citizen_self
-	field in given
-	not clear(field)
-}
-
-field_outcome(field) := "deny" if {
-	not citizen_self
-	not field in given
+consent_fields_needed contains field if {
+	some agreement in applicable
+	agreement.consent_required
+	some field in agreement.fields
 }
 
 deny_reason(field) := "no approved agreement in force for this agency, purpose and type" if {
@@ -121,42 +132,31 @@ deny_reason(field) := "no approved agreement in force for this agency, purpose a
 
 deny_reason(field) := "consent required and none in force for this field" if {
 	count(applicable) > 0
-	some agreement in applicable
-	agreement.consent_required
-	field in agreement.fields
-	not field in consented_fields
+	field in consent_fields_needed
 }
 
 deny_reason(field) := "field outside the agreement" if {
 	count(applicable) > 0
-	not listed(field)
+	not field in listed_fields
 }
 
-listed(field) if {
-	some agreement in applicable
-	field in agreement.fields
-}
-
-fields := {field: field_outcome(field) | some field in input.fields}
-
-reasons := {field: deny_reason(field) | some field in input.fields; fields[field] == "deny"}
+reasons := {field: deny_reason(field) | some field in denied}
 
 legal_basis := ["data subject's own record"] if citizen_self
 
 legal_basis := sort({agreement.legal_basis |
 	some agreement in applicable
-	some field in given
-	granted(agreement, field)
+	some field in agreement.fields
+	field in given
 }) if not citizen_self
 
-masks := {field: mask_kind(field) | some field in input.fields; fields[field] == "mask"}
-
-default allow := false
-
-allow if {
-	some field in input.fields
-	fields[field] != "deny"
+masks := {field: kind |
+	some field in masked
+	some agreement in applicable
+	kind := agreement.masking[field]
 }
+
+allow := count(allowed) + count(masked) > 0
 
 decision := {
 	"allow": allow,
