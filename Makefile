@@ -44,6 +44,7 @@ demo: install
 	$(BIN)/lienthong etl load residents $(SAMPLE)/residents.csv
 	$(BIN)/lienthong etl load enterprises $(SAMPLE)/enterprises.csv
 	$(BIN)/lienthong etl load parcels $(SAMPLE)/parcels.geojson
+	$(BIN)/lienthong etl load agreements infra/sample/policy.json
 	@echo "Not there yet: GraphQL (the gateway issue). Try the gateway's health and the dev issuer:"
 	@echo "  curl -s http://127.0.0.1:8000/readyz"
 	@echo "  curl -s -H \"Authorization: Bearer $$($(BIN)/lienthong dev token --agency motcua-danang)\" http://127.0.0.1:8000/realms/lienthong/.well-known/openid-configuration"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from sqlalchemy.exc import DBAPIError
 
 from etl.crs import CRSInputError
 from etl.encodings import UTF8, EncodingError
@@ -22,7 +26,9 @@ from etl.readers import SourceError
 from etl.report import print_report
 from etl.synth import SynthOptions, synthesize
 from etl.targets import TARGETS
+from gateway.policy.service import load_policy_document
 from lienthong.settings import get_settings
+from registries.db import create_engine, session_factory
 
 app = typer.Typer(help="Synthetic agency exports and validated, idempotent registry loads.")
 console = Console(stderr=True)
@@ -79,14 +85,42 @@ def synth(
         console.print(f"defects injected: {dict(sorted(report.defects.items()))}")
 
 
+POLICY_DOCUMENTS = ("agreements",)
+
+
+async def _load_policy(document: dict[str, Any]) -> int:
+    engine = create_engine(get_settings(), pool_size=1)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await load_policy_document(session=session, document=document, actor="etl")
+    finally:
+        await engine.dispose()
+
+
 @app.command("load")
 def load_command(
-    registry: str = typer.Argument(..., help=f"One of: {', '.join(sorted(TARGETS))}."),
+    registry: str = typer.Argument(
+        ..., help=f"One of: {', '.join(sorted(TARGETS))}, or agreements (policy JSON)."
+    ),
     path: Path = typer.Argument(..., help="CSV, JSON lines, GeoJSON, Shapefile or GeoPackage."),
     crs: str | None = typer.Option(None, help="Source CRS, e.g. EPSG:3405 or VN2000:da-nang."),
     encoding: str | None = typer.Option(None, help="Override the detected text encoding."),
 ) -> None:
     """Validate and load an export; print the reconciliation report; exit 1 if unbalanced."""
+    if registry in POLICY_DOCUMENTS:
+        try:
+            changed = asyncio.run(_load_policy(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError) as error:
+            console.print(f"[red]load refused:[/red] {path}: {error}")
+            raise typer.Exit(code=2) from error
+        except DBAPIError as error:
+            console.print(
+                f"[red]load refused:[/red] database error ({type(error.orig).__name__}); "
+                "is the database migrated? (lienthong db migrate)"
+            )
+            raise typer.Exit(code=2) from error
+        console.print(f"agencies, purposes and agreements loaded: {changed} record(s) changed")
+        return
     with _progress() as progress:
         task = progress.add_task(f"loading {path.name}", total=None)
         try:

@@ -90,3 +90,14 @@ def test_bad_invocations_say_what_is_wrong(
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_load_the_sample_agreements_twice(env: dict[str, str]) -> None:
+    sample = Path(__file__).resolve().parents[2] / "infra" / "sample" / "policy.json"
+    first = _run(env, "load", "agreements", str(sample))
+    assert first.returncode == 0, first.stderr
+    assert "18 record(s) changed" in first.stderr
+    second = _run(env, "load", "agreements", str(sample))
+    assert "0 record(s) changed" in second.stderr
+    with psycopg.connect(env["LIENTHONG_DATABASE_URL"], autocommit=True) as connection:
+        connection.execute("TRUNCATE agencies, purposes, agreements, consents")
