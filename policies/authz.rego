@@ -93,10 +93,11 @@ clear_fields contains field if {
 	not agreement.masking[field]
 }
 
+# A citizen may read their own record and who accessed it (their access log).
 citizen_self if {
 	"citizen" in input.roles
 	input.citizen_id != null
-	input.type == "Resident"
+	input.type in {"Resident", "AccessLog"}
 	input.subject == input.citizen_id
 }
 

@@ -117,3 +117,16 @@ test_steward_role_gives_no_data if {
 	d := authz.decision with input as object.union(base, {"roles": ["steward"], "agreements": []})
 	d.fields.fullName == "deny"
 }
+
+test_citizen_reads_own_access_log if {
+	d := authz.decision with input as object.union(base, {
+		"roles": ["citizen"], "citizen_id": "048085000123", "agreements": [],
+		"type": "AccessLog", "fields": ["agency", "purpose"],
+	})
+	d.fields == {"agency": "allow", "purpose": "allow"}
+}
+
+test_agency_cannot_read_an_access_log if {
+	d := authz.decision with input as object.union(base, {"type": "AccessLog"})
+	d.fields.fullName == "deny"
+}
