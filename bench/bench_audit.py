@@ -31,7 +31,7 @@ def _disclosure(n: int) -> Disclosure:
 
 
 async def _measure(dsn: str, *, producers: int, entries: int, max_batch: int) -> float:
-    writer = AccessLogWriter(dsn, max_batch=max_batch, max_delay=0.002 if max_batch > 1 else 0)
+    writer = AccessLogWriter(dsn, max_batch=max_batch)
     await writer.start()
 
     async def producer(index: int) -> None:

@@ -58,6 +58,14 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+def _runuser() -> str:
+    """runuser lives in /usr/sbin, which a non-login root shell may not have on its PATH."""
+    found = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if found is None:
+        raise ClusterError("runuser (util-linux) is needed to run PostgreSQL as root")
+    return found
+
+
 def find_pg_bin() -> Path:
     for candidate in PG_BIN_CANDIDATES:
         if (candidate / "postgres").exists():
@@ -93,7 +101,7 @@ class EmbeddedCluster:
         return self.root_dir / "server.log"
 
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        command = ["runuser", "-u", SERVER_USER, "--", *args] if _is_root() else args
+        command = [_runuser(), "-u", SERVER_USER, "--", *args] if _is_root() else args
         # cwd "/": the server user may not be allowed into the caller's working directory
         result = subprocess.run(  # noqa: S603
             command, capture_output=True, text=True, check=False, cwd="/"
@@ -106,7 +114,7 @@ class EmbeddedCluster:
         return result
 
     def _server_user_can_write(self, path: Path) -> bool:
-        probe = ["runuser", "-u", SERVER_USER, "--", "test", "-w", str(path)]
+        probe = [_runuser(), "-u", SERVER_USER, "--", "test", "-w", str(path)]
         return subprocess.run(probe, check=False).returncode == 0  # noqa: S603
 
     def _prepare_root_dir(self) -> None:

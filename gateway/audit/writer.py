@@ -2,8 +2,8 @@
 
 Requests `await writer.record(disclosures)`. One background task takes the first queued request
 and everything queued behind it (up to `max_batch` entries, optionally after `max_delay`): while
-one batch commits, the next gathers. It chains the batch, writes it with one INSERT (every column
-as one array parameter) plus one update of the chain head, and commits (synchronous_commit on
+one batch commits, the next gathers. It chains the batch and writes it, as one JSON parameter,
+together with the chain head in one statement: one round trip, one commit (synchronous_commit on
 unless LIENTHONG_AUDIT_FSYNC=false). Only then are the callers released. If the batch cannot be
 written, every caller in it gets AuditUnavailable and the gateway fails closed.
 
@@ -31,25 +31,19 @@ log = structlog.get_logger(__name__)
 
 COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
 APP_ROLE = "lienthong_app"
-_TYPES = (
+_RECORD_TYPES = (
     "timestamptz", "text", "bigint", "text", "text", "text", "text", "text", "text", "text",
-    "text", "text[]", "text[]", "text[]", "jsonb", "bytea", "bytea",
+    "text", "text[]", "text[]", "text[]", "jsonb", "text", "text",
 )  # fmt: skip
-# One statement per batch whatever its size: every column travels as one array parameter; the
-# text[] columns travel as array literals and are cast back row by row.
+# One statement per batch whatever its size: the batch travels as one JSON array, which
+# PostgreSQL unpacks (hashes as hex), so the driver encodes one parameter instead of a row each.
 INSERT = (
     f"INSERT INTO access_log ({', '.join(COLUMNS)}) "  # noqa: S608 - fixed columns, no input
-    f"SELECT {', '.join(f'c{i}::{t}' for i, t in enumerate(_TYPES))} FROM unnest("
-    + ", ".join(
-        f"${i + 1}::{'text' if t in ('text[]', 'jsonb') else t}[]" for i, t in enumerate(_TYPES)
-    )
-    + f") AS t({', '.join(f'c{i}' for i in range(len(_TYPES)))})"
+    f"SELECT {', '.join(COLUMNS[:-2])}, decode(prev_hash, 'hex'), decode(hash, 'hex') "
+    "FROM jsonb_to_recordset($1::jsonb) AS t("
+    + ", ".join(f"{name} {kind}" for name, kind in zip(COLUMNS, _RECORD_TYPES, strict=True))
+    + ")"
 )
-
-
-def _array_literal(values: Sequence[str]) -> str:
-    escaped = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
-    return "{" + ",".join(f'"{value}"' for value in escaped) + "}"
 
 
 class AuditUnavailable(RuntimeError):  # noqa: N818 - the gateway maps it to UNAVAILABLE
@@ -180,7 +174,7 @@ class AccessLogWriter:
 
     def _rows(
         self, batch: list[_Pending], now: datetime
-    ) -> tuple[list[tuple[Any, ...]], int, bytes]:
+    ) -> tuple[list[dict[str, Any]], int, bytes]:
         if self._month != (now.year, now.month):  # a new month starts new chains
             self._month = (now.year, now.month)
             self._chain_key = f"{self.lane}:{now:%Y-%m}"
@@ -209,8 +203,8 @@ class AccessLogWriter:
                     "decision": disclosure.decision,
                 }
                 digest = entry_hash(head, row)
-                row["occurred_at"] = now
-                rows.append((*(row[name] for name in COLUMNS[:-2]), head, digest))
+                row["prev_hash"], row["hash"] = head.hex(), digest.hex()
+                rows.append(row)
                 head = digest
         return rows, seq, head
 
@@ -222,28 +216,21 @@ class AccessLogWriter:
             raise AuditUnavailable("no connection to the access log")
         now = datetime.now(UTC)
         rows, seq, head = self._rows(batch, now)
-        columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
-        for index in (11, 12, 13):  # fields_given, fields_masked, fields_denied
-            columns[index] = [_array_literal(values) for values in columns[index]]
-        columns[14] = [_json(decision) for decision in columns[14]]
-        async with connection.transaction():
-            if self._partition_month != self._month:
-                await connection.execute("SELECT access_log_ensure_partition($1)", now)
-            await connection.execute(INSERT, *columns)
-            await connection.execute(
-                "INSERT INTO access_log_heads (chain_key, seq, hash) VALUES ($1, $2, $3) "
-                "ON CONFLICT (chain_key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                self._chain_key,
-                seq,
-                head,
-            )
+        if self._partition_month != self._month:
+            await connection.execute("SELECT access_log_ensure_partition($1)", now)
+            self._partition_month = self._month
+        # One statement, so one round trip and one atomic commit: the rows and the chain head.
+        await connection.execute(
+            WRITE_BATCH, _ROWS_ENCODER.encode(rows), self._chain_key, seq, head
+        )
         self._seq, self._head = seq, head  # advance only once the batch is durable
-        self._partition_month = self._month
         self.healthy = True
 
 
-_DECISION_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
-
-
-def _json(value: dict[str, Any]) -> str:
-    return _DECISION_ENCODER.encode(value)
+_ROWS_ENCODER = json.JSONEncoder(ensure_ascii=False)
+WRITE_BATCH = (
+    f"WITH written AS ({INSERT} RETURNING 1) "  # noqa: S608 - fixed SQL, no input
+    "INSERT INTO access_log_heads (chain_key, seq, hash) "
+    "SELECT $2, $3, $4 WHERE (SELECT count(*) FROM written) > 0 "
+    "ON CONFLICT (chain_key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+)
