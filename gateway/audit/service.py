@@ -77,56 +77,44 @@ async def subject_history(
     return await _page(session, query, first, after)
 
 
-def _search(
-    *,
-    agency: str | None,
-    purpose: str | None,
-    subject_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Select[Any]:
-    conditions = []
-    if agency is not None:
-        conditions.append(AccessLogEntry.agency == agency)
-    if purpose is not None:
-        conditions.append(AccessLogEntry.purpose == purpose)
-    if subject_id is not None:
-        conditions.append(AccessLogEntry.subject_id == subject_id)
-    if since is not None:
-        conditions.append(AccessLogEntry.occurred_at >= since)
-    if until is not None:
-        conditions.append(AccessLogEntry.occurred_at < until)
-    return select(AccessLogEntry).where(*conditions)
+@dataclass(frozen=True)
+class AccessLogFilter:
+    """What a steward searches by; unset fields do not filter."""
+
+    agency: str | None = None
+    purpose: str | None = None
+    subject_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def query(self) -> Select[Any]:
+        conditions = []
+        if self.agency is not None:
+            conditions.append(AccessLogEntry.agency == self.agency)
+        if self.purpose is not None:
+            conditions.append(AccessLogEntry.purpose == self.purpose)
+        if self.subject_id is not None:
+            conditions.append(AccessLogEntry.subject_id == self.subject_id)
+        if self.since is not None:
+            conditions.append(AccessLogEntry.occurred_at >= self.since)
+        if self.until is not None:
+            conditions.append(AccessLogEntry.occurred_at < self.until)
+        return select(AccessLogEntry).where(*conditions)
 
 
 async def search(
     *,
     session: AsyncSession,
-    agency: str | None = None,
-    purpose: str | None = None,
-    subject_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    where: AccessLogFilter,
     first: int = 50,
     after: str | None = None,
 ) -> Page:
-    query = _search(agency=agency, purpose=purpose, subject_id=subject_id, since=since, until=until)
-    return await _page(session, query, first, after)
+    return await _page(session, where.query(), first, after)
 
 
-async def export_csv(
-    *,
-    session: AsyncSession,
-    agency: str | None = None,
-    purpose: str | None = None,
-    subject_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> AsyncIterator[str]:
+async def export_csv(*, session: AsyncSession, where: AccessLogFilter) -> AsyncIterator[str]:
     """The matching entries as CSV, streamed in chunks (for the steward API's download)."""
-    query = _search(
-        agency=agency, purpose=purpose, subject_id=subject_id, since=since, until=until
-    ).order_by(AccessLogEntry.occurred_at, AccessLogEntry.entry_id)
+    query = where.query().order_by(AccessLogEntry.occurred_at, AccessLogEntry.entry_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)

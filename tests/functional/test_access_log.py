@@ -14,7 +14,14 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gateway.audit.service import CursorError, decode_cursor, export_csv, search, subject_history
+from gateway.audit.service import (
+    AccessLogFilter,
+    CursorError,
+    decode_cursor,
+    export_csv,
+    search,
+    subject_history,
+)
 from gateway.audit.verify import verify
 from gateway.audit.writer import AccessLogWriter, AuditUnavailable, Disclosure
 from lienthong.settings import Settings
@@ -212,9 +219,12 @@ async def test_citizen_history_pages_newest_first(
         )
         assert [e.request_id for e in rest.entries] == ["req-2", "req-1", "req-0"]
         assert not rest.has_next_page
-        found = await search(session=session, agency="thue-hcm")
+        found = await search(session=session, where=AccessLogFilter(agency="thue-hcm"))
         assert [e.subject_id for e in found.entries] == ["079203000001"]
-        chunks = [chunk async for chunk in export_csv(session=session, purpose="CT01")]
+        chunks = [
+            chunk
+            async for chunk in export_csv(session=session, where=AccessLogFilter(purpose="CT01"))
+        ]
         lines = "".join(chunks).strip().splitlines()
         assert lines[0].startswith("occurred_at,request_id,agency")
         assert len(lines) == 7
