@@ -26,6 +26,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenID
 
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.errors import AuthenticationError
+from gateway.identity.factory import build_verifier
 from gateway.identity.keycloak import introspect, openid_client, realm_keys
 from gateway.identity.provisioning import KeycloakProvisioner
 from gateway.identity.verifier import TokenVerifier
@@ -120,9 +121,8 @@ async def test_async_well_known_and_certs(settings: Settings) -> None:
 async def test_client_credentials_token_verifies_with_the_realm_keys(settings: Settings) -> None:
     answer = await _agency_client(settings).a_token(grant_type="client_credentials")
     access_token = answer["access_token"]
-    verifier = TokenVerifier(
-        issuer=settings.token_issuer, audience=AUDIENCE, keys=realm_keys(openid_client(settings))
-    )
+    verifier = await build_verifier(settings)
+    assert verifier.issuer == settings.token_issuer  # taken from the discovery document
     principal = await verifier.verify(access_token)
     assert principal.agency == "motcua-danang"
     assert principal.roles == frozenset({"agency"})
@@ -260,3 +260,9 @@ async def test_provisioning_creates_and_disables_an_agency_client(
     assert ("PUT", f"/admin/realms/{REALM}/clients/{internal}", {"enabled": False}) in state.calls
     with pytest.raises(LookupError, match="no Keycloak client 'unknown'"):
         await provisioner.set_agency_enabled(client_id="unknown", enabled=True)
+
+
+async def test_an_unreachable_keycloak_is_reported(settings: Settings) -> None:
+    dead = settings.model_copy(update={"keycloak_url": "http://127.0.0.1:1"})
+    with pytest.raises(AuthenticationError, match="discovery document cannot be read"):
+        await build_verifier(dead)

@@ -37,8 +37,8 @@ def issuer(settings: Settings) -> DevIssuer:
 
 
 @pytest.fixture
-def verifier(settings: Settings) -> TokenVerifier:
-    return build_verifier(settings)
+async def verifier(settings: Settings) -> TokenVerifier:
+    return await build_verifier(settings)
 
 
 async def test_a_valid_token_gives_the_principal(
