@@ -54,6 +54,14 @@ def _build_template(admin: psycopg.Connection[tuple[object, ...]], base_url: str
     template = f"lt_tpl_{_migrations_fingerprint()}"
     admin.execute("SELECT pg_advisory_lock(%s)", (TEMPLATE_LOCK,))
     try:
+        for (stale,) in admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'lt\\_tpl\\_%%' AND datname <> %s",
+            (template,),
+        ).fetchall():  # templates of migrations that no longer exist
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(stale))
+            )
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(stale)))
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone():
             return template
         building = f"{template}_build"
@@ -75,6 +83,20 @@ def _build_template(admin: psycopg.Connection[tuple[object, ...]], base_url: str
         admin.execute("SELECT pg_advisory_unlock(%s)", (TEMPLATE_LOCK,))
 
 
+def _drop_abandoned_test_databases(admin: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Databases of earlier runs that were killed before their teardown (the pid is in the name)."""
+    for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'lt_test_%'"):
+        pid = int(str(name).split("_")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        except PermissionError:
+            continue  # a live process of another user
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """URL of a freshly migrated database used by this test run only."""
@@ -84,6 +106,7 @@ def database_url() -> Iterator[str]:
     base_url = base.libpq_url
     name = f"lt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(_with_dbname(base_url, "postgres"), autocommit=True) as admin:
+        _drop_abandoned_test_databases(admin)
         template = _build_template(admin, base_url)
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
