@@ -9,10 +9,11 @@ from typing import Any
 import psycopg
 
 from etl.readers import SourceRecord
-from etl.validation import ReferenceData, RowError, enterprise_row, parcel_row, resident_row
+from etl.validation import RowError, enterprise_row, parcel_row, resident_row
 from registries.enterprises import merge as enterprises_merge
 from registries.merge import MergeCounts
 from registries.parcels import merge as parcels_merge
+from registries.reference.service import ReferenceCodes, reference_codes
 from registries.residents import merge as residents_merge
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -22,7 +23,7 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 class LoadContext:
     """Reference data and what the load has seen so far (one per load)."""
 
-    reference: ReferenceData
+    reference: ReferenceCodes
     household_heads: dict[str, str] = field(default_factory=dict)
 
 
@@ -37,25 +38,7 @@ class LoadTarget:
     merge: Callable[[Connection], MergeCounts]
 
     def reference(self, connection: Connection) -> LoadContext:
-        communes = frozenset(int(row[0]) for row in connection.execute("SELECT code FROM communes"))
-        ethnic: dict[str, int] = {}
-        for code, name in connection.execute("SELECT code, name FROM ethnic_groups"):
-            ethnic[str(code)] = int(code)
-            ethnic[str(name).casefold()] = int(code)
-        vsic = frozenset(
-            str(row[0]) for row in connection.execute("SELECT code FROM business_lines")
-        )
-        land_use = frozenset(
-            str(row[0]) for row in connection.execute("SELECT code FROM land_use_categories")
-        )
-        return LoadContext(
-            ReferenceData(
-                commune_codes=communes,
-                ethnic_codes=ethnic,
-                vsic_codes=vsic,
-                land_use_codes=land_use,
-            )
-        )
+        return LoadContext(reference_codes(connection))
 
 
 def _validate_resident(record: SourceRecord, context: LoadContext) -> dict[str, Any]:

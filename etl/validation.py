@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +27,7 @@ from registries.identifiers import (
 )
 from registries.parcels.models import HOLDER_KINDS, RIGHT_KINDS
 from registries.parcels.service import GeometryError, check_declared_area, check_lon_lat
+from registries.reference.service import ReferenceCodes
 
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -52,16 +52,6 @@ class RowError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class ReferenceData:
-    """What rows are checked against, read once per load."""
-
-    commune_codes: frozenset[int]
-    ethnic_codes: Mapping[str, int]  # name (case-folded) or code as text → code
-    vsic_codes: frozenset[str] = frozenset()
-    land_use_codes: frozenset[str] = frozenset()
 
 
 def text(raw: Mapping[str, Any], field: str, *, required: bool = False) -> str | None:
@@ -128,7 +118,7 @@ def parse_bool(raw: Mapping[str, Any], field: str) -> bool:
     raise RowError("BOOLEAN_INVALID", f"{field} {value!r} is not true/false")
 
 
-def commune(raw: Mapping[str, Any], field: str, reference: ReferenceData) -> int | None:
+def commune(raw: Mapping[str, Any], field: str, reference: ReferenceCodes) -> int | None:
     code = parse_int(raw, field)
     if code is not None and code not in reference.commune_codes:
         raise RowError("COMMUNE_UNKNOWN", f"{field} {code} is not a commune code (2025 list)")
@@ -153,7 +143,7 @@ def personal_id(
         raise RowError(code, f"{field}: {error}") from error
 
 
-def resident_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, Any]:
+def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str, Any]:
     """A validated, normalised residents row (registry column → value)."""
     sex_word = (text(raw, "sex", required=True) or "").casefold()
     sex = SEX_WORDS.get(sex_word)
@@ -204,7 +194,7 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, 
     }
 
 
-def enterprise_row(raw: Mapping[str, Any], reference: ReferenceData) -> dict[str, Any]:
+def enterprise_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str, Any]:
     """A validated enterprise row; representatives and business lines in their staged form."""
     code = text(raw, "enterprise_code", required=True) or ""
     try:
@@ -261,7 +251,7 @@ def _representatives(value: str) -> str:
     return "|".join(items)
 
 
-def _business_lines(value: str, reference: ReferenceData) -> str:
+def _business_lines(value: str, reference: ReferenceCodes) -> str:
     lines = [part.strip() for part in value.split("|") if part.strip()]
     unknown = [line for line in lines if line.rstrip("*") not in reference.vsic_codes]
     if unknown:
@@ -272,7 +262,7 @@ def _business_lines(value: str, reference: ReferenceData) -> str:
 
 
 def parcel_row(
-    raw: Mapping[str, Any], geometry: BaseGeometry | None, reference: ReferenceData
+    raw: Mapping[str, Any], geometry: BaseGeometry | None, reference: ReferenceCodes
 ) -> dict[str, Any]:
     """A validated parcel row: geometry in WGS 84 as hex EWKB, rights in their staged form."""
     if geometry is None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,3 +64,31 @@ async def business_lines(*, session: AsyncSession, level: int | None = None) -> 
     if level is not None:
         query = query.where(BusinessLine.level == level)
     return list((await session.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class ReferenceCodes:
+    """Every reference code, for checking bulk loads row by row without a query per row."""
+
+    commune_codes: frozenset[int]
+    ethnic_codes: dict[str, int]  # code as text, or name case-folded → code
+    vsic_codes: frozenset[str]
+    land_use_codes: frozenset[str]
+
+
+def reference_codes(connection: psycopg.Connection[tuple[Any, ...]]) -> ReferenceCodes:
+    """Read on the loader's own (psycopg) connection, inside its transaction."""
+    ethnic: dict[str, int] = {}
+    for code, name in connection.execute("SELECT code, name FROM ethnic_groups"):
+        ethnic[str(code)] = int(code)
+        ethnic[str(name).casefold()] = int(code)
+    return ReferenceCodes(
+        commune_codes=frozenset(int(r[0]) for r in connection.execute("SELECT code FROM communes")),
+        ethnic_codes=ethnic,
+        vsic_codes=frozenset(
+            str(r[0]) for r in connection.execute("SELECT code FROM business_lines")
+        ),
+        land_use_codes=frozenset(
+            str(r[0]) for r in connection.execute("SELECT code FROM land_use_categories")
+        ),
+    )

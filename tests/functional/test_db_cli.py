@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,20 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.net import free_port
+
 LIENTHONG = Path(sys.executable).parent / "lienthong"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def cluster_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k != "LIENTHONG_DATABASE_URL"}
     env["LIENTHONG_HOME"] = str(tmp_path / "home")
-    env["LIENTHONG_DATABASE_PORT"] = str(_free_port())
+    env["LIENTHONG_DATABASE_PORT"] = str(free_port())
     yield env
     subprocess.run([str(LIENTHONG), "db", "down"], env=env, capture_output=True, check=False)
     link = tmp_path / "home" / "pg"

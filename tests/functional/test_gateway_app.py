@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.jwks import RemoteKeys
 from gateway.identity.verifier import TokenVerifier
 from lienthong.settings import AuthMode, Settings
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -94,14 +94,8 @@ async def test_keycloak_mode_serves_no_dev_issuer(app_settings: Settings) -> Non
     assert answer.status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_lienthong_serve_runs_a_real_uvicorn(app_settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LIENTHONG_DATABASE_URL": app_settings.libpq_url,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -31,6 +30,7 @@ from gateway.identity.keycloak import introspect, openid_client, realm_keys
 from gateway.identity.provisioning import KeycloakProvisioner
 from gateway.identity.verifier import TokenVerifier
 from lienthong.settings import AuthMode, Settings
+from tests.net import free_port
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 REALM = "lienthong"
@@ -48,12 +48,6 @@ CLIENTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def oidc_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     node = shutil.which("node")
@@ -61,7 +55,7 @@ def oidc_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("Node and tests/oidc/node_modules are installed by `make install`")
     clients = tmp_path_factory.mktemp("oidc") / "clients.json"
     clients.write_text(json.dumps(CLIENTS), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [node, "server.mjs", str(port), REALM, AUDIENCE, str(clients)],
         cwd=OIDC_DIR,

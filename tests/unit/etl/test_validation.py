@@ -6,10 +6,14 @@ from typing import Any
 import pytest
 
 from etl.crs import CRSInputError, parse_crs
-from etl.validation import ReferenceData, RowError, parse_date, resident_row
+from etl.validation import RowError, parse_date, resident_row
+from registries.reference.service import ReferenceCodes
 
-REFERENCE = ReferenceData(
-    commune_codes=frozenset({20242}), ethnic_codes={"1": 1, "kinh": 1, "tày": 2}
+REFERENCE = ReferenceCodes(
+    commune_codes=frozenset({20242}),
+    ethnic_codes={"1": 1, "kinh": 1, "tày": 2},
+    vsic_codes=frozenset(),
+    land_use_codes=frozenset(),
 )
 
 
