@@ -85,7 +85,9 @@ async def _run(url: str, decisions: int) -> dict[str, float]:
         for _ in range(decisions):
             subject = rng.choice(subjects)
             started = time.perf_counter()
-            agreements = await cache.agreements_for(session=session, agency="nganhang-abc")
+            agreements = await cache.agreements_for(
+                session=session, agency="nganhang-abc", purpose="TD-VAY", subject_type="Resident"
+            )
             consents = await consents_of(
                 session=session, subject_ids=[subject], agency="nganhang-abc"
             )

@@ -187,6 +187,14 @@ async def consents_of(
 class _Cached:
     version: int
     agreements: list[dict[str, Any]]
+    by_scope: dict[tuple[str, str], list[dict[str, Any]]]
+
+    @classmethod
+    def of(cls, version: int, agreements: list[dict[str, Any]]) -> _Cached:
+        by_scope: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for agreement in agreements:
+            by_scope[agreement["purpose"], agreement["type"]].append(agreement)
+        return cls(version, agreements, dict(by_scope))
 
 
 class AgreementCache:
@@ -196,11 +204,26 @@ class AgreementCache:
     def __init__(self) -> None:
         self._by_agency: dict[str, _Cached] = {}
 
-    async def agreements_for(self, *, session: AsyncSession, agency: str) -> list[dict[str, Any]]:
+    async def agreements_for(
+        self,
+        *,
+        session: AsyncSession,
+        agency: str,
+        purpose: str | None = None,
+        subject_type: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The agency's agreements; with `purpose` and `subject_type`, only those for that scope
+        (the Rego still checks every condition: this only keeps the engine's input small)."""
+        cached = await self._load(session=session, agency=agency)
+        if purpose is None or subject_type is None:
+            return cached.agreements
+        return cached.by_scope.get((purpose, subject_type), [])
+
+    async def _load(self, *, session: AsyncSession, agency: str) -> _Cached:
         version = (await session.execute(select(PolicyVersion.version))).scalar_one()
         cached = self._by_agency.get(agency)
         if cached is not None and cached.version == version:
-            return cached.agreements
+            return cached
         active = (
             await session.execute(
                 select(Agency.status).where(Agency.client_id == agency, is_current(Agency))
@@ -212,5 +235,5 @@ class AgreementCache:
                 select(Agreement).where(Agreement.agency == agency, is_current(Agreement))
             )
             agreements = [agreement_input(a) for a in rows.scalars()]
-        self._by_agency[agency] = _Cached(version, agreements)
-        return agreements
+        cached = self._by_agency[agency] = _Cached.of(version, agreements)
+        return cached
