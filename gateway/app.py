@@ -1,5 +1,5 @@
-"""The gateway application (FastAPI): health, readiness, metrics and, in development, the
-embedded issuer's discovery document and keys. GraphQL joins it with the gateway issue."""
+"""The gateway application (FastAPI): `/graphql`, health, readiness, metrics and, in development,
+the embedded issuer's discovery document and keys."""
 
 from __future__ import annotations
 
@@ -11,27 +11,82 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from gateway import health
+from gateway.audit.writer import AccessLogWriter
+from gateway.graph.context import Services
+from gateway.graph.forms import FormCatalogue
+from gateway.graph.reference import ReferenceCache
+from gateway.graph.router import GatewayRouter
+from gateway.graph.schema import build_schema
 from gateway.identity import views as identity_views
 from gateway.identity.dev_issuer import DevIssuer
+from gateway.identity.factory import build_verifier
 from gateway.metrics import GatewayMetrics
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import DecisionRequest, PolicyEngine
+from gateway.policy.opa import OpaEngine
+from gateway.policy.service import AgreementCache
+from gateway.ratelimit import RateLimiter
+from gateway.trusted_documents import TrustedDocuments
 from lienthong.logging import configure_logging
 from lienthong.settings import AuthMode, Env, Settings, get_settings
-from registries.db import create_engine
+from registries.db import create_engine, session_factory
+
+
+def policy_engine(settings: Settings) -> PolicyEngine:
+    return OpaEngine(settings.opa_url) if settings.opa_url else EmbeddedEngine()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     engine = create_engine(settings)
+    sessions = session_factory(engine)
+    schema = build_schema(introspection=settings.env is Env.DEV)
+    metrics = GatewayMetrics()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reference = ReferenceCache()
+        async with sessions() as session:
+            await reference.load(session=session)
+        audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
+        await audit.start()
+        app.state.services = Services(
+            settings=settings,
+            sessions=sessions,
+            verifier=await build_verifier(settings),
+            policy=policy_engine(settings),
+            agreements=AgreementCache(),
+            audit=audit,
+            reference=reference,
+            forms=FormCatalogue.load(schema._schema),
+            trusted=TrustedDocuments.load(schema._schema),
+            rate_limiter=RateLimiter(
+                rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+            ),
+            metrics=metrics,
+        )
+        try:
+            yield
+        finally:
+            await audit.stop()
+            await engine.dispose()
 
     async def database_ready() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    async def policy_ready() -> None:
+        await app.state.services.policy.decide(
+            DecisionRequest(
+                agency="readiness", roles=(), purpose=None, type="Resident", subject="",
+                fields=("id",), agreements=(),
+            )
+        )  # fmt: skip
+
+    async def audit_ready() -> None:
+        if not app.state.services.audit.healthy:
+            raise RuntimeError("the access-log writer has no database connection")
 
     app = FastAPI(
         title="Liên Thông gateway",
@@ -41,15 +96,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.metrics = GatewayMetrics()
-    app.state.readiness_checks = {"database": database_ready}
+    app.state.metrics = metrics
+    app.state.readiness_checks = {
+        "database": database_ready,
+        "policy": policy_ready,
+        "audit": audit_ready,
+    }
     app.include_router(health.router)
+    app.include_router(
+        GatewayRouter(schema, services=lambda: app.state.services, settings=settings),
+        prefix="/graphql",
+    )
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)
         app.include_router(identity_views.router)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

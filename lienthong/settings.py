@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     keycloak_audience: str = "lienthong-gateway"
     opa_url: str = Field(default="", description="OPA REST URL; empty means the embedded engine.")
     audit_fsync: bool = True
+    rate_limit_per_second: float = Field(
+        default=200.0, gt=0, description="Requests per second per agency (per gateway process)."
+    )
+    rate_limit_burst: int = Field(default=400, ge=1, description="Burst size per agency.")
+    graphql_max_depth: int = Field(default=10, ge=1, description="Deepest selection allowed.")
+    graphql_max_tokens: int = Field(default=2000, ge=10, description="Most lexer tokens.")
+    graphql_max_cost: int = Field(
+        default=20_000, ge=1, description="Most fields an operation may resolve (lists counted)."
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; defaults to on in prod.")
 

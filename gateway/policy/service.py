@@ -167,6 +167,16 @@ async def revoke_consent(*, session: AsyncSession, consent_id: str, subject_id: 
     return revoked
 
 
+async def consent_records(*, session: AsyncSession, subject_id: str) -> list[Consent]:
+    """A citizen's consents as they stand now (revoked ones included), newest first."""
+    rows = await session.execute(
+        select(Consent)
+        .where(Consent.subject_id == subject_id, is_current(Consent))
+        .order_by(Consent.granted_at.desc(), Consent.consent_id)
+    )
+    return list(rows.scalars())
+
+
 async def consents_of(
     *, session: AsyncSession, subject_ids: Iterable[str], agency: str | None = None
 ) -> dict[str, list[dict[str, Any]]]:

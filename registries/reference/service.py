@@ -34,6 +34,14 @@ async def communes_by_code(
     return {commune.code: (commune, province) for commune, province in rows}
 
 
+async def all_communes(*, session: AsyncSession) -> dict[int, tuple[Commune, Province]]:
+    """Every commune with its province (3,321 rows): small enough for a process-wide cache."""
+    rows = await session.execute(
+        select(Commune, Province).join(Province, Province.code == Commune.province_code)
+    )
+    return {commune.code: (commune, province) for commune, province in rows}
+
+
 async def get_province(*, session: AsyncSession, code: int) -> Province | None:
     return await session.get(Province, code)
 

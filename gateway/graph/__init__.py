@@ -1,0 +1,1 @@
+"""The GraphQL API: schema, per-request context, field-level policy enforcement, router."""

@@ -1,0 +1,103 @@
+"""What a GraphQL request carries: the caller, the declared purpose, the request's database
+session, its DataLoaders and its guard; and the process-wide services they are built from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.fastapi import BaseContext
+
+from gateway.audit.writer import AccessLogWriter
+from gateway.graph.forms import FormCatalogue
+from gateway.graph.guard import Guard
+from gateway.graph.loaders import Loaders
+from gateway.graph.reference import ReferenceCache
+from gateway.identity.principal import Principal
+from gateway.identity.verifier import TokenVerifier
+from gateway.metrics import GatewayMetrics
+from gateway.policy.engine import PolicyEngine
+from gateway.policy.service import AgreementCache
+from gateway.ratelimit import RateLimiter
+from gateway.trusted_documents import TrustedDocuments
+from lienthong.settings import Settings
+
+
+class RequestDatabase:
+    """One session per request, used by one loader at a time: DataLoaders of the same tick run
+    concurrently, and an AsyncSession must not."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = self._sessions()
+            yield self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+@dataclass
+class Services:
+    """Built once per process (in the app's lifespan) and shared by every request."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    verifier: TokenVerifier
+    policy: PolicyEngine
+    agreements: AgreementCache
+    audit: AccessLogWriter
+    reference: ReferenceCache
+    forms: FormCatalogue
+    trusted: TrustedDocuments
+    rate_limiter: RateLimiter
+    metrics: GatewayMetrics
+
+
+class GatewayContext(BaseContext):
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.database = RequestDatabase(services.sessions)
+        self.loaders = Loaders(self.database)
+        self.principal: Principal | None = None
+        self.purpose: str | None = None
+        self.officer: str | None = None
+        self.request_id: str = ""
+        self.operation: str | None = None
+        self._guard: Guard | None = None
+
+    def admit(self, principal: Principal, purpose: str | None) -> None:
+        self.principal = principal
+        self.purpose = purpose
+        self._guard = Guard(
+            principal=principal,
+            purpose=purpose,
+            engine=self.services.policy,
+            agreements=self.services.agreements,
+            database=self.database,
+            metrics=self.services.metrics,
+        )
+
+    @property
+    def guard(self) -> Guard:
+        if self._guard is None:  # the router admits every request before executing it
+            raise RuntimeError("request executed before authentication")
+        return self._guard
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:
+            raise RuntimeError("request executed before authentication")
+        return self.principal

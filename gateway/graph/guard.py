@@ -1,0 +1,244 @@
+"""Field-level enforcement: one policy decision per subject, applied field by field.
+
+A resolver that reaches a subject (a resident, a household, an enterprise, a parcel) asks the
+guard for a `Grant` covering every field the operation selects on it. Decisions go through a
+per-request DataLoader, so the subjects of one level (100 residents, their households) are
+decided together: the agency's agreements come from the cache and the subjects' consents from
+one query. Fields declared with `guarded()` then give their value, a masked value, or `null`
+with a FORBIDDEN error — the declaration, not the resolver, does the check.
+
+Every decision is kept as the subject's disclosure for the access log (one entry per subject
+per request, merged when a subject is reached twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import FieldExtension
+
+from gateway.audit.writer import Disclosure
+from gateway.errors import ErrorCode, GatewayError, forbidden
+from gateway.graph.masking import UnknownMask, apply_mask
+from gateway.policy.engine import Decision, DecisionRequest, PolicyEngine, PolicyUnavailable
+from gateway.policy.service import consents_of
+
+if TYPE_CHECKING:
+    from strawberry.types import Info
+
+    from gateway.graph.context import RequestDatabase
+    from gateway.identity.principal import Principal
+    from gateway.metrics import GatewayMetrics
+    from gateway.policy.service import AgreementCache
+
+log = structlog.get_logger(__name__)
+
+# The policy's subject types and the access log's names for them.
+AUDIT_SUBJECT_TYPES = {
+    "Resident": "resident",
+    "Household": "household",
+    "Enterprise": "enterprise",
+    "Parcel": "parcel",
+}
+# Only residents give consents; other subjects never need the consent query.
+CONSENTING_TYPES = frozenset({"Resident"})
+
+
+def unavailable(what: str) -> GatewayError:
+    return GatewayError(ErrorCode.UNAVAILABLE, f"{what} is unavailable: no data is returned")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A subject's decision, as the fields of its GraphQL type read it."""
+
+    type: str
+    subject: str
+    decision: Decision
+
+    def admit(self, field_name: str) -> str:
+        """The field's outcome, "allow" or "mask"; FORBIDDEN if it is denied."""
+        outcome = self.decision.fields.get(field_name, "deny")
+        if outcome in ("allow", "mask"):
+            return outcome
+        raise forbidden(
+            f"{self.type}.{field_name}",
+            self.decision.reasons.get(field_name, "not allowed for this purpose"),
+        )
+
+    def give(self, field_name: str, outcome: str, value: Any) -> Any:
+        if outcome == "allow":
+            return value
+        try:
+            return apply_mask(self.decision.masks[field_name], value)
+        except UnknownMask:
+            log.warning("unknown mask kind", field=field_name, type=self.type)
+            raise forbidden(
+                f"{self.type}.{field_name}", "the agreement's mask is unknown"
+            ) from None
+
+    def check_subject(self, field_name: str) -> None:
+        """A subject with no field allowed at all is refused whole, at the field reaching it."""
+        if not self.decision.allow:
+            reasons = sorted(set(self.decision.reasons.values()))
+            raise forbidden(field_name, reasons[0] if reasons else "not allowed for this purpose")
+
+
+class Guarded(FieldExtension):
+    """Declares a field of a subject type as policy-controlled: the parent's grant decides."""
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        grant: Grant = source.grant
+        outcome = grant.admit(info.field_name)  # refused before anything is resolved
+        return grant.give(info.field_name, outcome, next_(source, info, **kwargs))
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        grant: Grant = source.grant
+        outcome = grant.admit(info.field_name)
+        return grant.give(info.field_name, outcome, await next_(source, info, **kwargs))
+
+
+@dataclass
+class _Disclosed:
+    given: set[str] = field(default_factory=set)
+    masked: set[str] = field(default_factory=set)
+    denied: set[str] = field(default_factory=set)
+    legal_basis: set[str] = field(default_factory=set)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+DecisionKey = tuple[str, str, frozenset[str], str | None]
+
+
+class Guard:
+    def __init__(
+        self,
+        *,
+        principal: Principal,
+        purpose: str | None,
+        engine: PolicyEngine,
+        agreements: AgreementCache,
+        database: RequestDatabase,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.principal = principal
+        self.purpose = purpose
+        self._engine = engine
+        self._agreements = agreements
+        self._database = database
+        self._metrics = metrics
+        self._loader: DataLoader[DecisionKey, Grant] = DataLoader(self._decide_batch)
+        self._disclosed: dict[tuple[str, str], _Disclosed] = {}
+
+    async def decide(
+        self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
+    ) -> Grant:
+        return await self._loader.load((type_name, subject, frozenset(fields), via))
+
+    async def decide_many(
+        self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
+    ) -> list[Grant]:
+        wanted = frozenset(fields)
+        return list(await self._loader.load_many([(type_name, s, wanted, via) for s in subjects]))
+
+    async def _decide_batch(self, keys: list[DecisionKey]) -> list[Grant]:
+        try:
+            return await self._decide(keys)
+        except PolicyUnavailable as error:
+            self._metrics.decisions.labels("error").inc()
+            log.error("policy engine unavailable", error=str(error))
+            raise unavailable("the policy engine") from error
+        except GatewayError:
+            raise
+        except Exception as error:  # the policy data could not be read: no decision, no data
+            self._metrics.decisions.labels("error").inc()
+            log.error("policy data unavailable", error=type(error).__name__)
+            raise unavailable("the policy data") from error
+
+    async def _decide(self, keys: list[DecisionKey]) -> list[Grant]:
+        agency = self.principal.agency
+        consenting = sorted({subject for t, subject, _, _ in keys if t in CONSENTING_TYPES})
+        async with self._database.session() as session:
+            scoped = {
+                type_name: await self._agreements.agreements_for(
+                    session=session,
+                    agency=agency,
+                    purpose=self.purpose,
+                    subject_type=type_name,
+                )
+                if self.purpose is not None
+                else []
+                for type_name in {k[0] for k in keys}
+            }
+            needs_consent = any(
+                a["consent_required"] for t in CONSENTING_TYPES for a in scoped.get(t, [])
+            )
+            consents = (
+                await consents_of(session=session, subject_ids=consenting, agency=agency)
+                if needs_consent and consenting
+                else {}
+            )
+        grants = []
+        for type_name, subject, fields, via in keys:
+            decision = await self._engine.decide(
+                DecisionRequest(
+                    agency=agency,
+                    roles=tuple(sorted(self.principal.roles)),
+                    purpose=self.purpose,
+                    type=type_name,
+                    subject=subject,
+                    fields=sorted(fields),
+                    agreements=scoped[type_name],
+                    consents=consents.get(subject, []),
+                    via=via,
+                    citizen_id=self.principal.citizen_id,
+                )
+            )
+            self._remember(type_name, subject, decision)
+            grants.append(Grant(type_name, subject, decision))
+        return grants
+
+    def _remember(self, type_name: str, subject: str, decision: Decision) -> None:
+        outcomes = decision.fields.values()
+        if all(o == "allow" for o in outcomes):
+            outcome = "allow"
+        elif decision.allow:
+            outcome = "partial"
+        else:
+            outcome = "deny"
+        self._metrics.decisions.labels(outcome).inc()
+        if type_name not in AUDIT_SUBJECT_TYPES:
+            return
+        entry = self._disclosed.setdefault((type_name, subject), _Disclosed())
+        for name, field_outcome in decision.fields.items():
+            {"allow": entry.given, "mask": entry.masked}.get(field_outcome, entry.denied).add(name)
+        entry.legal_basis.update(decision.legal_basis)
+        entry.reasons.update(decision.reasons)
+
+    def disclosures(
+        self, *, request_id: str, officer: str | None, operation: str | None
+    ) -> list[Disclosure]:
+        """One access-log entry per subject this request decided on."""
+        return [
+            Disclosure(
+                request_id=request_id,
+                agency=self.principal.agency,
+                subject_type=AUDIT_SUBJECT_TYPES[type_name],
+                subject_id=subject,
+                officer=officer,
+                purpose=self.purpose,
+                legal_basis="; ".join(sorted(entry.legal_basis)) or None,
+                operation=operation,
+                fields_given=sorted(entry.given),
+                fields_masked=sorted(entry.masked),
+                fields_denied=sorted(entry.denied - entry.given - entry.masked),
+                decision={"reasons": entry.reasons, "roles": sorted(self.principal.roles)},
+            )
+            for (type_name, subject), entry in self._disclosed.items()
+        ]

@@ -1,0 +1,226 @@
+"""`/graphql`: strawberry's FastAPI router with the gateway's admission and sealing around each
+operation.
+
+Admission (before anything resolves): request id, token, per-agency rate limit, trusted
+documents (in prod agencies may only run `graphql/operations/`), token/depth/cost limits, and
+`X-Purpose` for registry data. Sealing (after resolving, before the response leaves): the
+access-log entries of every subject decided on are written durably; if that fails, or the
+policy engine failed during the operation, no data leaves (UNAVAILABLE).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from fastapi import Request, Response
+from graphql import GraphQLError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.base import BaseSchema
+from strawberry.types import ExecutionResult
+
+from gateway.audit.writer import AuditUnavailable
+from gateway.errors import ErrorCode, GatewayError, bad_user_input
+from gateway.graph.context import GatewayContext, Services
+from gateway.graph.guard import unavailable
+from gateway.graph.limits import parse_limited, shape_of
+from gateway.identity.errors import AuthenticationError
+from lienthong.settings import Env, Settings
+
+log = structlog.get_logger(__name__)
+
+PURPOSE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+OFFICER_PATTERN = re.compile(r"^[\w.@:-]{1,64}$")
+REQUEST_ID_PATTERN = re.compile(r"^[\w.:-]{1,128}$")
+STATUS = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+def _code(error: GraphQLError) -> str | None:
+    return (error.extensions or {}).get("code")
+
+
+class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    """`services` is read per request: the app builds them in its lifespan, after routing."""
+
+    def __init__(
+        self, schema: BaseSchema, *, services: Callable[[], Services], settings: Settings
+    ) -> None:
+        async def context_getter() -> GatewayContext:
+            return GatewayContext(services())
+
+        self._services = services
+        super().__init__(
+            schema,
+            context_getter=context_getter,
+            graphql_ide="graphiql" if settings.env is Env.DEV else None,
+        )
+
+    @property
+    def services(self) -> Services:
+        return self._services()
+
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: GatewayContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        started = time.perf_counter()
+        metrics = self.services.metrics
+        try:
+            try:
+                admitted = await self._admit(request, request_data, context, sub_response)
+            except GatewayError as error:
+                return self._refuse(error, sub_response)
+            except GraphQLError as error:  # a syntax error: the document never ran
+                return ExecutionResult(data=None, errors=[error])
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, admitted
+            )
+            return await self._seal(context, result, sub_response)
+        finally:
+            await context.database.close()
+            agency = context.principal.agency if context.principal else "unauthenticated"
+            operation = context.operation or "anonymous"
+            metrics.latency.labels(operation, agency).observe(time.perf_counter() - started)
+
+    def _refuse(self, error: GatewayError, sub_response: Response) -> ExecutionResult:
+        sub_response.status_code = STATUS.get(error.code, 200)
+        if error.code is ErrorCode.UNAUTHENTICATED:
+            sub_response.headers["WWW-Authenticate"] = 'Bearer realm="lienthong"'
+        if error.code is ErrorCode.RATE_LIMITED:
+            sub_response.headers["Retry-After"] = str((error.extensions or {})["retryAfter"])
+        self._count("unauthenticated", "anonymous", error.code.value)
+        return ExecutionResult(data=None, errors=[error])
+
+    def _count(self, agency: str, operation: str, outcome: str) -> None:
+        self.services.metrics.requests.labels(operation, agency, outcome).inc()
+
+    async def _admit(
+        self,
+        request: Request,
+        data: GraphQLRequestData,
+        context: GatewayContext,
+        sub_response: Response,
+    ) -> GraphQLRequestData:
+        services, settings = self.services, self.services.settings
+        request_id = request.headers.get("x-request-id", "")
+        context.request_id = (
+            request_id if REQUEST_ID_PATTERN.match(request_id) else uuid.uuid4().hex
+        )
+        sub_response.headers["X-Request-Id"] = context.request_id
+
+        authorization = request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        try:
+            principal = await services.verifier.verify(
+                token.strip() if scheme.lower() == "bearer" else None
+            )
+        except AuthenticationError as error:
+            raise GatewayError(ErrorCode.UNAUTHENTICATED, str(error)) from error
+        context.principal = principal
+
+        wait = services.rate_limiter.acquire(principal.agency)
+        if wait > 0:
+            retry_after = services.rate_limiter.retry_after_seconds(wait)
+            raise GatewayError(
+                ErrorCode.RATE_LIMITED,
+                f"agency {principal.agency} has spent its request quota; retry in {retry_after} s",
+                retryAfter=retry_after,
+            )
+
+        persisted = (data.extensions or {}).get("persistedQuery") or {}
+        sha256 = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        query, operation_name = data.query, data.operation_name
+        if settings.env is Env.PROD and not principal.is_steward:
+            document = services.trusted.find(
+                query=query, document_id=None if query or sha256 else operation_name, sha256=sha256
+            )
+            query, operation_name = document.source, document.name
+        elif query is None and (sha256 or operation_name):
+            document = services.trusted.find(query=None, document_id=operation_name, sha256=sha256)
+            query, operation_name = document.source, document.name
+        if query is None:
+            raise bad_user_input("query", "no GraphQL query in the request")
+
+        document_node = parse_limited(query, settings.graphql_max_tokens)
+        shape = shape_of(document_node, operation_name, data.variables)
+        if shape is not None:
+            context.operation = shape.operation_name
+            if shape.depth > settings.graphql_max_depth:
+                raise GatewayError(
+                    ErrorCode.QUERY_TOO_COMPLEX,
+                    f"the operation is {shape.depth} levels deep; at most "
+                    f"{settings.graphql_max_depth} are allowed",
+                )
+            if shape.cost > settings.graphql_max_cost:
+                raise GatewayError(
+                    ErrorCode.QUERY_TOO_COMPLEX,
+                    f"the operation would resolve about {shape.cost} fields; at most "
+                    f"{settings.graphql_max_cost} are allowed",
+                )
+
+        purpose = request.headers.get("x-purpose", "").strip() or None
+        if purpose is not None and not PURPOSE_PATTERN.match(purpose):
+            raise bad_user_input("X-Purpose", "X-Purpose: a purpose code such as CT01 or TD-VAY")
+        if purpose is None and (shape is None or shape.needs_purpose):
+            raise GatewayError(
+                ErrorCode.PURPOSE_REQUIRED,
+                "registry data needs a declared purpose: send the X-Purpose header (e.g. CT01)",
+            )
+        officer = request.headers.get("x-officer", "").strip() or None
+        if officer is not None and not OFFICER_PATTERN.match(officer):
+            raise bad_user_input("X-Officer", "X-Officer: up to 64 letters, digits or . @ : _ -")
+        context.officer = officer
+        context.admit(principal, purpose)
+        return GraphQLRequestData(
+            query=query,
+            variables=data.variables,
+            operation_name=operation_name,
+            extensions=data.extensions,
+            protocol=data.protocol,
+        )
+
+    async def _seal(
+        self, context: GatewayContext, result: ExecutionResult, sub_response: Response
+    ) -> ExecutionResult:
+        agency = context.caller.agency
+        operation = context.operation or "anonymous"
+        for error in result.errors or []:
+            if _code(error) == ErrorCode.UNAVAILABLE:
+                return self._fail_closed(error, agency, operation, sub_response)
+        disclosures = context.guard.disclosures(
+            request_id=context.request_id, officer=context.officer, operation=context.operation
+        )
+        if disclosures:
+            started = time.perf_counter()
+            try:
+                await self.services.audit.record(disclosures)
+            except AuditUnavailable:
+                log.error("access log unavailable", request_id=context.request_id)
+                return self._fail_closed(
+                    unavailable("the access log"), agency, operation, sub_response
+                )
+            self.services.metrics.audit_flush.observe(time.perf_counter() - started)
+        codes = [_code(error) for error in result.errors or []]
+        self._count(agency, operation, next((c for c in codes if c), "ok") if codes else "ok")
+        return result
+
+    def _fail_closed(
+        self, error: GraphQLError, agency: str, operation: str, sub_response: Response
+    ) -> ExecutionResult:
+        sub_response.status_code = 503
+        self._count(agency, operation, ErrorCode.UNAVAILABLE.value)
+        return ExecutionResult(data=None, errors=[error])

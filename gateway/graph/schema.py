@@ -1,0 +1,449 @@
+"""The GraphQL schema of CONTRACT.md: root fields, argument checks, prefill, citizen fields.
+
+`python -m gateway.graph.schema` prints the SDL committed as `graphql/schema.graphql`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from gateway.audit.service import CursorError, subject_history
+from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
+from gateway.graph.forms import REGISTRIES, error_for, value_at
+from gateway.graph.types import (
+    AccessLogConnection,
+    AccessLogEntry,
+    AdminUnit,
+    Consent,
+    Enterprise,
+    Household,
+    PageInfo,
+    Parcel,
+    Prefill,
+    PrefillField,
+    Provenance,
+    RecordVersion,
+    Resident,
+    decide_residents,
+    load_household,
+)
+from gateway.policy.service import (
+    ConsentNotFound,
+    consent_records,
+    grant_consent,
+    revoke_consent,
+)
+from gateway.selection import requested_fields
+from registries.identifiers import IdentifierError, validate_enterprise_code, validate_personal_id
+from registries.parcels.service import GeometryError, parcels_at
+
+if TYPE_CHECKING:
+    from gateway.graph.context import GatewayContext
+    from gateway.policy.models import Consent as ConsentRecord
+
+MAX_BATCH = 100
+HOUSEHOLD_ID_LENGTH = 12
+PARCEL_ID_LENGTH = 12
+GEOHASH_ALPHABET = frozenset("0123456789bcdefghjkmnpqrstuvwxyz")
+ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
+
+
+def _context(info: Info) -> GatewayContext:
+    context: GatewayContext = info.context
+    return context
+
+
+def _personal_id(value: str, argument: str = "id") -> str:
+    try:
+        return validate_personal_id(value)
+    except IdentifierError as error:
+        raise bad_user_input(argument, f"{argument}: {error} ({error.code})") from error
+
+
+def _enterprise_code(value: str, argument: str = "code") -> str:
+    try:
+        return validate_enterprise_code(value)
+    except IdentifierError as error:
+        raise bad_user_input(argument, f"{argument}: {error} ({error.code})") from error
+
+
+def _parcel_id(value: str) -> str:
+    if len(value) != PARCEL_ID_LENGTH or not set(value) <= GEOHASH_ALPHABET:
+        raise bad_user_input(
+            "id", "id: a parcel ID is a 12-character GeoHash (0-9, b-z without a, i, l, o)"
+        )
+    return value
+
+
+def _batch(values: Sequence[str], argument: str) -> None:
+    if len(values) > MAX_BATCH:
+        raise bad_user_input(
+            argument, f"{argument}: at most {MAX_BATCH} keys per request, got {len(values)}"
+        )
+
+
+def _citizen(info: Info) -> str:
+    principal = _context(info).caller
+    if not principal.is_citizen or principal.citizen_id is None:
+        raise forbidden("citizen", "only a citizen's own token may use this field")
+    return principal.citizen_id
+
+
+def _consent(record: ConsentRecord) -> Consent:
+    return Consent(
+        id=strawberry.ID(record.consent_id),
+        agency=record.agency,
+        purpose=record.purpose,
+        fields=list(record.fields),
+        granted_at=record.granted_at,
+        expires_at=record.expires_at,
+        revoked_at=record.revoked_at,
+        channel=record.channel,
+    )
+
+
+def _selections(info: Info) -> Any:
+    return info.selected_fields[0].selections
+
+
+async def _enterprise(info: Info, code: str, as_of: date | None) -> Enterprise | None:
+    context = _context(info)
+    record = await context.loaders.enterprises.load((code, as_of))
+    if record is None:
+        return None
+    grant = await context.guard.decide(
+        "Enterprise", code, requested_fields(_selections(info), "Enterprise")
+    )
+    grant.check_subject(info.field_name)
+    return Enterprise(record=record, grant=grant, as_of=as_of)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A resident by personal ID; `asOf` reads the registry as it was.")
+    async def resident(
+        self, info: Info, id: strawberry.ID, as_of: date | None = None
+    ) -> Resident | None:
+        personal_id = _personal_id(id)
+        record = await _context(info).loaders.residents.load((personal_id, as_of))
+        (resident,) = await decide_residents(
+            info, [record], via=None, selections=_selections(info), as_of=as_of
+        )
+        if resident is not None:
+            resident.grant.check_subject("resident")
+        return resident
+
+    @strawberry.field(description="Up to 100 residents; order kept, null where absent or refused.")
+    async def residents(self, info: Info, ids: list[strawberry.ID]) -> list[Resident | None]:
+        _batch(ids, "ids")
+        personal_ids = [_personal_id(value, "ids") for value in ids]
+        records = await _context(info).loaders.residents.load_many(
+            [(p, None) for p in personal_ids]
+        )
+        # a refused resident answers each of its fields with FORBIDDEN
+        return await decide_residents(
+            info, list(records), via=None, selections=_selections(info), as_of=None
+        )
+
+    @strawberry.field
+    async def household(self, info: Info, id: strawberry.ID) -> Household | None:
+        if len(id) != HOUSEHOLD_ID_LENGTH or not id.isdigit():
+            raise bad_user_input("id", "id: a household ID has 12 digits")
+        return await load_household(info, id, via=None, as_of=None)
+
+    @strawberry.field
+    async def enterprise(
+        self, info: Info, code: strawberry.ID, as_of: date | None = None
+    ) -> Enterprise | None:
+        return await _enterprise(info, _enterprise_code(code), as_of)
+
+    @strawberry.field(
+        description="Up to 100 enterprises; order kept, null where absent or refused."
+    )
+    async def enterprises(self, info: Info, codes: list[strawberry.ID]) -> list[Enterprise | None]:
+        _batch(codes, "codes")
+        checked = [_enterprise_code(code, "codes") for code in codes]
+        context = _context(info)
+        records = await context.loaders.enterprises.load_many([(code, None) for code in checked])
+        present = [r for r in records if r is not None]
+        grants = await context.guard.decide_many(
+            "Enterprise",
+            [r.enterprise_code for r in present],
+            requested_fields(_selections(info), "Enterprise"),
+        )
+        by_code = dict(zip((r.enterprise_code for r in present), grants, strict=True))
+        return [
+            Enterprise(record=r, grant=by_code[r.enterprise_code], as_of=None) if r else None
+            for r in records
+        ]
+
+    @strawberry.field
+    async def parcel(self, info: Info, id: strawberry.ID) -> Parcel | None:
+        context = _context(info)
+        parcel_id = _parcel_id(id)
+        record = await context.loaders.parcels.load((parcel_id, None))
+        if record is None:
+            return None
+        grant = await context.guard.decide(
+            "Parcel", parcel_id, requested_fields(_selections(info), "Parcel")
+        )
+        grant.check_subject("parcel")
+        return Parcel(record=record, grant=grant, as_of=None)
+
+    @strawberry.field(description="Parcels containing (or bordering on) a WGS 84 point.")
+    async def parcels_at(self, info: Info, lon: float, lat: float) -> list[Parcel]:
+        context = _context(info)
+        try:
+            async with context.database.session() as session:
+                records = await parcels_at(session=session, lon=lon, lat=lat)
+        except GeometryError as error:
+            raise bad_user_input("lon" if not -180 <= lon <= 180 else "lat", str(error)) from error
+        grants = await context.guard.decide_many(
+            "Parcel", [r.parcel_id for r in records], requested_fields(_selections(info), "Parcel")
+        )
+        for grant in grants:
+            grant.check_subject("parcelsAt")
+        return [Parcel(record=r, grant=g, as_of=None) for r, g in zip(records, grants, strict=True)]
+
+    @strawberry.field(description="A province (2-digit code) or a commune (5-digit code); public.")
+    def admin_unit(self, info: Info, code: str) -> AdminUnit | None:
+        if not code.isdigit() or len(code) > 5:
+            raise bad_user_input("code", "code: an administrative unit code has at most 5 digits")
+        reference = _context(info).services.reference
+        number = int(code)
+        if len(code) <= 2:
+            province = reference.provinces.get(number)
+            return _province(province) if province else None
+        found = reference.communes.get(number)
+        if found is None:
+            return None
+        commune, province = found
+        return AdminUnit(
+            code=f"{commune.code:05d}",
+            name=commune.name,
+            level="commune",
+            division_type=commune.division_type,
+            province=_province(province),
+        )
+
+    @strawberry.field(description="A procedure's form prefilled for a subject, with provenance.")
+    async def prefill(self, info: Info, form: str, subject: strawberry.ID) -> Prefill | None:
+        return await _prefill(info, form, subject)
+
+    @strawberry.field(description="Who accessed my data (citizen tokens only), newest first.")
+    async def my_access_log(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> AccessLogConnection:
+        citizen_id = _citizen(info)
+        context = _context(info)
+        grant = await context.guard.decide("AccessLog", citizen_id, ACCESS_LOG_FIELDS)
+        grant.check_subject("myAccessLog")
+        if first is not None and not 1 <= first <= MAX_BATCH:
+            raise bad_user_input("first", f"first: between 1 and {MAX_BATCH}")
+        try:
+            async with context.database.session() as session:
+                page = await subject_history(
+                    session=session,
+                    subject_type="resident",
+                    subject_id=citizen_id,
+                    first=first or 20,
+                    after=after,
+                )
+        except CursorError as error:
+            raise bad_user_input("after", "after: not a cursor this API handed out") from error
+        return AccessLogConnection(
+            nodes=[
+                AccessLogEntry(
+                    occurred_at=e.occurred_at,
+                    agency=e.agency,
+                    officer=e.officer,
+                    purpose=e.purpose,
+                    legal_basis=e.legal_basis,
+                    subject_type=e.subject_type,
+                    fields_given=list(e.fields_given),
+                    fields_masked=list(e.fields_masked),
+                    fields_denied=list(e.fields_denied),
+                    request_id=e.request_id,
+                )
+                for e in page.entries
+            ],
+            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+        )
+
+    @strawberry.field(description="My consents, current and revoked (citizen tokens only).")
+    async def my_consents(self, info: Info) -> list[Consent]:
+        citizen_id = _citizen(info)
+        async with _context(info).database.session() as session:
+            records = await consent_records(session=session, subject_id=citizen_id)
+        return [_consent(record) for record in records]
+
+
+def _province(province: Any) -> AdminUnit:
+    return AdminUnit(
+        code=f"{province.code:02d}",
+        name=province.name,
+        level="province",
+        division_type=province.division_type,
+    )
+
+
+async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
+    context = _context(info)
+    form = context.services.forms.get(code)
+    if form is None:
+        known = ", ".join(context.services.forms.codes())
+        raise bad_user_input("form", f"form: no form {code!r} (known: {known})")
+    if context.purpose != form.purpose:
+        raise bad_user_input(
+            "form",
+            f"form: {form.code} serves purpose {form.purpose}; X-Purpose is {context.purpose}",
+        )
+    result = await info.schema.execute(
+        form.query, variable_values={"subject": subject}, context_value=context
+    )
+    errors = list(result.errors or [])
+    for error in errors:
+        if error.extensions and error.extensions.get("code") in (
+            ErrorCode.UNAVAILABLE,
+            ErrorCode.BAD_USER_INPUT,
+        ):
+            raise GatewayError(
+                ErrorCode(error.extensions["code"]),
+                error.message,
+                **{k: v for k, v in error.extensions.items() if k != "code"},
+            )
+        if error.path == ["subject"]:
+            raise error
+    data = (result.data or {}).get("subject")
+    if data is None:
+        return None
+    fields = []
+    for form_field in form.fields:
+        value, source = value_at(data, form_field.path)
+        missing = None
+        if value is None:
+            refusal = error_for(errors, form_field.path)
+            missing = refusal.message if refusal else "not recorded in the registry"
+        fields.append(
+            PrefillField(
+                key=form_field.key,
+                label=form_field.label,
+                path=form_field.path,
+                value=None if value is None else str(value),
+                missing=missing,
+                provenance=_provenance(source) if value is not None and source else None,
+            )
+        )
+    return Prefill(
+        form=form.code,
+        title=form.title,
+        procedure=form.procedure,
+        subject=strawberry.ID(subject),
+        fields=fields,
+    )
+
+
+def _provenance(subject: dict[str, Any]) -> Provenance:
+    version = subject["recordVersion"]
+    return Provenance(
+        registry=REGISTRIES.get(subject.get("__typename", ""), "registry"),
+        record_version=RecordVersion(
+            valid_from=datetime.fromisoformat(version["validFrom"]),
+            valid_to=datetime.fromisoformat(version["validTo"]) if version["validTo"] else None,
+            recorded_at=datetime.fromisoformat(version["recordedAt"]),
+        ),
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Let an agency see some of my fields for a purpose, until a date."
+    )
+    async def grant_consent(
+        self,
+        info: Info,
+        agency: strawberry.ID,
+        purpose: str,
+        fields: list[str],
+        expires_at: datetime,
+    ) -> Consent:
+        citizen_id = _citizen(info)
+        if not fields or len(fields) > MAX_BATCH:
+            raise bad_user_input("fields", f"fields: between 1 and {MAX_BATCH} field names")
+        if expires_at.tzinfo is None:
+            raise bad_user_input(
+                "expiresAt", "expiresAt: give a time zone (e.g. 2027-01-01T00:00:00Z)"
+            )
+        if expires_at <= datetime.now(UTC):
+            raise bad_user_input("expiresAt", "expiresAt: must be in the future")
+        async with _context(info).services.sessions.begin() as session:
+            record = await grant_consent(
+                session=session,
+                subject_id=citizen_id,
+                agency=agency,
+                purpose=purpose,
+                fields=fields,
+                expires_at=expires_at,
+            )
+            return _consent(record)
+
+    @strawberry.mutation(description="Withdraw a consent: the very next request is refused.")
+    async def revoke_consent(self, info: Info, id: strawberry.ID) -> Consent:
+        citizen_id = _citizen(info)
+        try:
+            async with _context(info).services.sessions.begin() as session:
+                record = await revoke_consent(session=session, consent_id=id, subject_id=citizen_id)
+                return _consent(record)
+        except ConsentNotFound as error:
+            raise bad_user_input("id", "id: no consent of yours has this id") from error
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    """An exception no resolver meant to show (a bug, a lost connection): masked and logged.
+    Contract errors and validation errors reach the client as they are."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class GatewaySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # FORBIDDEN and BAD_USER_INPUT are answers, not incidents: only the unexpected are logged
+        super().process_errors([e for e in errors if _unexpected(e)], execution_context)
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    extensions: list[Any] = [
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_BATCH),
+        lambda: MaskErrors(should_mask_error=_unexpected),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+if __name__ == "__main__":
+    print(build_schema().as_str())
