@@ -45,9 +45,12 @@ demo: install
 	$(BIN)/lienthong etl load enterprises $(SAMPLE)/enterprises.csv
 	$(BIN)/lienthong etl load parcels $(SAMPLE)/parcels.geojson
 	$(BIN)/lienthong etl load agreements infra/sample/policy.json
-	@echo "Not there yet: GraphQL (the gateway issue). Try the gateway's health and the dev issuer:"
-	@echo "  curl -s http://127.0.0.1:8000/readyz"
-	@echo "  curl -s -H \"Authorization: Bearer $$($(BIN)/lienthong dev token --agency motcua-danang)\" http://127.0.0.1:8000/realms/lienthong/.well-known/openid-configuration"
+	@$(PY) -c "import csv; print(next(csv.DictReader(open('$(SAMPLE)/residents.csv', encoding='utf-8')))['personal_id'])" > $(SAMPLE)/.demo-id
+	@echo "The gateway is starting on http://127.0.0.1:8000 (GraphiQL at /graphql). Try, in another shell:"
+	@echo "  curl -s http://127.0.0.1:8000/graphql -H 'Content-Type: application/json' \\"
+	@echo "    -H \"Authorization: Bearer $$($(BIN)/lienthong dev token --agency motcua-danang --ttl 86400)\" \\"
+	@echo "    -H 'X-Purpose: CT01' \\"
+	@echo "    -d '{\"query\": \"query { prefill(form: \\\"CT01\\\", subject: \\\"$$(cat $(SAMPLE)/.demo-id)\\\") { form fields { key label value missing } } }\"}'"
 	$(BIN)/lienthong serve --workers 1
 
 lint: install

@@ -10,6 +10,7 @@ policy engine failed during the operation, no data leaves (UNAVAILABLE).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -67,6 +68,10 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     @property
     def services(self) -> Services:
         return self._services()
+
+    def encode_json(self, data: object) -> bytes:
+        # Vietnamese names as they are, not as \u escapes
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     async def execute_single(  # noqa: PLR0917 - strawberry's signature
         self,

@@ -42,7 +42,10 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "policy": "ok", "audit": "ok"},
+    }
 
 
 async def test_not_ready_when_the_database_is_unreachable(app_settings: Settings) -> None:
@@ -127,7 +130,16 @@ def test_lienthong_serve_runs_a_real_uvicorn(app_settings: Settings) -> None:
         ).stdout.strip()
         certs = httpx.get(f"http://127.0.0.1:{port}/realms/lienthong/protocol/openid-connect/certs")
         assert certs.json()["keys"][0]["kid"] == DevIssuer(app_settings).key_id
-        assert token.count(".") == 2
+        graphql = f"http://127.0.0.1:{port}/graphql"
+        query = {"query": '{ resident(id: "048085000123") { fullName } }'}
+        refused = httpx.post(graphql, json=query)
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        headers = {"Authorization": f"Bearer {token}"}
+        no_purpose = httpx.post(graphql, json=query, headers=headers).json()
+        assert no_purpose["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED"
+        absent = httpx.post(graphql, json=query, headers={**headers, "X-Purpose": "DKKD"})
+        assert absent.json() == {"data": {"resident": None}}
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)

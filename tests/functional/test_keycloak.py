@@ -23,16 +23,18 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
+from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.factory import build_verifier
 from gateway.identity.keycloak import introspect, openid_client, realm_keys
 from gateway.identity.provisioning import KeycloakProvisioner
 from gateway.identity.verifier import TokenVerifier
-from lienthong.settings import AuthMode, Settings
+from lienthong.settings import AuthMode, Env, Settings
 from tests.net import free_port
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
+ROOT = Path(__file__).resolve().parents[2]
 REALM = "lienthong"
 AUDIENCE = "lienthong-gateway"
 CLIENTS = [
@@ -260,3 +262,48 @@ async def test_an_unreachable_keycloak_is_reported(settings: Settings) -> None:
     dead = settings.model_copy(update={"keycloak_url": "http://127.0.0.1:1"})
     with pytest.raises(AuthenticationError, match="discovery document cannot be read"):
         await build_verifier(dead)
+
+
+async def test_prod_gateway_runs_only_trusted_documents_for_agencies(
+    oidc_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """ENV=prod behind Keycloak: agencies run trusted documents only, stewards anything;
+    no introspection, no GraphiQL."""
+    prod = Settings(
+        env=Env.PROD, auth_mode=AuthMode.KEYCLOAK, keycloak_url=oidc_url, keycloak_realm=REALM,
+        keycloak_audience=AUDIENCE, database_url=database_url, home=tmp_path,
+    )  # fmt: skip
+    agency = (await _agency_client(prod).a_token(grant_type="client_credentials"))["access_token"]
+    steward_client = openid_client(prod, client_id="steward-console", secret="s3cret-steward")
+    steward = (await steward_client.a_token(grant_type="client_credentials"))["access_token"]
+    app = create_app(prod)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+
+        async def post(token: str, body: dict[str, Any]) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}", "X-Purpose": "CT01"}
+            answer = await client.post("/graphql", json=body, headers=headers)
+            return dict(answer.json())
+
+        def codes(answer: dict[str, Any]) -> list[str]:
+            return [e["extensions"]["code"] for e in answer.get("errors", [])]
+
+        absent = {"id": "048085000123"}
+        ad_hoc = await post(agency, {"query": '{ adminUnit(code: "48") { name } }'})
+        assert codes(ad_hoc) == ["OPERATION_NOT_ALLOWED"]
+        hashed = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+        assert codes(await post(agency, {"extensions": hashed})) == ["PERSISTED_QUERY_NOT_FOUND"]
+        by_id = await post(agency, {"operationName": "NoSuchDocument"})
+        assert codes(by_id) == ["PERSISTED_QUERY_NOT_FOUND"]
+        by_name = await post(agency, {"operationName": "ResidentCT01", "variables": absent})
+        assert by_name == {"data": {"resident": None}}
+        text = (ROOT / "graphql" / "operations" / "ResidentCT01.graphql").read_text()
+        by_text = await post(agency, {"query": text, "variables": absent})
+        assert by_text == {"data": {"resident": None}}
+        steward_ad_hoc = await post(steward, {"query": '{ adminUnit(code: "48") { name } }'})
+        assert steward_ad_hoc == {"data": {"adminUnit": {"name": "Thành phố Đà Nẵng"}}}
+        introspection = await post(steward, {"query": "{ __schema { types { name } } }"})
+        assert introspection["data"] is None
+        assert (await client.get("/graphql", headers={"Accept": "text/html"})).status_code == 404

@@ -1,0 +1,567 @@
+"""`/graphql` end to end through HTTP (httpx against the ASGI app, lifespan included): the
+contract's error codes, field-level allow/mask/deny, consent grant → allow → revoke → deny, the
+access-log row of every disclosure, prefill of each sample form, and the SQL cost of a batch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.app import create_app
+from gateway.graph.schema import build_schema
+from gateway.identity.dev_issuer import DevIssuer
+from gateway.policy.opa import OpaEngine
+from gateway.policy.service import load_policy_document
+from lienthong.settings import Settings
+from registries.db import session_factory
+from tests import factories
+from tests.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
+# An extra agreement with a mask: social insurance sees the birth year only.
+MASKED_AGREEMENT = {
+    "agency": "bhxh-danang",
+    "purpose": "BHXH-TT",
+    "type": "Resident",
+    "fields": ["id", "fullName", "birthDate"],
+    "legal_basis": "Luật Bảo hiểm xã hội 2024",
+    "consent_required": False,
+    "via": None,
+    "masking": {"birthDate": "year_only"},
+    "status": "approved",
+    "valid_from": "2025-07-01T00:00:00Z",
+    "valid_to": None,
+}
+PARCEL_LON, PARCEL_LAT = 108.2412, 16.0544  # away from the squares other tests draw
+
+
+def _household_id() -> str:
+    return f"48{uuid.uuid4().int % 10**10:010d}"
+
+
+@dataclass
+class World:
+    head: str
+    spouse: str
+    household: str
+    enterprise: str
+    parcel: str
+    batch: list[str]
+
+
+@pytest.fixture(scope="module")
+async def world(engine: AsyncEngine) -> World:
+    """Committed registry rows (unique IDs) and the sample agreements."""
+    async with session_factory(engine).begin() as session:
+        await load_policy_document(
+            session=session,
+            document={
+                "agencies": [
+                    *SAMPLE_POLICY["agencies"],
+                    {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"},
+                ],
+                "purposes": SAMPLE_POLICY["purposes"],
+                "agreements": [*SAMPLE_POLICY["agreements"], MASKED_AGREEMENT],
+            },
+            actor="tests",
+        )
+        household_id = _household_id()
+        head = await factories.make_resident(
+            session,
+            full_name="Trần Văn Bình",
+            household_id=household_id,
+            relationship_to_head="head",
+        )
+        household = await factories.make_household(session, head=head, household_id=household_id)
+        spouse = await factories.make_resident(
+            session,
+            full_name="Lê Thị Hoa",
+            sex="female",
+            birth_date=date(1988, 7, 9),
+            household_id=household.household_id,
+            relationship_to_head="wife",
+            religion="Phật giáo",
+        )
+        enterprise = await factories.make_enterprise(session)
+        await factories.make_representative(session, enterprise=enterprise, resident=head)
+        await factories.make_business_line(
+            session, enterprise=enterprise, vsic_code="47110", is_main=True
+        )
+        parcel = await factories.make_parcel(
+            session,
+            polygon=factories.square(PARCEL_LON, PARCEL_LAT),
+            declared_area=Decimal("413.50"),
+        )
+        await factories.make_right(session, parcel=parcel, holder_id=head.personal_id)
+        batch = []
+        for n in range(100):
+            member_household = _household_id()
+            member = await factories.make_resident(
+                session,
+                full_name=f"Phạm Văn {n}",
+                household_id=member_household,
+                relationship_to_head="head",
+            )
+            await factories.make_household(session, head=member, household_id=member_household)
+            batch.append(member.personal_id)
+    return World(
+        head=head.personal_id,
+        spouse=spouse.personal_id,
+        household=household.household_id,
+        enterprise=enterprise.enterprise_code,
+        parcel=parcel.parcel_id,
+        batch=batch,
+    )
+
+
+class Api:
+    """A GraphQL client for one app, minting dev tokens as any agency or citizen."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.app = app
+        self.issuer = DevIssuer(settings)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gw"
+        )
+
+    def token(self, agency: str, *, citizen_id: str | None = None) -> str:
+        roles = ("citizen",) if citizen_id else ("agency",)
+        return self.issuer.mint(agency=agency, roles=roles, citizen_id=citizen_id)
+
+    async def post(
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None = None,
+        *,
+        agency: str = "motcua-danang",
+        purpose: str | None = "CT01",
+        citizen_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        sent = {"Authorization": f"Bearer {self.token(agency, citizen_id=citizen_id)}"}
+        if purpose:
+            sent["X-Purpose"] = purpose
+        sent.update(headers or {})
+        payload = body if body is not None else {"query": query, "variables": variables or {}}
+        return await self.client.post("/graphql", json=payload, headers=sent)
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
+        answer = await self.post(query, variables, **kw)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+def _settings(settings: Settings, home: Path, **changes: Any) -> Settings:
+    return settings.model_copy(update={"home": home, **changes})
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway-home")
+
+
+async def _running(settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        api = Api(app, settings)
+        yield api
+        await api.client.aclose()
+
+
+@pytest.fixture(scope="module")
+async def api(settings: Settings, home: Path, world: World) -> AsyncIterator[Api]:
+    async for running in _running(_settings(settings, home)):
+        yield running
+
+
+def _codes(answer: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in answer.get("errors", [])]
+
+
+def _access_log(settings: Settings, request_id: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(settings.libpq_url) as connection:
+        return connection.execute(
+            "SELECT agency, purpose, subject_type, subject_id, fields_given, fields_masked, "
+            "fields_denied, officer FROM access_log WHERE request_id = %s ORDER BY subject_id",
+            (request_id,),
+        ).fetchall()
+
+
+RESIDENT = """query($id: ID!) { resident(id: $id) { id fullName birthDate religion
+  permanentAddress { communeName provinceName fullAddress } } }"""
+
+
+async def test_agreement_fields_are_given_and_the_rest_forbidden(api: Api, world: World) -> None:
+    answer = await api.data(RESIDENT, {"id": world.spouse})
+    resident = answer["data"]["resident"]
+    assert resident["fullName"] == "Lê Thị Hoa"
+    assert resident["birthDate"] == "1988-07-09"
+    assert resident["permanentAddress"]["provinceName"] == "Thành phố Đà Nẵng"
+    assert resident["religion"] is None
+    (error,) = answer["errors"]
+    assert error["path"] == ["resident", "religion"]
+    assert error["extensions"] == {
+        "code": "FORBIDDEN",
+        "field": "Resident.religion",
+        "reason": "field outside the agreement",
+    }
+
+
+async def test_a_masked_field_comes_masked(api: Api, world: World) -> None:
+    answer = await api.data(
+        "query($id: ID!) { resident(id: $id) { fullName birthDate } }",
+        {"id": world.spouse},
+        agency="bhxh-danang",
+        purpose="BHXH-TT",
+    )
+    assert answer["data"]["resident"] == {"fullName": "Lê Thị Hoa", "birthDate": "1988"}
+    assert "errors" not in answer
+
+
+async def test_another_purpose_or_agency_sees_nothing(api: Api, world: World) -> None:
+    for agency, purpose in (("thue-hcm", "CT01"), ("motcua-danang", "DKKD"), ("unknown", "CT01")):
+        answer = await api.data(RESIDENT, {"id": world.head}, agency=agency, purpose=purpose)
+        assert answer["data"]["resident"] is None
+        assert _codes(answer) == ["FORBIDDEN"]
+        assert answer["errors"][0]["extensions"]["field"] == "resident"
+
+
+async def test_absent_records_are_null_without_error(api: Api) -> None:
+    answer = await api.data(RESIDENT, {"id": factories.new_personal_id()})
+    assert answer == {"data": {"resident": None}}
+
+
+async def test_nested_subjects_get_their_own_decision(api: Api, world: World) -> None:
+    query = """query($code: ID!) { enterprise(code: $code) { name
+      legalRepresentatives { title resident { fullName birthDate } }
+      businessLines { code main } } }"""
+    answer = await api.data(query, {"code": world.enterprise}, agency="thue-hcm", purpose="DKKD")
+    enterprise = answer["data"]["enterprise"]
+    assert enterprise["businessLines"] == [{"code": "47110", "main": True}]
+    (representative,) = enterprise["legalRepresentatives"]
+    assert representative["resident"] == {"fullName": "Trần Văn Bình", "birthDate": None}
+    (error,) = answer["errors"]
+    assert error["path"] == ["enterprise", "legalRepresentatives", 0, "resident", "birthDate"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_parcels_with_their_rights_holders(api: Api, world: World) -> None:
+    query = """query($lon: Float!, $lat: Float!) { parcelsAt(lon: $lon, lat: $lat) { id area
+      geometry landUse { code }
+      rights { kind holder { __typename ... on Resident { fullName } } } } }"""
+    answer = await api.data(
+        query,
+        {"lon": PARCEL_LON + 0.00005, "lat": PARCEL_LAT + 0.00005},
+        agency="tainguyen-danang",
+        purpose="CPXD",
+    )
+    (parcel,) = answer["data"]["parcelsAt"]
+    assert parcel["id"] == world.parcel
+    assert parcel["area"] == 413.5
+    assert parcel["geometry"]["type"] == "MultiPolygon"
+    assert parcel["rights"][0]["holder"] == {"__typename": "Resident", "fullName": "Trần Văn Bình"}
+    assert "errors" not in answer
+
+
+async def test_household_with_members(api: Api, world: World) -> None:
+    query = """query($id: ID!) { household(id: $id) { headId head { fullName }
+      members { relationshipToHead resident { id fullName } } } }"""
+    answer = await api.data(query, {"id": world.household})
+    household = answer["data"]["household"]
+    assert household["headId"] == world.head
+    assert [m["resident"]["id"] for m in household["members"]] == [world.head, world.spouse]
+    assert "errors" not in answer
+
+
+async def test_every_disclosure_is_in_the_access_log(
+    api: Api, world: World, settings: Settings
+) -> None:
+    request_id = f"t-{uuid.uuid4().hex}"
+    query = """query($id: ID!) { resident(id: $id) { fullName religion
+      household { headId } } }"""
+    answer = await api.post(
+        query, {"id": world.spouse}, headers={"X-Request-Id": request_id, "X-Officer": "cb-0042"}
+    )
+    assert answer.headers["X-Request-Id"] == request_id
+    rows = _access_log(settings, request_id)
+    assert sorted((r[2], r[3]) for r in rows) == sorted(
+        [("resident", world.spouse), ("household", world.household)]
+    )
+    resident_row = next(r for r in rows if r[2] == "resident")
+    assert resident_row[:2] == ("motcua-danang", "CT01")
+    assert resident_row[4] == ["fullName", "household"]
+    assert resident_row[6] == ["religion"]
+    assert resident_row[7] == "cb-0042"
+
+
+async def test_consent_grant_allows_and_revoke_denies_the_next_request(
+    api: Api, world: World
+) -> None:
+    loan = "query($id: ID!) { resident(id: $id) { fullName birthDate permanentAddress { line } } }"
+    before = await api.data(loan, {"id": world.spouse}, agency="nganhang-abc", purpose="TD-VAY")
+    assert before["data"]["resident"] is None
+    assert before["errors"][0]["extensions"]["reason"].startswith("consent required")
+
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    granted = await api.data(
+        """mutation($exp: DateTime!) { grantConsent(agency: "nganhang-abc", purpose: "TD-VAY",
+           fields: ["fullName", "birthDate"], expiresAt: $exp) { id fields revokedAt } }""",
+        {"exp": expires},
+        agency="lienthong-citizen",
+        purpose=None,
+        citizen_id=world.spouse,
+    )
+    consent = granted["data"]["grantConsent"]
+    assert consent["fields"] == ["fullName", "birthDate"]
+
+    during = await api.data(loan, {"id": world.spouse}, agency="nganhang-abc", purpose="TD-VAY")
+    assert during["data"]["resident"]["fullName"] == "Lê Thị Hoa"
+    assert during["data"]["resident"]["permanentAddress"] is None
+    assert [e["extensions"]["field"] for e in during["errors"]] == ["Resident.permanentAddress"]
+
+    mine = await api.data(
+        """{ myConsents { id revokedAt }
+             myAccessLog(first: 5) { nodes { agency purpose fieldsGiven } } }""",
+        agency="lienthong-citizen",
+        purpose=None,
+        citizen_id=world.spouse,
+    )
+    assert {"id": consent["id"], "revokedAt": None} in mine["data"]["myConsents"]
+    newest = mine["data"]["myAccessLog"]["nodes"][0]
+    assert newest == {
+        "agency": "nganhang-abc",
+        "purpose": "TD-VAY",
+        "fieldsGiven": ["birthDate", "fullName"],
+    }
+
+    revoked = await api.data(
+        "mutation($id: ID!) { revokeConsent(id: $id) { revokedAt } }",
+        {"id": consent["id"]},
+        agency="lienthong-citizen",
+        purpose=None,
+        citizen_id=world.spouse,
+    )
+    assert revoked["data"]["revokeConsent"]["revokedAt"] is not None
+    after = await api.data(loan, {"id": world.spouse}, agency="nganhang-abc", purpose="TD-VAY")
+    assert after["data"]["resident"] is None
+    assert _codes(after) == ["FORBIDDEN"]
+
+
+async def test_citizen_fields_refuse_agency_tokens(api: Api) -> None:
+    answer = await api.data("{ myConsents { id } }", purpose=None)
+    assert answer["data"] is None
+    assert _codes(answer) == ["FORBIDDEN"]
+
+
+PREFILL = """query($form: String!, $subject: ID!) { prefill(form: $form, subject: $subject) {
+  form fields { key value missing provenance { registry recordVersion { validFrom } } } } }"""
+
+
+def _prefilled(answer: dict[str, Any]) -> dict[str, Any]:
+    return {f["key"]: f for f in answer["data"]["prefill"]["fields"]}
+
+
+async def test_prefill_ct01(api: Api, world: World) -> None:
+    fields = _prefilled(await api.data(PREFILL, {"form": "CT01", "subject": world.spouse}))
+    assert fields["ho_ten"]["value"] == "Lê Thị Hoa"
+    assert fields["ho_ten"]["provenance"]["registry"] == "residents"
+    assert fields["ho_ten_chu_ho"]["value"] == "Trần Văn Bình"
+    assert fields["so_dinh_danh_chu_ho"]["value"] == world.head
+    assert fields["so_dinh_danh_chu_ho"]["provenance"]["registry"] == "households"
+    assert fields["quan_he_voi_chu_ho"]["value"] == "wife"
+
+
+async def test_prefill_hkd01(api: Api, world: World) -> None:
+    answer = await api.data(PREFILL, {"form": "HKD01", "subject": world.head}, purpose="DKHKD")
+    fields = _prefilled(answer)
+    assert fields["ho_ten_chu_ho_kinh_doanh"]["value"] == "Trần Văn Bình"
+    assert all(f["value"] or f["missing"] for f in fields.values())
+
+
+async def test_prefill_xd01(api: Api, world: World) -> None:
+    answer = await api.data(
+        PREFILL, {"form": "XD01", "subject": world.parcel}, agency="tainguyen-danang",
+        purpose="CPXD",
+    )  # fmt: skip
+    fields = _prefilled(answer)
+    assert fields["dien_tich"]["value"] == "413.5"
+    assert fields["dien_tich"]["provenance"]["registry"] == "parcels"
+    assert fields["nguoi_su_dung_dat"]["value"] == "Trần Văn Bình"
+
+
+async def test_prefill_names_what_it_could_not_fill(api: Api, world: World) -> None:
+    subject = {"form": "CT01", "subject": world.spouse}
+    answer = await api.data(PREFILL, subject, agency="bhxh-danang", purpose="CT01")
+    assert answer["data"]["prefill"] is None
+    assert _codes(answer) == ["FORBIDDEN"]
+    wrong = await api.data(PREFILL, {"form": "CT01", "subject": world.spouse}, purpose="DKHKD")
+    assert _codes(wrong) == ["BAD_USER_INPUT"]
+    assert wrong["errors"][0]["extensions"]["argument"] == "form"
+
+
+async def test_unauthenticated(api: Api) -> None:
+    for headers in ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic x"}):
+        answer = await api.client.post(
+            "/graphql", json={"query": '{ adminUnit(code: "48") { name } }'}, headers=headers
+        )
+        assert answer.status_code == 401
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert _codes(answer.json()) == ["UNAUTHENTICATED"]
+        assert answer.json()["data"] is None
+
+
+async def test_purpose_required_for_registry_data_only(api: Api, world: World) -> None:
+    answer = await api.data(RESIDENT, {"id": world.head}, purpose=None)
+    assert _codes(answer) == ["PURPOSE_REQUIRED"]
+    public = await api.data('{ adminUnit(code: "48") { name level } }', purpose=None)
+    assert public == {"data": {"adminUnit": {"name": "Thành phố Đà Nẵng", "level": "province"}}}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "argument"),
+    [
+        (RESIDENT, {"id": "04808500012"}, "id"),
+        (RESIDENT, {"id": "04808500012x"}, "id"),
+        ("query($c: ID!) { enterprise(code: $c) { name } }", {"c": "0100000001"}, "code"),
+        ("query($i: [ID!]!) { residents(ids: $i) { id } }", {"i": ["048085000123"] * 101}, "ids"),
+        ('{ parcel(id: "abc") { id } }', {}, "id"),
+        ('{ household(id: "12") { id } }', {}, "id"),
+        ("{ parcelsAt(lon: 200, lat: 16) { id } }", {}, "lon"),
+        ('{ adminUnit(code: "x1") { name } }', {}, "code"),
+        ('query($s: ID!) { prefill(form: "NOPE", subject: $s) { form } }', {"s": "1"}, "form"),
+    ],
+)
+async def test_bad_user_input(
+    api: Api, query: str, variables: dict[str, Any], argument: str
+) -> None:
+    answer = await api.data(query, variables)
+    assert _codes(answer) == ["BAD_USER_INPUT"]
+    assert answer["errors"][0]["extensions"]["argument"] == argument
+    assert answer["errors"][0]["message"].startswith(argument)
+
+
+async def test_query_too_complex(api: Api, world: World) -> None:
+    deep = "household { head { " * 6 + "id" + " } }" * 6
+    answer = await api.data(f'{{ resident(id: "{world.head}") {{ {deep} }} }}')
+    assert _codes(answer) == ["QUERY_TOO_COMPLEX"]
+    assert "levels deep" in answer["errors"][0]["message"]
+    many = " ".join(f"f{n}: fullName" for n in range(2100))
+    tokens = await api.data(f'{{ resident(id: "{world.head}") {{ {many} }} }}')
+    assert _codes(tokens) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_sql_statements_for_100_residents_are_bounded(api: Api, world: World) -> None:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    query = """query($ids: [ID!]!) { residents(ids: $ids) { id fullName
+      permanentAddress { communeName provinceName }
+      household { id headId address { fullAddress } members { resident { fullName } } } } }"""
+    sync_engine = api.app.state.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        answer = await api.data(query, {"ids": world.batch})
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+    assert "errors" not in answer
+    residents = answer["data"]["residents"]
+    assert len(residents) == 100
+    assert all(r["household"]["members"][0]["resident"]["fullName"] for r in residents)
+    # residents, households, members; per decision level the policy version (consents are not
+    # needed: no agreement in scope asks for them)
+    assert len(statements) <= 8, statements
+
+
+async def test_schema_file_matches_the_code() -> None:
+    committed = (ROOT / "graphql" / "schema.graphql").read_text(encoding="utf-8")
+    assert committed == build_schema().as_str() + "\n", (
+        "graphql/schema.graphql drifted: run "
+        "`python -m gateway.graph.schema > graphql/schema.graphql`"
+    )
+
+
+async def test_graphiql_in_dev(api: Api) -> None:
+    answer = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert answer.status_code == 200
+    assert "graphiql" in answer.text.lower()
+
+
+async def test_metrics_count_requests_by_agency(api: Api, world: World) -> None:
+    await api.data(RESIDENT, {"id": world.head})
+    metrics = (await api.client.get("/metrics")).text
+    assert 'agency="motcua-danang"' in metrics
+    assert "lienthong_policy_decisions_total" in metrics
+    assert "lienthong_audit_flush_seconds_count" in metrics
+
+
+@pytest.fixture
+def other_home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+async def test_rate_limited(settings: Settings, other_home: Path, world: World) -> None:
+    limited = _settings(settings, other_home, rate_limit_per_second=0.01, rate_limit_burst=2)
+    async for api in _running(limited):
+        codes = [_codes(await api.data('{ adminUnit(code: "48") { name } }', purpose=None))
+                 for _ in range(2)]  # fmt: skip
+        assert codes == [[], []]
+        answer = await api.post('{ adminUnit(code: "48") { name } }', purpose=None)
+        assert answer.status_code == 429
+        assert _codes(answer.json()) == ["RATE_LIMITED"]
+        retry = answer.json()["errors"][0]["extensions"]["retryAfter"]
+        assert retry >= 1
+        assert answer.headers["Retry-After"] == str(retry)
+        other = await api.data(
+            '{ adminUnit(code: "48") { name } }', agency="thue-hcm", purpose=None
+        )
+        assert _codes(other) == []
+
+
+async def test_policy_engine_down_fails_closed(
+    settings: Settings, other_home: Path, world: World
+) -> None:
+    dead_opa = f"http://127.0.0.1:{free_port()}"
+    async for api in _running(_settings(settings, other_home, opa_url=dead_opa)):
+        assert isinstance(api.app.state.services.policy, OpaEngine)
+        answer = await api.post(RESIDENT, {"id": world.head})
+        assert answer.status_code == 503
+        assert answer.json()["data"] is None
+        assert _codes(answer.json()) == ["UNAVAILABLE"]
+        assert (await api.client.get("/readyz")).json()["checks"]["policy"] != "ok"
+
+
+async def test_access_log_down_fails_closed(
+    settings: Settings, other_home: Path, world: World
+) -> None:
+    async for api in _running(_settings(settings, other_home)):
+        await api.app.state.services.audit.stop()
+        answer = await api.post(RESIDENT, {"id": world.head})
+        assert answer.status_code == 503
+        assert answer.json() == {
+            "data": None,
+            "errors": [
+                {
+                    "message": "the access log is unavailable: no data is returned",
+                    "extensions": {"code": "UNAVAILABLE"},
+                }
+            ],
+        }
+        public = await api.data('{ adminUnit(code: "48") { name } }', purpose=None)
+        assert public["data"]["adminUnit"]["name"] == "Thành phố Đà Nẵng"
