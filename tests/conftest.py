@@ -12,6 +12,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -98,31 +99,51 @@ def _drop_abandoned_test_databases(admin: psycopg.Connection[tuple[object, ...]]
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """URL of a freshly migrated database used by this test run only."""
+def template_database() -> tuple[str, str]:
+    """(server URL, name of the migrated template database) for this test run."""
     base = Settings()
     if base.uses_embedded_database:
         EmbeddedCluster(base).up()
-    base_url = base.libpq_url
+    with psycopg.connect(_with_dbname(base.libpq_url, "postgres"), autocommit=True) as admin:
+        _drop_abandoned_test_databases(admin)
+        return base.libpq_url, _build_template(admin, base.libpq_url)
+
+
+@contextmanager
+def _clone(base_url: str, template: str) -> Iterator[str]:
+    """A fresh database cloned from the template, dropped afterwards."""
     name = f"lt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(_with_dbname(base_url, "postgres"), autocommit=True) as admin:
-        _drop_abandoned_test_databases(admin)
-        template = _build_template(admin, base_url)
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template)
             )
         )
-    url = _with_dbname(base_url, name)
-    with pytest.MonkeyPatch.context() as patch:
+    try:
+        yield _with_dbname(base_url, name)
+    finally:
+        with psycopg.connect(_with_dbname(base_url, "postgres"), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="session")
+def database_url(template_database: tuple[str, str]) -> Iterator[str]:
+    """URL of a freshly migrated database used by this test run only."""
+    with _clone(*template_database) as url, pytest.MonkeyPatch.context() as patch:
         patch.setenv("LIENTHONG_DATABASE_URL", url)
         get_settings.cache_clear()
         yield url
     get_settings.cache_clear()
-    with psycopg.connect(_with_dbname(base_url, "postgres"), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+
+
+@pytest.fixture(scope="module")
+def committed_database_url(template_database: tuple[str, str]) -> Iterator[str]:
+    """A database of the module's own, for end-to-end tests whose data must be committed (the
+    gateway opens its own connections), so that no other test sees it."""
+    with _clone(*template_database) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

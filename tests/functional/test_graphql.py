@@ -26,7 +26,7 @@ from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.opa import OpaEngine
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
-from registries.db import session_factory
+from registries.db import create_engine, session_factory
 from tests import factories
 from tests.net import free_port
 
@@ -37,7 +37,7 @@ MASKED_AGREEMENT = {
     "agency": "bhxh-danang",
     "purpose": "BHXH-TT",
     "type": "Resident",
-    "fields": ["id", "fullName", "birthDate"],
+    "fields": ["id", "fullName", "birthDate", "parcels", "representedEnterprises"],
     "legal_basis": "Luật Bảo hiểm xã hội 2024",
     "consent_required": False,
     "via": None,
@@ -46,6 +46,13 @@ MASKED_AGREEMENT = {
     "valid_from": "2025-07-01T00:00:00Z",
     "valid_to": None,
 }
+# ... and, through the cross links only, the resident's parcels and enterprises.
+CROSS_LINKS = [
+    {**MASKED_AGREEMENT, "type": "Parcel", "fields": ["id", "area"], "masking": {},
+     "via": ["Resident.parcels"]},
+    {**MASKED_AGREEMENT, "type": "Enterprise", "fields": ["code", "name"], "masking": {},
+     "via": ["Resident.representedEnterprises"]},
+]  # fmt: skip
 PARCEL_LON, PARCEL_LAT = 108.2412, 16.0544  # away from the squares other tests draw
 
 
@@ -61,11 +68,25 @@ class World:
     enterprise: str
     parcel: str
     batch: list[str]
+    renamed: str
 
 
 @pytest.fixture(scope="module")
-async def world(engine: AsyncEngine) -> World:
-    """Committed registry rows (unique IDs) and the sample agreements."""
+def gateway_settings(committed_database_url: str, home: Path) -> Settings:
+    return Settings(database_url=committed_database_url, home=home)
+
+
+@pytest.fixture(scope="module")
+async def world(gateway_settings: Settings) -> AsyncIterator[World]:
+    """Committed registry rows and the sample agreements, in this module's own database."""
+    engine = create_engine(gateway_settings, pool_size=2)
+    try:
+        yield await _build_world(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _build_world(engine: AsyncEngine) -> World:
     async with session_factory(engine).begin() as session:
         await load_policy_document(
             session=session,
@@ -75,7 +96,7 @@ async def world(engine: AsyncEngine) -> World:
                     {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"},
                 ],
                 "purposes": SAMPLE_POLICY["purposes"],
-                "agreements": [*SAMPLE_POLICY["agreements"], MASKED_AGREEMENT],
+                "agreements": [*SAMPLE_POLICY["agreements"], MASKED_AGREEMENT, *CROSS_LINKS],
             },
             actor="tests",
         )
@@ -107,6 +128,12 @@ async def world(engine: AsyncEngine) -> World:
             declared_area=Decimal("413.50"),
         )
         await factories.make_right(session, parcel=parcel, holder_id=head.personal_id)
+        renamed = factories.new_personal_id()
+        await factories.make_resident(
+            session, personal_id=renamed, full_name="Hoàng Thị Mai",
+            effective=datetime(2020, 1, 1, tzinfo=UTC),
+        )  # fmt: skip
+        await factories.make_resident(session, personal_id=renamed, full_name="Hoàng Mai Anh")
         batch = []
         for n in range(100):
             member_household = _household_id()
@@ -125,6 +152,7 @@ async def world(engine: AsyncEngine) -> World:
         enterprise=enterprise.enterprise_code,
         parcel=parcel.parcel_id,
         batch=batch,
+        renamed=renamed,
     )
 
 
@@ -184,8 +212,8 @@ async def _running(settings: Settings) -> AsyncIterator[Api]:
 
 
 @pytest.fixture(scope="module")
-async def api(settings: Settings, home: Path, world: World) -> AsyncIterator[Api]:
-    async for running in _running(_settings(settings, home)):
+async def api(gateway_settings: Settings, world: World) -> AsyncIterator[Api]:
+    async for running in _running(gateway_settings):
         yield running
 
 
@@ -289,7 +317,7 @@ async def test_household_with_members(api: Api, world: World) -> None:
 
 
 async def test_every_disclosure_is_in_the_access_log(
-    api: Api, world: World, settings: Settings
+    api: Api, world: World, gateway_settings: Settings
 ) -> None:
     request_id = f"t-{uuid.uuid4().hex}"
     query = """query($id: ID!) { resident(id: $id) { fullName religion
@@ -298,7 +326,7 @@ async def test_every_disclosure_is_in_the_access_log(
         query, {"id": world.spouse}, headers={"X-Request-Id": request_id, "X-Officer": "cb-0042"}
     )
     assert answer.headers["X-Request-Id"] == request_id
-    rows = _access_log(settings, request_id)
+    rows = _access_log(gateway_settings, request_id)
     assert sorted((r[2], r[3]) for r in rows) == sorted(
         [("resident", world.spouse), ("household", world.household)]
     )
@@ -516,8 +544,10 @@ def other_home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-async def test_rate_limited(settings: Settings, other_home: Path, world: World) -> None:
-    limited = _settings(settings, other_home, rate_limit_per_second=0.01, rate_limit_burst=2)
+async def test_rate_limited(gateway_settings: Settings, other_home: Path, world: World) -> None:
+    limited = _settings(
+        gateway_settings, other_home, rate_limit_per_second=0.01, rate_limit_burst=2
+    )
     async for api in _running(limited):
         codes = [_codes(await api.data('{ adminUnit(code: "48") { name } }', purpose=None))
                  for _ in range(2)]  # fmt: skip
@@ -535,10 +565,10 @@ async def test_rate_limited(settings: Settings, other_home: Path, world: World) 
 
 
 async def test_policy_engine_down_fails_closed(
-    settings: Settings, other_home: Path, world: World
+    gateway_settings: Settings, other_home: Path, world: World
 ) -> None:
     dead_opa = f"http://127.0.0.1:{free_port()}"
-    async for api in _running(_settings(settings, other_home, opa_url=dead_opa)):
+    async for api in _running(_settings(gateway_settings, other_home, opa_url=dead_opa)):
         assert isinstance(api.app.state.services.policy, OpaEngine)
         answer = await api.post(RESIDENT, {"id": world.head})
         assert answer.status_code == 503
@@ -548,9 +578,9 @@ async def test_policy_engine_down_fails_closed(
 
 
 async def test_access_log_down_fails_closed(
-    settings: Settings, other_home: Path, world: World
+    gateway_settings: Settings, other_home: Path, world: World
 ) -> None:
-    async for api in _running(_settings(settings, other_home)):
+    async for api in _running(_settings(gateway_settings, other_home)):
         await api.app.state.services.audit.stop()
         answer = await api.post(RESIDENT, {"id": world.head})
         assert answer.status_code == 503
@@ -565,3 +595,43 @@ async def test_access_log_down_fails_closed(
         }
         public = await api.data('{ adminUnit(code: "48") { name } }', purpose=None)
         assert public["data"]["adminUnit"]["name"] == "Thành phố Đà Nẵng"
+
+
+async def test_as_of_reads_the_registry_as_it_was(api: Api, world: World) -> None:
+    query = "query($id: ID!, $at: Date) { resident(id: $id, asOf: $at) { fullName } }"
+    now = await api.data(query, {"id": world.renamed, "at": None})
+    assert now["data"]["resident"]["fullName"] == "Hoàng Mai Anh"
+    then = await api.data(query, {"id": world.renamed, "at": "2021-06-30"})
+    assert then["data"]["resident"]["fullName"] == "Hoàng Thị Mai"
+    before = await api.data(query, {"id": world.renamed, "at": "2019-12-31"})
+    assert before == {"data": {"resident": None}}
+    bad = await api.data(query, {"id": world.renamed, "at": "30/06/2021"})
+    assert bad["data"] is None
+    assert "Date" in bad["errors"][0]["message"]
+
+
+async def test_cross_links_decide_each_linked_subject(api: Api, world: World) -> None:
+    query = """query($id: ID!) { resident(id: $id) { fullName
+      parcels { id area geometry } representedEnterprises { title enterprise { code name status } }
+    } }"""
+    answer = await api.data(query, {"id": world.head}, agency="bhxh-danang", purpose="BHXH-TT")
+    resident = answer["data"]["resident"]
+    assert resident["parcels"] == [{"id": world.parcel, "area": 413.5, "geometry": None}]
+    (link,) = resident["representedEnterprises"]
+    assert link["enterprise"]["code"] == world.enterprise
+    assert link["enterprise"]["status"] is None
+    assert sorted(e["extensions"]["field"] for e in answer["errors"]) == [
+        "Enterprise.status",
+        "Parcel.geometry",
+    ]
+
+
+async def test_queries_over_get_and_no_mutations_over_get(api: Api, world: World) -> None:
+    headers = {"Authorization": f"Bearer {api.token('motcua-danang')}", "X-Purpose": "CT01"}
+    query = f'{{ resident(id: "{world.head}") {{ fullName }} }}'
+    answer = await api.client.get("/graphql", params={"query": query}, headers=headers)
+    assert answer.json() == {"data": {"resident": {"fullName": "Trần Văn Bình"}}}
+    mutation = 'mutation { revokeConsent(id: "x") { id } }'
+    refused = await api.client.get("/graphql", params={"query": mutation}, headers=headers)
+    assert refused.status_code == 400
+    assert "mutation" in refused.text.lower()
