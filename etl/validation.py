@@ -23,6 +23,7 @@ from registries.identifiers import (
     IdentifierError,
     Sex,
     validate_enterprise_code,
+    validate_household_id,
     validate_personal_id,
 )
 from registries.parcels.models import HOLDER_KINDS, RIGHT_KINDS
@@ -158,8 +159,13 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
     if marital_status is not None and marital_status not in MARITAL_STATUSES:
         raise RowError("MARITAL_STATUS_INVALID", f"marital_status {marital_status!r}")
     household_id = text(raw, "household_id")
-    if household_id is not None and not (len(household_id) == 12 and household_id.isdigit()):
-        raise RowError("HOUSEHOLD_ID_INVALID", f"household_id {household_id!r} is not 12 digits")
+    if household_id is not None:
+        try:
+            household_id = validate_household_id(household_id)
+        except IdentifierError as error:
+            raise RowError(
+                "HOUSEHOLD_ID_INVALID", f"household_id {household_id!r}: {error}"
+            ) from error
     deceased = parse_bool(raw, "deceased")
     deceased_on = parse_date(raw, "deceased_on")
     if deceased_on is not None and not deceased:

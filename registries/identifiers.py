@@ -197,3 +197,27 @@ def make_enterprise_code(*, serial: int, branch: int | None = None) -> str:
 def parent_enterprise_code(enterprise_code: str) -> str | None:
     """The parent's code of a branch, None for a head office."""
     return enterprise_code[:10] if len(enterprise_code) == 13 else None
+
+
+HOUSEHOLD_ID_LENGTH = 12
+PARCEL_ID_LENGTH = 12
+GEOHASH_ALPHABET = frozenset("0123456789bcdefghjkmnpqrstuvwxyz")
+
+
+def validate_household_id(value: str) -> str:
+    """A household ID (số hộ): 12 digits, as the households table's CHECK requires."""
+    household_id = value.strip()
+    if not (len(household_id) == HOUSEHOLD_ID_LENGTH and household_id.isdigit()):
+        raise IdentifierError("HOUSEHOLD_ID_FORMAT", "a household ID has 12 digits")
+    return household_id
+
+
+def validate_parcel_id(value: str) -> str:
+    """A national parcel ID: a 12-character GeoHash, as the parcels table's CHECK requires."""
+    parcel_id = value.strip()
+    if len(parcel_id) != PARCEL_ID_LENGTH or not set(parcel_id) <= GEOHASH_ALPHABET:
+        raise IdentifierError(
+            "PARCEL_ID_FORMAT",
+            "a parcel ID is a 12-character GeoHash (0-9, b-z without a, i, l, o)",
+        )
+    return parcel_id

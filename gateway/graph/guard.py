@@ -135,6 +135,9 @@ class Guard:
         self._metrics = metrics
         self._loader: DataLoader[DecisionKey, Grant] = DataLoader(self._decide_batch)
         self._disclosed: dict[tuple[str, str], _Disclosed] = {}
+        # One request decides on one snapshot of the agreements: each type's are fetched once,
+        # not again on every level of the answer
+        self._scoped: dict[str, list[dict[str, Any]]] = {}
 
     async def decide(
         self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
@@ -165,17 +168,18 @@ class Guard:
         agency = self.principal.agency
         consenting = sorted({subject for t, subject, _, _ in keys if t in CONSENTING_TYPES})
         async with self._database.session() as session:
-            scoped = {
-                type_name: await self._agreements.agreements_for(
-                    session=session,
-                    agency=agency,
-                    purpose=self.purpose,
-                    subject_type=type_name,
+            for type_name in {k[0] for k in keys} - self._scoped.keys():
+                self._scoped[type_name] = (
+                    await self._agreements.agreements_for(
+                        session=session,
+                        agency=agency,
+                        purpose=self.purpose,
+                        subject_type=type_name,
+                    )
+                    if self.purpose is not None
+                    else []
                 )
-                if self.purpose is not None
-                else []
-                for type_name in {k[0] for k in keys}
-            }
+            scoped = self._scoped
             needs_consent = any(
                 a["consent_required"] for t in CONSENTING_TYPES for a in scoped.get(t, [])
             )

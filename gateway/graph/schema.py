@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from gateway.graph.types import (
     Provenance,
     RecordVersion,
     Resident,
+    context_of,
     decide_residents,
     load_household,
 )
@@ -48,45 +49,28 @@ from gateway.policy.service import (
     revoke_consent,
 )
 from gateway.selection import requested_fields
-from registries.identifiers import IdentifierError, validate_enterprise_code, validate_personal_id
+from registries.identifiers import (
+    IdentifierError,
+    validate_enterprise_code,
+    validate_household_id,
+    validate_parcel_id,
+    validate_personal_id,
+)
 from registries.parcels.service import GeometryError, parcels_at
 
 if TYPE_CHECKING:
-    from gateway.graph.context import GatewayContext
     from gateway.policy.models import Consent as ConsentRecord
 
 MAX_BATCH = 100
-HOUSEHOLD_ID_LENGTH = 12
-PARCEL_ID_LENGTH = 12
-GEOHASH_ALPHABET = frozenset("0123456789bcdefghjkmnpqrstuvwxyz")
 ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
 
 
-def _context(info: Info) -> GatewayContext:
-    context: GatewayContext = info.context
-    return context
-
-
-def _personal_id(value: str, argument: str = "id") -> str:
+def _checked(validate: Callable[[str], str], value: str, argument: str) -> str:
+    """The identifier as the registry rule accepts it, or BAD_USER_INPUT naming the argument."""
     try:
-        return validate_personal_id(value)
+        return validate(value)
     except IdentifierError as error:
         raise bad_user_input(argument, f"{argument}: {error} ({error.code})") from error
-
-
-def _enterprise_code(value: str, argument: str = "code") -> str:
-    try:
-        return validate_enterprise_code(value)
-    except IdentifierError as error:
-        raise bad_user_input(argument, f"{argument}: {error} ({error.code})") from error
-
-
-def _parcel_id(value: str) -> str:
-    if len(value) != PARCEL_ID_LENGTH or not set(value) <= GEOHASH_ALPHABET:
-        raise bad_user_input(
-            "id", "id: a parcel ID is a 12-character GeoHash (0-9, b-z without a, i, l, o)"
-        )
-    return value
 
 
 def _batch(values: Sequence[str], argument: str) -> None:
@@ -97,7 +81,7 @@ def _batch(values: Sequence[str], argument: str) -> None:
 
 
 def _citizen(info: Info) -> str:
-    principal = _context(info).caller
+    principal = context_of(info).caller
     if not principal.is_citizen or principal.citizen_id is None:
         raise forbidden("citizen", "only a citizen's own token may use this field")
     return principal.citizen_id
@@ -121,7 +105,7 @@ def _selections(info: Info) -> Any:
 
 
 async def _enterprise(info: Info, code: str, as_of: date | None) -> Enterprise | None:
-    context = _context(info)
+    context = context_of(info)
     record = await context.loaders.enterprises.load((code, as_of))
     if record is None:
         return None
@@ -138,8 +122,8 @@ class Query:
     async def resident(
         self, info: Info, id: strawberry.ID, as_of: date | None = None
     ) -> Resident | None:
-        personal_id = _personal_id(id)
-        record = await _context(info).loaders.residents.load((personal_id, as_of))
+        personal_id = _checked(validate_personal_id, id, "id")
+        record = await context_of(info).loaders.residents.load((personal_id, as_of))
         (resident,) = await decide_residents(
             info, [record], via=None, selections=_selections(info), as_of=as_of
         )
@@ -150,8 +134,8 @@ class Query:
     @strawberry.field(description="Up to 100 residents; order kept, null where absent or refused.")
     async def residents(self, info: Info, ids: list[strawberry.ID]) -> list[Resident | None]:
         _batch(ids, "ids")
-        personal_ids = [_personal_id(value, "ids") for value in ids]
-        records = await _context(info).loaders.residents.load_many(
+        personal_ids = [_checked(validate_personal_id, value, "ids") for value in ids]
+        records = await context_of(info).loaders.residents.load_many(
             [(p, None) for p in personal_ids]
         )
         # a refused resident answers each of its fields with FORBIDDEN
@@ -161,23 +145,22 @@ class Query:
 
     @strawberry.field
     async def household(self, info: Info, id: strawberry.ID) -> Household | None:
-        if len(id) != HOUSEHOLD_ID_LENGTH or not id.isdigit():
-            raise bad_user_input("id", "id: a household ID has 12 digits")
-        return await load_household(info, id, via=None, as_of=None)
+        household_id = _checked(validate_household_id, id, "id")
+        return await load_household(info, household_id, via=None, as_of=None)
 
     @strawberry.field
     async def enterprise(
         self, info: Info, code: strawberry.ID, as_of: date | None = None
     ) -> Enterprise | None:
-        return await _enterprise(info, _enterprise_code(code), as_of)
+        return await _enterprise(info, _checked(validate_enterprise_code, code, "code"), as_of)
 
     @strawberry.field(
         description="Up to 100 enterprises; order kept, null where absent or refused."
     )
     async def enterprises(self, info: Info, codes: list[strawberry.ID]) -> list[Enterprise | None]:
         _batch(codes, "codes")
-        checked = [_enterprise_code(code, "codes") for code in codes]
-        context = _context(info)
+        checked = [_checked(validate_enterprise_code, code, "codes") for code in codes]
+        context = context_of(info)
         records = await context.loaders.enterprises.load_many([(code, None) for code in checked])
         present = [r for r in records if r is not None]
         grants = await context.guard.decide_many(
@@ -193,8 +176,8 @@ class Query:
 
     @strawberry.field
     async def parcel(self, info: Info, id: strawberry.ID) -> Parcel | None:
-        context = _context(info)
-        parcel_id = _parcel_id(id)
+        context = context_of(info)
+        parcel_id = _checked(validate_parcel_id, id, "id")
         record = await context.loaders.parcels.load((parcel_id, None))
         if record is None:
             return None
@@ -206,7 +189,7 @@ class Query:
 
     @strawberry.field(description="Parcels containing (or bordering on) a WGS 84 point.")
     async def parcels_at(self, info: Info, lon: float, lat: float) -> list[Parcel]:
-        context = _context(info)
+        context = context_of(info)
         try:
             async with context.database.session() as session:
                 records = await parcels_at(session=session, lon=lon, lat=lat)
@@ -223,7 +206,7 @@ class Query:
     def admin_unit(self, info: Info, code: str) -> AdminUnit | None:
         if not code.isdigit() or len(code) > 5:
             raise bad_user_input("code", "code: an administrative unit code has at most 5 digits")
-        reference = _context(info).services.reference
+        reference = context_of(info).services.reference
         number = int(code)
         if len(code) <= 2:
             province = reference.provinces.get(number)
@@ -249,7 +232,7 @@ class Query:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> AccessLogConnection:
         citizen_id = _citizen(info)
-        context = _context(info)
+        context = context_of(info)
         grant = await context.guard.decide("AccessLog", citizen_id, ACCESS_LOG_FIELDS)
         grant.check_subject("myAccessLog")
         if first is not None and not 1 <= first <= MAX_BATCH:
@@ -287,7 +270,7 @@ class Query:
     @strawberry.field(description="My consents, current and revoked (citizen tokens only).")
     async def my_consents(self, info: Info) -> list[Consent]:
         citizen_id = _citizen(info)
-        async with _context(info).database.session() as session:
+        async with context_of(info).database.session() as session:
             records = await consent_records(session=session, subject_id=citizen_id)
         return [_consent(record) for record in records]
 
@@ -302,7 +285,7 @@ def _province(province: Any) -> AdminUnit:
 
 
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
-    context = _context(info)
+    context = context_of(info)
     form = context.services.forms.get(code)
     if form is None:
         known = ", ".join(context.services.forms.codes())
@@ -391,7 +374,7 @@ class Mutation:
             )
         if expires_at <= datetime.now(UTC):
             raise bad_user_input("expiresAt", "expiresAt: must be in the future")
-        async with _context(info).services.sessions.begin() as session:
+        async with context_of(info).services.sessions.begin() as session:
             record = await grant_consent(
                 session=session,
                 subject_id=citizen_id,
@@ -406,7 +389,7 @@ class Mutation:
     async def revoke_consent(self, info: Info, id: strawberry.ID) -> Consent:
         citizen_id = _citizen(info)
         try:
-            async with _context(info).services.sessions.begin() as session:
+            async with context_of(info).services.sessions.begin() as session:
                 record = await revoke_consent(session=session, consent_id=id, subject_id=citizen_id)
                 return _consent(record)
         except ConsentNotFound as error:

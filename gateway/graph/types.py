@@ -37,7 +37,7 @@ def guarded(**kwargs: Any) -> Any:
     return strawberry.field(extensions=[Guarded()], **kwargs)
 
 
-def _context(info: Info) -> GatewayContext:
+def context_of(info: Info) -> GatewayContext:
     context: GatewayContext = info.context
     return context
 
@@ -97,7 +97,7 @@ async def decide_residents(
     """Residents reached by a field: one decision each (decided together), absent ones null."""
     fields = requested_fields(selections, "Resident")
     present = [r for r in records if r is not None]
-    grants = await _context(info).guard.decide_many(
+    grants = await context_of(info).guard.decide_many(
         "Resident", [r.personal_id for r in present], fields, via
     )
     by_id = dict(zip((r.personal_id for r in present), grants, strict=True))
@@ -135,7 +135,7 @@ class Resident:
 
     @guarded(description="Ethnic group (dân tộc), by name.")
     def ethnicity(self, info: Info) -> str | None:
-        return _context(info).services.reference.ethnic_groups.get(self.record.ethnicity_code)
+        return context_of(info).services.reference.ethnic_groups.get(self.record.ethnicity_code)
 
     @guarded()
     def religion(self) -> str | None:
@@ -156,7 +156,7 @@ class Resident:
     @guarded(description="Nơi thường trú.")
     def permanent_address(self, info: Info) -> Address | None:
         return address(
-            _context(info).services.reference,
+            context_of(info).services.reference,
             self.record.permanent_commune_code,
             self.record.permanent_address_line,
         )
@@ -164,7 +164,7 @@ class Resident:
     @guarded(description="Nơi tạm trú.")
     def temporary_address(self, info: Info) -> Address | None:
         return address(
-            _context(info).services.reference,
+            context_of(info).services.reference,
             self.record.temporary_commune_code,
             self.record.temporary_address_line,
         )
@@ -203,7 +203,7 @@ class Resident:
 
     @guarded(description="Parcels on which this person holds a right.")
     async def parcels(self, info: Info) -> list[Parcel] | None:
-        context = _context(info)
+        context = context_of(info)
         held = await context.loaders.resident_parcels.load((self.record.personal_id, self.as_of))
         fields = requested_fields(info.selected_fields[0].selections, "Parcel")
         grants = await context.guard.decide_many(
@@ -218,7 +218,7 @@ class Resident:
 
     @guarded(description="Enterprises this person legally represents.")
     async def represented_enterprises(self, info: Info) -> list[Representation] | None:
-        context = _context(info)
+        context = context_of(info)
         represented = await context.loaders.represented.load((self.record.personal_id, self.as_of))
         return [
             Representation(enterprise_record=enterprise, title=title, as_of=self.as_of)
@@ -235,7 +235,7 @@ class Representation:
     @strawberry.field
     async def enterprise(self, info: Info) -> Enterprise | None:
         fields = requested_fields(info.selected_fields[0].selections, "Enterprise")
-        grant = await _context(info).guard.decide(
+        grant = await context_of(info).guard.decide(
             "Enterprise",
             self.enterprise_record.enterprise_code,
             fields,
@@ -253,7 +253,7 @@ async def load_household(
     as_of: date | None,
     field_name: str = "household",
 ) -> Household | None:
-    context = _context(info)
+    context = context_of(info)
     record = await context.loaders.households.load((household_id, as_of))
     if record is None:
         return None
@@ -283,7 +283,7 @@ class Household:
 
     @guarded()
     async def head(self, info: Info) -> Resident | None:
-        context = _context(info)
+        context = context_of(info)
         record = await context.loaders.residents.load((self.record.head_id, self.as_of))
         (head,) = await decide_residents(
             info,
@@ -299,12 +299,12 @@ class Household:
     @guarded()
     def address(self, info: Info) -> Address | None:
         return address(
-            _context(info).services.reference, self.record.commune_code, self.record.address_line
+            context_of(info).services.reference, self.record.commune_code, self.record.address_line
         )
 
     @guarded(description="Members, the head first.")
     async def members(self, info: Info) -> list[HouseholdMember] | None:
-        context = _context(info)
+        context = context_of(info)
         records = await context.loaders.members.load((self.record.household_id, self.as_of))
         selections = sub_selections(
             list(info.selected_fields[0].selections), "HouseholdMember", "resident"
@@ -375,14 +375,14 @@ class Enterprise:
     @guarded()
     def head_office(self, info: Info) -> Address | None:
         return address(
-            _context(info).services.reference,
+            context_of(info).services.reference,
             self.record.head_office_commune_code,
             self.record.head_office_address_line,
         )
 
     @guarded()
     async def legal_representatives(self, info: Info) -> list[LegalRepresentative] | None:
-        context = _context(info)
+        context = context_of(info)
         links = await context.loaders.representatives.load(
             (self.record.enterprise_code, self.as_of)
         )
@@ -406,7 +406,7 @@ class Enterprise:
 
     @guarded(description="VSIC 2018 business lines, the main line first.")
     async def business_lines(self, info: Info) -> list[BusinessLineEntry] | None:
-        lines = await _context(info).loaders.business_lines.load(
+        lines = await context_of(info).loaders.business_lines.load(
             (self.record.enterprise_code, self.as_of)
         )
         return [
@@ -467,7 +467,7 @@ class ParcelRight:
 
     @strawberry.field
     async def holder(self, info: Info) -> RightHolder | None:
-        context = _context(info)
+        context = context_of(info)
         selections = info.selected_fields[0].selections
         if self.record.holder_kind == "enterprise":
             enterprise = await context.loaders.enterprises.load((self.record.holder_id, self.as_of))
@@ -515,7 +515,7 @@ class Parcel:
     @guarded()
     def address(self, info: Info) -> Address | None:
         return address(
-            _context(info).services.reference, self.record.commune_code, self.record.address_line
+            context_of(info).services.reference, self.record.commune_code, self.record.address_line
         )
 
     @guarded(description="Declared area in m².")
@@ -524,7 +524,7 @@ class Parcel:
 
     @guarded()
     def land_use(self, info: Info) -> LandUse | None:
-        category = _context(info).services.reference.land_use.get(self.record.land_use_code)
+        category = context_of(info).services.reference.land_use.get(self.record.land_use_code)
         if category is None:
             return None
         return LandUse(code=category.code, name=category.name, group=category.land_group)
@@ -535,7 +535,7 @@ class Parcel:
 
     @guarded()
     async def rights(self, info: Info) -> list[ParcelRight] | None:
-        rights = await _context(info).loaders.rights.load((self.record.parcel_id, self.as_of))
+        rights = await context_of(info).loaders.rights.load((self.record.parcel_id, self.as_of))
         return [ParcelRight(record=right, as_of=self.as_of) for right in rights]
 
 

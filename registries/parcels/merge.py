@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from psycopg import Connection, sql
 
+from registries.identifiers import PARCEL_ID_LENGTH
 from registries.merge import MergeCounts, count_with_children, merge_children, merge_staged
-from registries.parcels.service import PARCEL_ID_LENGTH
 
 PARCEL_COLUMNS = (
     "parcel_id",

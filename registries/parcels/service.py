@@ -18,11 +18,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registries.history import fetch_by_keys, fetch_children, versions_at
+from registries.identifiers import PARCEL_ID_LENGTH
 from registries.parcels.models import AREA_TOLERANCE, Parcel, ParcelRestriction, ParcelRight
 
 AsOf = date | datetime | None
 SRID = 4326
-PARCEL_ID_LENGTH = 12
 GEOD = Geod(ellps="WGS84")
 
 
