@@ -39,8 +39,9 @@ from gateway.graph.types import (
     RecordVersion,
     Resident,
     context_of,
-    decide_residents,
-    load_household,
+    decide_subjects,
+    reach,
+    visible,
 )
 from gateway.policy.service import (
     ConsentNotFound,
@@ -48,7 +49,6 @@ from gateway.policy.service import (
     grant_consent,
     revoke_consent,
 )
-from gateway.selection import requested_fields
 from registries.identifiers import (
     IdentifierError,
     validate_enterprise_code,
@@ -100,22 +100,6 @@ def _consent(record: ConsentRecord) -> Consent:
     )
 
 
-def _selections(info: Info) -> Any:
-    return info.selected_fields[0].selections
-
-
-async def _enterprise(info: Info, code: str, as_of: date | None) -> Enterprise | None:
-    context = context_of(info)
-    record = await context.loaders.enterprises.load((code, as_of))
-    if record is None:
-        return None
-    grant = await context.guard.decide(
-        "Enterprise", code, requested_fields(_selections(info), "Enterprise")
-    )
-    grant.check_subject(info.field_name)
-    return Enterprise(record=record, grant=grant, as_of=as_of)
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="A resident by personal ID; `asOf` reads the registry as it was.")
@@ -123,13 +107,7 @@ class Query:
         self, info: Info, id: strawberry.ID, as_of: date | None = None
     ) -> Resident | None:
         personal_id = _checked(validate_personal_id, id, "id")
-        record = await context_of(info).loaders.residents.load((personal_id, as_of))
-        (resident,) = await decide_residents(
-            info, [record], via=None, selections=_selections(info), as_of=as_of
-        )
-        if resident is not None:
-            resident.grant.check_subject("resident")
-        return resident
+        return await reach(info, Resident, personal_id, via=None, as_of=as_of)
 
     @strawberry.field(description="Up to 100 residents; order kept, null where absent or refused.")
     async def residents(self, info: Info, ids: list[strawberry.ID]) -> list[Resident | None]:
@@ -139,20 +117,19 @@ class Query:
             [(p, None) for p in personal_ids]
         )
         # a refused resident answers each of its fields with FORBIDDEN
-        return await decide_residents(
-            info, list(records), via=None, selections=_selections(info), as_of=None
-        )
+        return await decide_subjects(info, Resident, records, via=None, as_of=None)
 
     @strawberry.field
     async def household(self, info: Info, id: strawberry.ID) -> Household | None:
         household_id = _checked(validate_household_id, id, "id")
-        return await load_household(info, household_id, via=None, as_of=None)
+        return await reach(info, Household, household_id, via=None, as_of=None)
 
     @strawberry.field
     async def enterprise(
         self, info: Info, code: strawberry.ID, as_of: date | None = None
     ) -> Enterprise | None:
-        return await _enterprise(info, _checked(validate_enterprise_code, code, "code"), as_of)
+        enterprise_code = _checked(validate_enterprise_code, code, "code")
+        return await reach(info, Enterprise, enterprise_code, via=None, as_of=as_of)
 
     @strawberry.field(
         description="Up to 100 enterprises; order kept, null where absent or refused."
@@ -160,32 +137,15 @@ class Query:
     async def enterprises(self, info: Info, codes: list[strawberry.ID]) -> list[Enterprise | None]:
         _batch(codes, "codes")
         checked = [_checked(validate_enterprise_code, code, "codes") for code in codes]
-        context = context_of(info)
-        records = await context.loaders.enterprises.load_many([(code, None) for code in checked])
-        present = [r for r in records if r is not None]
-        grants = await context.guard.decide_many(
-            "Enterprise",
-            [r.enterprise_code for r in present],
-            requested_fields(_selections(info), "Enterprise"),
+        records = await context_of(info).loaders.enterprises.load_many(
+            [(code, None) for code in checked]
         )
-        by_code = dict(zip((r.enterprise_code for r in present), grants, strict=True))
-        return [
-            Enterprise(record=r, grant=by_code[r.enterprise_code], as_of=None) if r else None
-            for r in records
-        ]
+        return await decide_subjects(info, Enterprise, records, via=None, as_of=None)
 
     @strawberry.field
     async def parcel(self, info: Info, id: strawberry.ID) -> Parcel | None:
-        context = context_of(info)
         parcel_id = _checked(validate_parcel_id, id, "id")
-        record = await context.loaders.parcels.load((parcel_id, None))
-        if record is None:
-            return None
-        grant = await context.guard.decide(
-            "Parcel", parcel_id, requested_fields(_selections(info), "Parcel")
-        )
-        grant.check_subject("parcel")
-        return Parcel(record=record, grant=grant, as_of=None)
+        return await reach(info, Parcel, parcel_id, via=None, as_of=None)
 
     @strawberry.field(description="Parcels containing (or bordering on) a WGS 84 point.")
     async def parcels_at(self, info: Info, lon: float, lat: float) -> list[Parcel]:
@@ -195,12 +155,8 @@ class Query:
                 records = await parcels_at(session=session, lon=lon, lat=lat)
         except GeometryError as error:
             raise bad_user_input("lon" if not -180 <= lon <= 180 else "lat", str(error)) from error
-        grants = await context.guard.decide_many(
-            "Parcel", [r.parcel_id for r in records], requested_fields(_selections(info), "Parcel")
-        )
-        for grant in grants:
-            grant.check_subject("parcelsAt")
-        return [Parcel(record=r, grant=g, as_of=None) for r, g in zip(records, grants, strict=True)]
+        parcels = await decide_subjects(info, Parcel, records, via=None, as_of=None)
+        return visible(parcels, "parcelsAt")
 
     @strawberry.field(description="A province (2-digit code) or a commune (5-digit code); public.")
     def admin_unit(self, info: Info, code: str) -> AdminUnit | None:

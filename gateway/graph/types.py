@@ -9,9 +9,10 @@ their own, with the relation as `via`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -86,25 +87,75 @@ def address(
     )
 
 
-async def decide_residents(
+Subject = TypeVar("Subject", "Resident", "Household", "Enterprise", "Parcel")
+# Each subject type's business key on its registry record, and the loader reading it by key.
+_KEY_ATTRIBUTE = {
+    "Resident": "personal_id",
+    "Household": "household_id",
+    "Enterprise": "enterprise_code",
+    "Parcel": "parcel_id",
+}
+_LOADER = {
+    "Resident": "residents",
+    "Household": "households",
+    "Enterprise": "enterprises",
+    "Parcel": "parcels",
+}
+
+
+async def decide_subjects(
     info: Info,
-    records: list[ResidentRecord | None],
+    cls: type[Subject],
+    records: Sequence[Any | None],
     *,
     via: str | None,
-    selections: Any,
     as_of: date | None,
-) -> list[Resident | None]:
-    """Residents reached by a field: one decision each (decided together), absent ones null."""
-    fields = requested_fields(selections, "Resident")
+    selections: Any = None,
+) -> list[Subject | None]:
+    """Subjects reached by a field: one decision each, covering what the operation selects on
+    them (below `selections`, by default this field's), decided together; absent ones null."""
+    type_name = cls.__name__
+    wanted = selections if selections is not None else info.selected_fields[0].selections
     present = [r for r in records if r is not None]
+    keys = [getattr(r, _KEY_ATTRIBUTE[type_name]) for r in present]
     grants = await context_of(info).guard.decide_many(
-        "Resident", [r.personal_id for r in present], fields, via
+        type_name, keys, requested_fields(wanted, type_name), via
     )
-    by_id = dict(zip((r.personal_id for r in present), grants, strict=True))
+    by_key = dict(zip(keys, grants, strict=True))
     return [
-        Resident(record=r, grant=by_id[r.personal_id], as_of=as_of) if r is not None else None
+        cls(record=r, grant=by_key[getattr(r, _KEY_ATTRIBUTE[type_name])], as_of=as_of)
+        if r is not None
+        else None
         for r in records
     ]
+
+
+async def reach(
+    info: Info,
+    cls: type[Subject],
+    key: str,
+    *,
+    via: str | None,
+    as_of: date | None,
+    record: Any = None,
+) -> Subject | None:
+    """One subject reached by this field (read by key unless its record is at hand): null when
+    absent, FORBIDDEN at this field when no field of it may be seen."""
+    if record is None:
+        loader = getattr(context_of(info).loaders, _LOADER[cls.__name__])
+        record = await loader.load((key, as_of))
+    (subject,) = await decide_subjects(info, cls, [record], via=via, as_of=as_of)
+    if subject is not None:
+        subject.grant.check_subject(info.field_name)
+    return subject
+
+
+def visible(subjects: list[Subject | None], field_name: str) -> list[Subject]:
+    """A list field whose every element must be visible (FORBIDDEN at the field otherwise)."""
+    present = [s for s in subjects if s is not None]
+    for subject in present:
+        subject.grant.check_subject(field_name)
+    return present
 
 
 @strawberry.type(description="A person in the national population registry (CSDLQG về dân cư).")
@@ -197,24 +248,19 @@ class Resident:
     async def household(self, info: Info) -> Household | None:
         if self.record.household_id is None:
             return None
-        return await load_household(
-            info, self.record.household_id, via="Resident.household", as_of=self.as_of
+        return await reach(
+            info, Household, self.record.household_id, via="Resident.household", as_of=self.as_of
         )
 
     @guarded(description="Parcels on which this person holds a right.")
     async def parcels(self, info: Info) -> list[Parcel] | None:
-        context = context_of(info)
-        held = await context.loaders.resident_parcels.load((self.record.personal_id, self.as_of))
-        fields = requested_fields(info.selected_fields[0].selections, "Parcel")
-        grants = await context.guard.decide_many(
-            "Parcel", [parcel.parcel_id for parcel, _ in held], fields, "Resident.parcels"
+        held = await context_of(info).loaders.resident_parcels.load(
+            (self.record.personal_id, self.as_of)
         )
-        for grant in grants:
-            grant.check_subject("parcels")
-        return [
-            Parcel(record=parcel, grant=grant, as_of=self.as_of)
-            for (parcel, _), grant in zip(held, grants, strict=True)
-        ]
+        parcels = await decide_subjects(
+            info, Parcel, [parcel for parcel, _ in held], via="Resident.parcels", as_of=self.as_of
+        )
+        return visible(parcels, "parcels")
 
     @guarded(description="Enterprises this person legally represents.")
     async def represented_enterprises(self, info: Info) -> list[Representation] | None:
@@ -234,33 +280,14 @@ class Representation:
 
     @strawberry.field
     async def enterprise(self, info: Info) -> Enterprise | None:
-        fields = requested_fields(info.selected_fields[0].selections, "Enterprise")
-        grant = await context_of(info).guard.decide(
-            "Enterprise",
+        return await reach(
+            info,
+            Enterprise,
             self.enterprise_record.enterprise_code,
-            fields,
-            "Resident.representedEnterprises",
+            via="Resident.representedEnterprises",
+            as_of=self.as_of,
+            record=self.enterprise_record,
         )
-        grant.check_subject("enterprise")
-        return Enterprise(record=self.enterprise_record, grant=grant, as_of=self.as_of)
-
-
-async def load_household(
-    info: Info,
-    household_id: str,
-    *,
-    via: str | None,
-    as_of: date | None,
-    field_name: str = "household",
-) -> Household | None:
-    context = context_of(info)
-    record = await context.loaders.households.load((household_id, as_of))
-    if record is None:
-        return None
-    fields = requested_fields(info.selected_fields[0].selections, "Household")
-    grant = await context.guard.decide("Household", household_id, fields, via)
-    grant.check_subject(field_name)
-    return Household(record=record, grant=grant, as_of=as_of)
 
 
 @strawberry.type(description="A household (hộ gia đình) as registered for residence.")
@@ -283,18 +310,9 @@ class Household:
 
     @guarded()
     async def head(self, info: Info) -> Resident | None:
-        context = context_of(info)
-        record = await context.loaders.residents.load((self.record.head_id, self.as_of))
-        (head,) = await decide_residents(
-            info,
-            [record],
-            via="Household.head",
-            selections=info.selected_fields[0].selections,
-            as_of=self.as_of,
+        return await reach(
+            info, Resident, self.record.head_id, via="Household.head", as_of=self.as_of
         )
-        if head is not None:
-            head.grant.check_subject("head")
-        return head
 
     @guarded()
     def address(self, info: Info) -> Address | None:
@@ -309,8 +327,13 @@ class Household:
         selections = sub_selections(
             list(info.selected_fields[0].selections), "HouseholdMember", "resident"
         )
-        residents = await decide_residents(
-            info, records, via="Household.members", selections=selections, as_of=self.as_of
+        residents = await decide_subjects(
+            info,
+            Resident,
+            records,
+            via="Household.members",
+            as_of=self.as_of,
+            selections=selections,
         )
         return [
             HouseholdMember(member=resident, relationship_to_head=record.relationship_to_head)
@@ -392,12 +415,13 @@ class Enterprise:
         selections = sub_selections(
             list(info.selected_fields[0].selections), "LegalRepresentative", "resident"
         )
-        residents = await decide_residents(
+        residents = await decide_subjects(
             info,
+            Resident,
             list(records),
             via="Enterprise.legalRepresentatives",
-            selections=selections,
             as_of=self.as_of,
+            selections=selections,
         )
         return [
             LegalRepresentative(person=resident, title=link.title)
@@ -467,27 +491,10 @@ class ParcelRight:
 
     @strawberry.field
     async def holder(self, info: Info) -> RightHolder | None:
-        context = context_of(info)
-        selections = info.selected_fields[0].selections
+        holder, via = self.record.holder_id, "Parcel.rights.holder"
         if self.record.holder_kind == "enterprise":
-            enterprise = await context.loaders.enterprises.load((self.record.holder_id, self.as_of))
-            if enterprise is None:
-                return None
-            grant = await context.guard.decide(
-                "Enterprise",
-                enterprise.enterprise_code,
-                requested_fields(selections, "Enterprise"),
-                "Parcel.rights.holder",
-            )
-            grant.check_subject("holder")
-            return Enterprise(record=enterprise, grant=grant, as_of=self.as_of)
-        record = await context.loaders.residents.load((self.record.holder_id, self.as_of))
-        (resident,) = await decide_residents(
-            info, [record], via="Parcel.rights.holder", selections=selections, as_of=self.as_of
-        )
-        if resident is not None:
-            resident.grant.check_subject("holder")
-        return resident
+            return await reach(info, Enterprise, holder, via=via, as_of=self.as_of)
+        return await reach(info, Resident, holder, via=via, as_of=self.as_of)
 
 
 @strawberry.type(description="A land parcel (thửa đất) in the cadastral registry.")
