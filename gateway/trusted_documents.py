@@ -75,6 +75,9 @@ class TrustedDocuments:
     def __len__(self) -> int:
         return len(self._by_name)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
     def find(
         self, *, query: str | None, document_id: str | None, sha256: str | None
     ) -> TrustedDocument:

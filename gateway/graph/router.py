@@ -45,10 +45,6 @@ STATUS = {
 }
 
 
-def _code(error: GraphQLError) -> str | None:
-    return (error.extensions or {}).get("code")
-
-
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     """`services` is read per request: the app builds them in its lifespan, after routing."""
 
@@ -88,7 +84,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             try:
                 admitted = await self._admit(request, request_data, context, sub_response)
             except GatewayError as error:
-                return self._refuse(error, sub_response)
+                return self._refuse(error, context, sub_response)
             except GraphQLError as error:  # a syntax error: the document never ran
                 return ExecutionResult(data=None, errors=[error])
             result = await super().execute_single(
@@ -97,17 +93,25 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             return await self._seal(context, result, sub_response)
         finally:
             await context.database.close()
-            agency = context.principal.agency if context.principal else "unauthenticated"
-            operation = context.operation or "anonymous"
+            agency, operation = self._labels(context)
             metrics.latency.labels(operation, agency).observe(time.perf_counter() - started)
 
-    def _refuse(self, error: GatewayError, sub_response: Response) -> ExecutionResult:
+    def _labels(self, context: GatewayContext) -> tuple[str, str]:
+        """Metric labels stay bounded: registered agencies, and trusted documents by name
+        (any other operation counts as `anonymous`, whatever name its author gave it)."""
+        agency = context.principal.agency if context.principal else "unauthenticated"
+        trusted = context.operation in self.services.trusted
+        return agency, context.operation if trusted and context.operation else "anonymous"
+
+    def _refuse(
+        self, error: GatewayError, context: GatewayContext, sub_response: Response
+    ) -> ExecutionResult:
         sub_response.status_code = STATUS.get(error.code, 200)
         if error.code is ErrorCode.UNAUTHENTICATED:
             sub_response.headers["WWW-Authenticate"] = 'Bearer realm="lienthong"'
         if error.code is ErrorCode.RATE_LIMITED:
             sub_response.headers["Retry-After"] = str((error.extensions or {})["retryAfter"])
-        self._count("unauthenticated", "anonymous", error.code.value)
+        self._count(*self._labels(context), error.code.value)
         return ExecutionResult(data=None, errors=[error])
 
     def _count(self, agency: str, operation: str, outcome: str) -> None:
@@ -201,11 +205,11 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     async def _seal(
         self, context: GatewayContext, result: ExecutionResult, sub_response: Response
     ) -> ExecutionResult:
-        agency = context.caller.agency
-        operation = context.operation or "anonymous"
         for error in result.errors or []:
-            if _code(error) == ErrorCode.UNAVAILABLE:
-                return self._fail_closed(error, agency, operation, sub_response)
+            if isinstance(error.original_error, GatewayError) and (
+                error.original_error.code is ErrorCode.UNAVAILABLE
+            ):
+                return self._refuse(error.original_error, context, sub_response)
         disclosures = context.guard.disclosures(
             request_id=context.request_id, officer=context.officer, operation=context.operation
         )
@@ -215,17 +219,8 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 await self.services.audit.record(disclosures)
             except AuditUnavailable:
                 log.error("access log unavailable", request_id=context.request_id)
-                return self._fail_closed(
-                    unavailable("the access log"), agency, operation, sub_response
-                )
+                return self._refuse(unavailable("the access log"), context, sub_response)
             self.services.metrics.audit_flush.observe(time.perf_counter() - started)
-        codes = [_code(error) for error in result.errors or []]
-        self._count(agency, operation, next((c for c in codes if c), "ok") if codes else "ok")
+        codes = [(error.extensions or {}).get("code") for error in result.errors or []]
+        self._count(*self._labels(context), next((c for c in codes if c), "ok"))
         return result
-
-    def _fail_closed(
-        self, error: GraphQLError, agency: str, operation: str, sub_response: Response
-    ) -> ExecutionResult:
-        sub_response.status_code = 503
-        self._count(agency, operation, ErrorCode.UNAVAILABLE.value)
-        return ExecutionResult(data=None, errors=[error])

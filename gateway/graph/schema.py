@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from gateway.policy.models import Consent as ConsentRecord
 
 MAX_BATCH = 100
+PREFILL_FATAL = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.BAD_USER_INPUT})
 ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
 
 
@@ -256,15 +257,10 @@ async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
     )
     errors = list(result.errors or [])
     for error in errors:
-        if error.extensions and error.extensions.get("code") in (
-            ErrorCode.UNAVAILABLE,
-            ErrorCode.BAD_USER_INPUT,
-        ):
-            raise GatewayError(
-                ErrorCode(error.extensions["code"]),
-                error.message,
-                **{k: v for k, v in error.extensions.items() if k != "code"},
-            )
+        original = error.original_error
+        # a failure or a bad subject is the prefill's own error, not a missing field
+        if isinstance(original, GatewayError) and original.code in PREFILL_FATAL:
+            raise original
         if error.path == ["subject"]:
             raise error
     data = (result.data or {}).get("subject")
