@@ -26,6 +26,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    inspect,
     or_,
     select,
     text,
@@ -109,7 +110,8 @@ async def supersede(
     values: dict[str, Any],
     effective: datetime | None = None,
 ) -> tuple[VersionedT, bool]:
-    """Make `values` the state of the entity `key` from `effective` on (default: now).
+    """Apply `values` to the entity `key` from `effective` on (default: now); attributes not
+    in `values` carry over from the open version, so a change may name only what changes.
 
     Opens a new version only when something changed; returns (current version, changed?).
     The open version is locked first, so two concurrent changes of one key serialise. A change
@@ -138,13 +140,26 @@ async def supersede(
             update(model).where(model.version_id == current.version_id).values(valid_to=now)
         )
         await session.refresh(current)
-    new_version = model(**key, **values)
+    carried = {} if current is None else _state(current)
+    new_version = model(**{**carried, **key, **values})
     if effective is not None:
         new_version.valid_from = effective
     session.add(new_version)
     await session.flush()
     await session.refresh(new_version)
     return new_version, True
+
+
+_HISTORY_COLUMNS = frozenset({"version_id", "valid_from", "valid_to", "recorded_at"})
+
+
+def _state(version: Versioned) -> dict[str, Any]:
+    """A version's business attributes, without its history bookkeeping."""
+    return {
+        attribute.key: getattr(version, attribute.key)
+        for attribute in inspect(type(version)).column_attrs
+        if attribute.key not in _HISTORY_COLUMNS
+    }
 
 
 async def fetch_by_keys(

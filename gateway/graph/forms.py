@@ -50,6 +50,7 @@ class FormField:
     key: str
     label: str
     path: str
+    steps: tuple[Step, ...]  # the path parsed once, at start-up
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,10 @@ class Form:
 
 
 Tree = dict[str, "Tree"]
+Step = tuple[str, int | None]  # a field name, and an index into it when it is a list
 
 
-def _steps(path: str) -> list[tuple[str, int | None]]:
+def _steps(path: str) -> tuple[Step, ...]:
     steps = []
     for segment in path.split("."):
         match = _INDEX.match(segment)
@@ -74,7 +76,7 @@ def _steps(path: str) -> list[tuple[str, int | None]]:
             raise FormError(f"bad path segment {segment!r} in {path!r}")
         index = match.group("index")
         steps.append((match.group("name"), int(index) if index is not None else None))
-    return steps
+    return tuple(steps)
 
 
 def _selection(type_: Any, tree: Tree, where: str) -> str:
@@ -115,7 +117,12 @@ def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -
         subject_type = document["subject_type"]
         root_field, argument = ROOT_FIELDS[subject_type]
         fields = tuple(
-            FormField(key=str(f["key"]), label=str(f["label"]), path=str(f["path"]))
+            FormField(
+                key=str(f["key"]),
+                label=str(f["label"]),
+                path=str(f["path"]),
+                steps=_steps(str(f["path"])),
+            )
             for f in document["fields"]
         )
         code, title = str(document["code"]), str(document["title"])
@@ -125,7 +132,7 @@ def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -
     tree: Tree = {}
     for form_field in fields:
         node = tree
-        for name, _ in _steps(form_field.path):
+        for name, _ in form_field.steps:
             node = node.setdefault(name, {})
     root_type = schema.get_type(subject_type)
     if not isinstance(root_type, GraphQLObjectType):
@@ -162,10 +169,10 @@ class FormCatalogue:
         return sorted(self._forms)
 
 
-def value_at(data: Any, path: str) -> tuple[Any, dict[str, Any] | None]:
+def value_at(data: Any, steps: tuple[Step, ...]) -> tuple[Any, dict[str, Any] | None]:
     """The value at a form path in a prefill answer, and the last subject passed on the way."""
     node, subject = data, data if isinstance(data, dict) and "recordVersion" in data else None
-    for name, index in _steps(path):
+    for name, index in steps:
         if not isinstance(node, dict):
             return None, subject
         node = node.get(name)
@@ -176,9 +183,9 @@ def value_at(data: Any, path: str) -> tuple[Any, dict[str, Any] | None]:
     return node, subject
 
 
-def error_for(errors: list[GraphQLError], path: str) -> GraphQLError | None:
+def error_for(errors: list[GraphQLError], steps: tuple[Step, ...]) -> GraphQLError | None:
     """The error that emptied this form path, if any (list indices ignored)."""
-    wanted = ["subject", *(name for name, _ in _steps(path))]
+    wanted = ["subject", *(name for name, _ in steps)]
     for error in errors:
         names = [step for step in (error.path or []) if isinstance(step, str)]
         if names and wanted[: len(names)] == names:

@@ -268,10 +268,10 @@ async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
         return None
     fields = []
     for form_field in form.fields:
-        value, source = value_at(data, form_field.path)
+        value, source = value_at(data, form_field.steps)
         missing = None
         if value is None:
-            refusal = error_for(errors, form_field.path)
+            refusal = error_for(errors, form_field.steps)
             missing = refusal.message if refusal else "not recorded in the registry"
         fields.append(
             PrefillField(

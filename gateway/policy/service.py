@@ -140,12 +140,6 @@ async def grant_consent(
     return consent
 
 
-CONSENT_STATE = (
-    "subject_id", "agency", "purpose", "fields", "granted_at", "expires_at", "channel", "officer",
-    "document_reference",
-)  # fmt: skip
-
-
 class ConsentNotFound(LookupError):  # noqa: N818 - a lookup outcome, reported as not found
     """No consent with that id belongs to this citizen."""
 
@@ -164,13 +158,11 @@ async def revoke_consent(*, session: AsyncSession, consent_id: str, subject_id: 
         raise ConsentNotFound(consent_id)
     if current.revoked_at is not None:
         return current
-    # supersede takes the whole new state: everything as it was, now revoked
-    state = {name: getattr(current, name) for name in CONSENT_STATE}
     revoked, _ = await supersede(
         session=session,
         model=Consent,
         key={"consent_id": consent_id},
-        values={**state, "revoked_at": datetime.now(UTC)},
+        values={"revoked_at": datetime.now(UTC)},
     )
     return revoked
 

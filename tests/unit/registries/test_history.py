@@ -30,6 +30,7 @@ class Thing(Versioned, _Base):
     __table_args__ = history_table_args("history_probe", "code")
     code: Mapped[str] = mapped_column(String(10))
     label: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(String(50))
 
 
 @pytest.fixture
@@ -75,6 +76,19 @@ async def test_change_closes_the_open_version_and_opens_a_new_one(things: AsyncS
         )
     ).scalar_one_or_none()
     assert before_anything is None
+
+
+async def test_a_change_names_only_what_changes(things: AsyncSession) -> None:
+    first, _ = await supersede(
+        session=things, model=Thing, key={"code": "P"}, values={"label": "one", "note": "kept"}
+    )
+    await _backdate(things, first.version_id, 3)
+    second, changed = await supersede(
+        session=things, model=Thing, key={"code": "P"}, values={"label": "two"}
+    )
+    assert changed
+    assert second.version_id != first.version_id
+    assert (second.label, second.note) == ("two", "kept")
 
 
 async def test_same_values_open_no_version(things: AsyncSession) -> None:
