@@ -36,3 +36,8 @@ def forbidden(field: str, reason: str) -> GatewayError:
     return GatewayError(
         ErrorCode.FORBIDDEN, f"not allowed to see {field}: {reason}", field=field, reason=reason
     )
+
+
+def unavailable(what: str) -> GatewayError:
+    """Fail closed: a dependency the answer needs (policy engine, access log) is down."""
+    return GatewayError(ErrorCode.UNAVAILABLE, f"{what} is unavailable: no data is returned")

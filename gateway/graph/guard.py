@@ -22,7 +22,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 
 from gateway.audit.writer import Disclosure
-from gateway.errors import ErrorCode, GatewayError, forbidden
+from gateway.errors import forbidden, unavailable
 from gateway.graph.masking import UnknownMask, apply_mask
 from gateway.policy.engine import Decision, DecisionRequest, PolicyEngine, PolicyUnavailable
 from gateway.policy.service import consents_of
@@ -46,10 +46,6 @@ AUDIT_SUBJECT_TYPES = {
 }
 # Only residents give consents; other subjects never need the consent query.
 CONSENTING_TYPES = frozenset({"Resident"})
-
-
-def unavailable(what: str) -> GatewayError:
-    return GatewayError(ErrorCode.UNAVAILABLE, f"{what} is unavailable: no data is returned")
 
 
 @dataclass(frozen=True)
@@ -157,8 +153,6 @@ class Guard:
             self._metrics.decisions.labels("error").inc()
             log.error("policy engine unavailable", error=str(error))
             raise unavailable("the policy engine") from error
-        except GatewayError:
-            raise
         except Exception as error:  # the policy data could not be read: no decision, no data
             self._metrics.decisions.labels("error").inc()
             log.error("policy data unavailable", error=type(error).__name__)

@@ -26,9 +26,8 @@ from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
 from gateway.audit.writer import AuditUnavailable
-from gateway.errors import ErrorCode, GatewayError, bad_user_input
+from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
 from gateway.graph.context import GatewayContext, Services
-from gateway.graph.guard import unavailable
 from gateway.graph.limits import parse_limited, shape_of
 from gateway.identity.errors import AuthenticationError
 from lienthong.settings import Env, Settings
