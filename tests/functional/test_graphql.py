@@ -493,6 +493,16 @@ async def test_query_too_complex(api: Api, world: World) -> None:
     assert _codes(tokens) == ["QUERY_TOO_COMPLEX"]
 
 
+async def test_query_cost_counts_lists_by_their_size(api: Api, world: World) -> None:
+    nested = "household { members { resident { household { members { resident { id } } } } } }"
+    query = f"query($ids: [ID!]!) {{ residents(ids: $ids) {{ {nested} }} }}"
+    expensive = await api.data(query, {"ids": world.batch})
+    assert _codes(expensive) == ["QUERY_TOO_COMPLEX"]
+    assert "would resolve about 23201 fields" in expensive["errors"][0]["message"]
+    cheap = await api.data(query, {"ids": world.batch[:10]})
+    assert "errors" not in cheap
+
+
 async def test_sql_statements_for_100_residents_are_bounded(api: Api, world: World) -> None:
     statements: list[str] = []
 
@@ -512,8 +522,8 @@ async def test_sql_statements_for_100_residents_are_bounded(api: Api, world: Wor
     residents = answer["data"]["residents"]
     assert len(residents) == 100
     assert all(r["household"]["members"][0]["resident"]["fullName"] for r in residents)
-    # residents, households, members; per decision level the policy version (consents are not
-    # needed: no agreement in scope asks for them)
+    # residents, households, members; per subject type the policy version, and on a cold cache
+    # the agency's status and agreements (consents are not read: no agreement in scope needs them)
     assert len(statements) <= 8, statements
 
 
