@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from hashlib import sha256
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,12 @@ async def test_prod_gateway_runs_only_trusted_documents_for_agencies(
         text = (ROOT / "graphql" / "operations" / "ResidentCT01.graphql").read_text()
         by_text = await post(agency, {"query": text, "variables": absent})
         assert by_text == {"data": {"resident": None}}
+        by_hash = {
+            "persistedQuery": {"version": 1, "sha256Hash": sha256(text.encode()).hexdigest()}
+        }
+        assert await post(agency, {"extensions": by_hash, "variables": absent}) == {
+            "data": {"resident": None}
+        }
         steward_ad_hoc = await post(steward, {"query": '{ adminUnit(code: "48") { name } }'})
         assert steward_ad_hoc == {"data": {"adminUnit": {"name": "Thành phố Đà Nẵng"}}}
         introspection = await post(steward, {"query": "{ __schema { types { name } } }"})
