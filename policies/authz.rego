@@ -42,10 +42,10 @@ via_allowed(agreement) if {
 	input.via in agreement.via
 }
 
-applicable contains agreement if {
+applicable := [agreement |
 	some agreement in input.agreements
 	applies(agreement)
-}
+]
 
 # A live consent of the subject for this agency and purpose, and the fields it covers.
 consented_fields contains field if {
@@ -58,40 +58,29 @@ consented_fields contains field if {
 	some field in consent.fields
 }
 
-# Fields the applicable agreements give: directly, or with the subject's consent where the
-# agreement requires it. Sets computed once per decision; outcomes are then set algebra.
-granted_fields contains field if {
-	some agreement in applicable
-	not agreement.consent_required
-	some field in agreement.fields
-}
-
-granted_fields contains field if {
-	some agreement in applicable
-	agreement.consent_required
-	some field in agreement.fields
-	consented_fields[field]
-}
-
 requested := {field | some field in input.fields}
 
-given := requested & granted_fields
-
-# Fields some applicable agreement gives in clear (unmasked wins over masked).
-clear_fields contains field if {
+# Per applicable agreement, computed once: the fields it lists, those of the request it gives
+# (where it requires consent, only those the subject consented to) and those it masks. Every
+# outcome below is set algebra over these: regorus pays per rule body, per call and per element.
+grants := [{"agreement": agreement, "listed": listed, "given": given_here, "masked": masked_here} |
 	some agreement in applicable
-	not agreement.consent_required
-	some field in agreement.fields
-	not agreement.masking[field]
-}
+	listed := {field | some field in agreement.fields}
+	given_here := gives(agreement, requested & listed)
+	masked_here := given_here & {field | some field, _ in object.get(agreement, "masking", {})}
+]
 
-clear_fields contains field if {
-	some agreement in applicable
-	agreement.consent_required
-	some field in agreement.fields
-	consented_fields[field]
-	not agreement.masking[field]
-}
+gives(agreement, fields) := fields if not agreement.consent_required
+
+gives(agreement, fields) := fields & consented_fields if agreement.consent_required
+
+given := union({grant.given | some grant in grants})
+
+# A field some agreement gives in clear is given in clear (unmasked wins over masked).
+clear_fields := union({clear |
+	some grant in grants
+	clear := grant.given - grant.masked
+})
 
 # A citizen may read their own record and who accessed it (their access log).
 citizen_self if {
@@ -103,7 +92,7 @@ citizen_self if {
 
 allowed := requested if citizen_self
 
-allowed := given & clear_fields if not citizen_self
+allowed := clear_fields if not citizen_self
 
 masked := set() if citizen_self
 
@@ -111,56 +100,53 @@ masked := given - clear_fields if not citizen_self
 
 denied := (requested - allowed) - masked
 
-fields := object.union(
-	object.union({field: "allow" | some field in allowed}, {field: "mask" | some field in masked}),
-	{field: "deny" | some field in denied},
-)
-
-listed_fields contains field if {
-	some agreement in applicable
-	some field in agreement.fields
-}
-
-consent_fields_needed contains field if {
-	some agreement in applicable
-	agreement.consent_required
-	some field in agreement.fields
-}
-
 no_agreement_reason := "no approved agreement in force for this agency, purpose and type"
 
 consent_reason := "consent required and none in force for this field"
 
 outside_reason := "field outside the agreement"
 
-# Reasons as set algebra rather than a function per field: regorus pays per call.
-reasons := {field: no_agreement_reason | some field in denied} if count(applicable) == 0
+# Denied fields grouped by the reason they are denied.
+denials := {no_agreement_reason: denied} if count(applicable) == 0
 
-reasons := object.union(
-	{field: consent_reason | some field in denied & consent_fields_needed},
-	{field: outside_reason | some field in denied - listed_fields},
-) if count(applicable) > 0
+denials := {
+	consent_reason: denied & union({grant.listed | some grant in grants; grant.agreement.consent_required}),
+	outside_reason: denied - union({grant.listed | some grant in grants}),
+} if count(applicable) > 0
 
 legal_basis := ["data subject's own record"] if citizen_self
 
-legal_basis := sort({agreement.legal_basis |
-	some agreement in applicable
-	some field in agreement.fields
-	field in given
+legal_basis := sort({grant.agreement.legal_basis |
+	some grant in grants
+	count(grant.given) > 0
 }) if not citizen_self
 
 masks := {field: kind |
-	some field in masked
-	some agreement in applicable
-	kind := agreement.masking[field]
+	some grant in grants
+	some field in grant.masked & masked
+	kind := grant.agreement.masking[field]
 }
 
 allow := count(allowed) + count(masked) > 0
 
+# The outcome as sets, which the embedded adapter shapes into a decision itself (cheaper than
+# building per-field objects in the engine); `decision` below is the same, shaped in Rego.
+verdict := {
+	"allow": allow,
+	"allowed": allowed,
+	"masked": masked,
+	"denials": denials,
+	"legal_basis": legal_basis,
+	"masks": masks,
+}
+
 decision := {
 	"allow": allow,
-	"fields": fields,
-	"reasons": reasons,
+	"fields": object.union(
+		object.union({field: "allow" | some field in allowed}, {field: "mask" | some field in masked}),
+		{field: "deny" | some field in denied},
+	),
+	"reasons": {field: reason | some reason, fields in denials; some field in fields},
 	"legal_basis": legal_basis,
 	"obligations": {"mask": masks},
 }

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 FieldOutcome = Literal["allow", "deny", "mask"]
 DECISION_PATH = "lienthong/authz/decision"
+VERDICT_PATH = "lienthong/authz/verdict"
 
 
 class PolicyUnavailable(RuntimeError):  # noqa: N818 - the gateway maps it to UNAVAILABLE
@@ -52,6 +53,25 @@ class Decision:
     reasons: Mapping[str, str]
     legal_basis: Sequence[str]
     masks: Mapping[str, str]
+
+    @classmethod
+    def from_verdict(cls, request: DecisionRequest, verdict: Any) -> Decision:
+        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego."""
+        if not isinstance(verdict, dict):
+            raise PolicyUnavailable("the policy gave no verdict")
+        outcomes: dict[str, FieldOutcome] = dict.fromkeys(verdict.get("masked") or (), "mask")
+        outcomes.update(dict.fromkeys(verdict.get("allowed") or (), "allow"))
+        denials = verdict.get("denials") or {}
+        return cls.from_result(
+            request,
+            {
+                "allow": verdict.get("allow"),
+                "fields": outcomes,
+                "reasons": {name: why for why, names in denials.items() for name in names},
+                "legal_basis": verdict.get("legal_basis"),
+                "obligations": {"mask": verdict.get("masks")},
+            },
+        )
 
     @classmethod
     def from_result(cls, request: DecisionRequest, result: Any) -> Decision:

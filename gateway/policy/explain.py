@@ -25,7 +25,7 @@ def explain(engine: EmbeddedEngine, request: DecisionRequest, field: str) -> Exp
     single = DecisionRequest(**{**request.__dict__, "fields": (field,)})
     decision: Decision = engine.decide_sync(single)
     try:
-        considered = json.loads(engine.evaluate("data.lienthong.authz.considered"))
+        considered = json.loads(engine.evaluate("data.lienthong.authz.considered", single))
     except PolicyUnavailable:
         considered = []
     outcome = decision.fields[field]

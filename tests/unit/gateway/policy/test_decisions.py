@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+import regorus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.policy.embedded import POLICIES_DIR, EmbeddedEngine
+from gateway.policy.embedded import POLICIES_DIR, EmbeddedEngine, policy_files
 from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable
 from gateway.policy.explain import explain
 from gateway.policy.opa import OpaEngine
@@ -55,7 +56,9 @@ async def test_embedded_engine(row: Row) -> None:
 @pytest.fixture(scope="module")
 def opa_url() -> Iterator[str]:
     """OPA's Data API on loopback: POST /v1/data/lienthong/authz/decision → {"result": …}.
-    The OPA binary cannot be installed here; this stand-in evaluates the same Rego."""
+    The OPA binary cannot be installed here; this stand-in evaluates the same Rego with the
+    interpreter (the embedded adapter decides with the compiled program)."""
+    policies = [(path.name, path.read_text(encoding="utf-8")) for path in policy_files()]
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -63,11 +66,11 @@ def opa_url() -> Iterator[str]:
             if self.path != "/v1/data/lienthong/authz/decision":
                 payload = json.dumps({}).encode()  # OPA answers {} for an undefined path
             else:
-                engine = EmbeddedEngine()
-                engine._engine.set_input_json(json.dumps(body["input"]))
-                result = json.loads(
-                    engine._engine.eval_rule_as_json("data.lienthong.authz.decision")
-                )
+                interpreter = regorus.Engine()  # regorus engines stay on their own thread
+                for name, source in policies:
+                    interpreter.add_policy(name, source)
+                interpreter.set_input_json(json.dumps(body["input"]))
+                result = json.loads(interpreter.eval_rule_as_json("data.lienthong.authz.decision"))
                 payload = json.dumps({"result": result}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -155,6 +158,39 @@ def test_no_field_outside_an_applicable_agreement_is_ever_given(
             assert name in allowed_somewhere
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    fields=st.lists(FIELD_NAMES, min_size=1, max_size=8, unique=True),
+    agency=st.sampled_from(["motcua-danang", "thue-hcm", "tainguyen-danang", "nganhang-abc"]),
+    purpose=st.sampled_from(["CT01", "DKKD", "CPXD", "TD-VAY", None]),
+    kind=st.sampled_from(["Resident", "Enterprise", "Parcel", "Household", "AccessLog"]),
+    via=st.sampled_from([None, "Enterprise.legalRepresentatives", "Parcel.rights.holder"]),
+    roles=st.sampled_from([("agency",), ("citizen",), ("steward",)]),
+    consent_state=st.sampled_from(["none", "live", "revoked", "expired"]),
+)
+def test_the_compiled_program_decides_as_the_interpreter(
+    fields: list[str],
+    agency: str,
+    purpose: str | None,
+    kind: str,
+    via: str | None,
+    roles: tuple[str, ...],
+    consent_state: str,
+) -> None:
+    consents = {
+        "none": (),
+        "live": (consent(fields=fields),),
+        "revoked": (consent(fields=fields, revoked_at="2026-11-20T00:00:00Z"),),
+        "expired": (consent(fields=fields, expires_at="2026-11-01T00:00:00Z"),),
+    }[consent_state]
+    request = DecisionRequest(
+        agency=agency, roles=roles, purpose=purpose, type=kind, subject=CITIZEN,
+        fields=fields, agreements=agreements_of(agency), consents=consents, via=via,
+        citizen_id=CITIZEN if roles == ("citizen",) else None, now=NOW,
+    )  # fmt: skip
+    assert ENGINE.decide_sync(request) == ENGINE.interpret(request)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     fields=st.lists(FIELD_NAMES, min_size=1, max_size=5, unique=True),
@@ -178,11 +214,21 @@ def test_policies_avoid_builtins_the_embedded_engine_lacks() -> None:
 
 async def test_an_engine_error_is_unavailable_never_allow(tmp_path: Path) -> None:
     (tmp_path / "broken.rego").write_text(
-        "package lienthong.authz\nimport rego.v1\ndecision := 1 / 0 if true\n", encoding="utf-8"
+        "package lienthong.authz\nimport rego.v1\n"
+        "verdict := 1 / 0 if true\ndecision := 1 / 0 if true\n",
+        encoding="utf-8",
     )
     engine = EmbeddedEngine(tmp_path)
     with pytest.raises(PolicyUnavailable):
         await engine.decide(ROWS[0].request())
+    with pytest.raises(PolicyUnavailable):
+        engine.interpret(ROWS[0].request())
+
+
+def test_a_policy_without_the_decision_rules_does_not_load(tmp_path: Path) -> None:
+    (tmp_path / "other.rego").write_text("package other\nimport rego.v1\nx := 1\n", "utf-8")
+    with pytest.raises(PolicyUnavailable, match="could not be compiled"):
+        EmbeddedEngine(tmp_path)
 
 
 async def test_a_malformed_answer_denies_every_field() -> None:
