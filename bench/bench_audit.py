@@ -1,8 +1,10 @@
-"""Access-log durability throughput: `python -m bench audit [--producers=N] [--entries=N]`.
+"""Access-log durability throughput:
+`python -m bench audit [--producers=N] [--entries=N] [--rounds=R]`.
 
 In one run, on a scratch database: acknowledged entries per second with group commit (the
 gateway's writer) and with one commit per entry (the same writer with batches of one), each with
-N concurrent producers awaiting durability (synchronous_commit on).
+N concurrent producers awaiting durability (synchronous_commit on). The two alternate for R
+rounds and the best round of each counts: these machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -48,18 +50,28 @@ async def _measure(dsn: str, *, producers: int, entries: int, max_batch: int) ->
 def main(argv: list[str]) -> None:
     producers = _option(argv, "--producers", 64)
     entries = _option(argv, "--entries", 200)
+    rounds = _option(argv, "--rounds", 3)
     settings = Settings()
     dsn = _scratch_database(settings)
+    grouped = single = 0.0
     try:
-        grouped = asyncio.run(_measure(dsn, producers=producers, entries=entries, max_batch=1000))
-        single = asyncio.run(
-            _measure(dsn, producers=producers, entries=max(entries // 10, 10), max_batch=1)
-        )
+        for _ in range(rounds):
+            grouped = max(
+                grouped,
+                asyncio.run(_measure(dsn, producers=producers, entries=entries, max_batch=1000)),
+            )
+            single = max(
+                single,
+                asyncio.run(
+                    _measure(dsn, producers=producers, entries=max(entries // 10, 10), max_batch=1)
+                ),
+            )
         intact = verify(dsn).intact
     finally:
         _drop(settings, dsn)
     figures = {
         "producers": producers,
+        "rounds": rounds,
         "group_commit_entries_per_s": round(grouped),
         "commit_per_entry_entries_per_s": round(single),
         "speed_up": round(grouped / single, 1),

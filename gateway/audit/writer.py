@@ -15,7 +15,6 @@ a month's partition holds whole chains.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 import structlog
 
 from gateway.audit.chain import GENESIS, HASHED_FIELDS, canonical_time, entry_hash
@@ -221,13 +221,12 @@ class AccessLogWriter:
             self._partition_month = self._month
         # One statement, so one round trip and one atomic commit: the rows and the chain head.
         await connection.execute(
-            WRITE_BATCH, _ROWS_ENCODER.encode(rows), self._chain_key, seq, head
+            WRITE_BATCH, orjson.dumps(rows).decode(), self._chain_key, seq, head
         )
         self._seq, self._head = seq, head  # advance only once the batch is durable
         self.healthy = True
 
 
-_ROWS_ENCODER = json.JSONEncoder(ensure_ascii=False)
 WRITE_BATCH = (
     f"WITH written AS ({INSERT} RETURNING 1) "  # noqa: S608 - fixed SQL, no input
     "INSERT INTO access_log_heads (chain_key, seq, hash) "
