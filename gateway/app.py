@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from gateway import health
+from gateway.admin.app import create_admin_app
 from gateway.audit.writer import AccessLogWriter
 from gateway.graph.context import Services
 from gateway.graph.forms import FormCatalogue
@@ -106,6 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(
         GatewayRouter(schema, services=lambda: app.state.services, settings=settings),
         prefix="/graphql",
+    )
+    app.mount(
+        "/admin",
+        create_admin_app(
+            services=lambda: app.state.services, schema=schema._schema, settings=settings
+        ),
     )
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)
