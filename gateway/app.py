@@ -12,9 +12,10 @@ from sqlalchemy import text
 
 from gateway import health
 from gateway.admin.app import create_admin_app
+from gateway.admin.bundle.views import bundle_router
+from gateway.admin.purposes.service import form_catalogue
 from gateway.audit.writer import AccessLogWriter
 from gateway.graph.context import Services
-from gateway.graph.forms import FormCatalogue
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.router import GatewayRouter
 from gateway.graph.schema import build_schema
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference = ReferenceCache()
         async with sessions() as session:
             await reference.load(session=session)
+            forms = await form_catalogue(session=session, schema=schema._schema)
         audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
         await audit.start()
         app.state.services = Services(
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             agreements=AgreementCache(),
             audit=audit,
             reference=reference,
-            forms=FormCatalogue.load(schema._schema),
+            forms=forms,  # graphql/forms/, overridden by the stewards' edits
             trusted=TrustedDocuments.load(schema._schema),
             rate_limiter=RateLimiter(
                 rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         GatewayRouter(schema, services=lambda: app.state.services, settings=settings),
         prefix="/graphql",
     )
+    app.include_router(bundle_router(lambda: app.state.services))
     app.mount(
         "/admin",
         create_admin_app(
