@@ -32,7 +32,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def admin_settings(committed_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def admin_settings(
+    committed_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(database_url=committed_database_url, home=tmp_path_factory.mktemp("admin-home"))
 
 
@@ -115,3 +117,267 @@ async def test_the_openapi_document_is_published(client: Client) -> None:
     assert "/agencies" in paths
     assert "/agreements/{agreement_id}/approve" in paths
     assert answer.json()["servers"] == [{"url": "/admin"}]
+
+
+ENDPOINTS = [
+    ("GET", "/agencies"),
+    ("POST", "/agencies"),
+    ("GET", "/agreements"),
+    ("POST", "/agreements/motcua-danang/CT01/Resident/approve"),
+    ("GET", "/purposes"),
+    ("GET", "/forms"),
+    ("PUT", "/forms/CT01"),
+    ("GET", "/consents?agency=motcua-danang"),
+    ("POST", "/consents/paper"),
+    ("GET", "/audit"),
+    ("GET", "/audit/export.csv"),
+    ("GET", "/audit/daily-counts?since=2026-01-01&until=2026-01-31"),
+    ("GET", "/explain?agency=x1&purpose=CT01&type=Resident&subject=1&field=id"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+async def test_only_stewards_get_in(client: Client, world: World, method: str, path: str) -> None:
+    for headers in (client.agency(), client.citizen(world.resident)):
+        answer = await client.http.request(method, f"/admin{path}", headers=headers, json={})
+        body = problem(answer, 403, "FORBIDDEN")
+        assert body["reason"] == "steward role required"
+    anonymous = await client.http.request(method, f"/admin{path}", json={})
+    problem(anonymous, 401, "UNAUTHENTICATED")
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_agency_register_edit_and_history(client: Client) -> None:
+    new = {"client_id": "bhxh-hue", "name": "BHXH Huế", "kind": "insurance"}
+    created = await client.call("POST", "/agencies", json=new)
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == "/admin/agencies/bhxh-hue"
+    assert created.json()["status"] == "active"
+    assert created.json()["changed_by"] == "steward-lan"
+    problem(await client.call("POST", "/agencies", json=new), 409, "CONFLICT")
+
+    etag = created.headers["ETag"]
+    renamed = {"name": "Bảo hiểm xã hội Huế"}
+    problem(await client.call("PATCH", "/agencies/bhxh-hue", json=renamed), 428,
+            "PRECONDITION_REQUIRED")  # fmt: skip
+    changed = await client.call("PATCH", "/agencies/bhxh-hue", json=renamed, etag=etag,
+                                steward="steward-minh")  # fmt: skip
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    stale = await client.call("PATCH", "/agencies/bhxh-hue", json={"kind": "x"}, etag=etag)
+    assert problem(stale, 412, "PRECONDITION_FAILED")["current_etag"] == changed.headers["ETag"]
+
+    history = (await client.call("GET", "/agencies/bhxh-hue/versions")).json()
+    assert [(v["name"], v["changed_by"]) for v in history] == [
+        ("BHXH Huế", "steward-lan"),
+        ("Bảo hiểm xã hội Huế", "steward-minh"),
+    ]
+    assert history[0]["valid_to"] == history[1]["valid_from"]
+    read = await client.call("GET", "/agencies/bhxh-hue")
+    assert read.headers["ETag"] == changed.headers["ETag"]
+    problem(await client.call("GET", "/agencies/nobody"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("body", "argument"),
+    [
+        ({"client_id": "Bad Id", "name": "x", "kind": "x"}, "body.client_id"),
+        ({"client_id": "ok-id", "name": "", "kind": "x"}, "body.name"),
+        ({"client_id": "ok-id", "name": "a\x00b", "kind": "x"}, "body.name"),
+        ({"client_id": "ok-id", "name": "x", "kind": "x", "extra": 1}, "body.extra"),
+        ({"client_id": "ok-id"}, "body.name"),
+    ],
+)
+async def test_bad_agency_input(client: Client, body: dict[str, Any], argument: str) -> None:
+    answer = problem(await client.call("POST", "/agencies", json=body), 422, "BAD_USER_INPUT")
+    assert answer["argument"] == argument
+    assert answer["detail"].startswith(argument)
+
+
+async def test_pages_and_cursors(client: Client) -> None:
+    first = (await client.call("GET", "/agencies?limit=2")).json()
+    assert len(first["items"]) == 2
+    second = (await client.call("GET", f"/agencies?limit=2&cursor={first['next_cursor']}")).json()
+    names = [a["client_id"] for a in first["items"] + second["items"]]
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    bad = await client.call("GET", "/agencies?cursor=bm90IGEgY3Vyc29y")
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "cursor"
+    too_big = await client.call("GET", "/agencies?limit=1000")
+    assert problem(too_big, 422, "BAD_USER_INPUT")["argument"] == "query.limit"
+
+
+async def _etag(client: Client, path: str) -> str:
+    return (await client.call("GET", path)).headers["ETag"]
+
+
+async def test_suspending_an_agency_denies_its_very_next_request(
+    client: Client, world: World
+) -> None:
+    variables = {"id": world.resident}
+    before = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert before["data"]["resident"]["fullName"] == "Lê Thị Hoa"
+
+    path = "/agencies/motcua-danang"
+    suspended = await client.call("POST", f"{path}/suspend", etag=await _etag(client, path))
+    assert suspended.json()["status"] == "suspended"
+    during = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert during["data"]["resident"] is None
+    assert during["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    again = await client.call("POST", f"{path}/suspend", etag=suspended.headers["ETag"])
+    problem(again, 409, "CONFLICT")
+
+    await client.call("POST", f"{path}/reactivate", etag=suspended.headers["ETag"])
+    after = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert after["data"]["resident"]["fullName"] == "Lê Thị Hoa"
+
+
+BHXH_AGREEMENT = {
+    "agency": "bhxh-danang",
+    "purpose": "BHXH-TT",
+    "subject_type": "Resident",
+    "fields": ["id", "fullName", "birthDate"],
+    "legal_basis": "Luật Bảo hiểm xã hội 2024",
+    "effective_from": "2025-07-01T00:00:00Z",
+    "masking": {"birthDate": "year_only"},
+}
+
+
+async def _bhxh(client: Client) -> None:
+    """The agency and purpose the agreement tests use (registered once)."""
+    if (await client.call("GET", "/agencies/bhxh-danang")).status_code == 404:
+        agency = {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"}
+        assert (await client.call("POST", "/agencies", json=agency)).status_code == 201
+        purpose = {"code": "BHXH-TT", "title": "Tra cứu BHXH", "procedure": "Cấp sổ BHXH"}
+        assert (await client.call("POST", "/purposes", json=purpose)).status_code == 201
+
+
+async def test_an_approval_by_another_steward_allows_the_very_next_request(
+    client: Client, world: World, admin_settings: Settings
+) -> None:
+    await _bhxh(client)
+    variables = {"id": world.resident}
+    denied = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert denied["data"]["resident"] is None
+    bundle_before = await client.http.get("/bundles/lienthong.tar.gz")
+
+    created = await client.call("POST", "/agreements", json=BHXH_AGREEMENT)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "draft"
+    path = "/agreements/bhxh-danang/BHXH-TT/Resident"
+    assert created.headers["Location"] == f"/admin{path}"
+    problem(await client.call("POST", "/agreements", json=BHXH_AGREEMENT), 409, "CONFLICT")
+    draft_approval = await client.call("POST", f"{path}/approve", etag=created.headers["ETag"],
+                                       steward="steward-minh")  # fmt: skip
+    problem(draft_approval, 409, "CONFLICT")
+
+    submitted = await client.call("POST", f"{path}/submit", etag=created.headers["ETag"])
+    assert submitted.json()["status"] == "submitted"
+    etag = submitted.headers["ETag"]
+    own = await client.call("POST", f"{path}/approve", etag=etag)
+    assert problem(own, 403, "FORBIDDEN")["reason"] == "four_eyes"
+    stale = await client.call("POST", f"{path}/approve", etag=created.headers["ETag"],
+                              steward="steward-minh")  # fmt: skip
+    problem(stale, 412, "PRECONDITION_FAILED")
+    still = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert still["data"]["resident"] is None
+
+    approved = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-minh")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approved_by"] == "steward-minh"
+    allowed = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert allowed["data"]["resident"] == {"fullName": "Lê Thị Hoa", "birthDate": "1985"}
+    bundle_after = await client.http.get("/bundles/lienthong.tar.gz")
+    assert bundle_after.headers["ETag"] != bundle_before.headers["ETag"]
+    unchanged = await client.http.get(
+        "/bundles/lienthong.tar.gz", headers={"If-None-Match": bundle_after.headers["ETag"]}
+    )
+    assert unchanged.status_code == 304
+
+    no_reason = await client.call("POST", f"{path}/suspend", etag=approved.headers["ETag"])
+    assert problem(no_reason, 422, "BAD_USER_INPUT")["argument"] == "body"
+    suspended = await client.call("POST", f"{path}/suspend", etag=approved.headers["ETag"],
+                                  json={"note": "audit finding 2026-14"})  # fmt: skip
+    assert suspended.json()["status"] == "suspended"
+    denied_again = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert denied_again["data"]["resident"] is None
+
+    history = (await client.call("GET", f"{path}/versions")).json()
+    assert [(v["status"], v["changed_by"]) for v in history] == [
+        ("draft", "steward-lan"),
+        ("submitted", "steward-lan"),
+        ("approved", "steward-minh"),
+        ("suspended", "steward-lan"),
+    ]
+    assert history[-1]["note"] == "audit finding 2026-14"
+    assert all(v["valid_from"] for v in history)
+
+
+async def test_rejection_edit_and_expiry(client: Client) -> None:
+    await _bhxh(client)
+    body = {**BHXH_AGREEMENT, "subject_type": "Household", "fields": ["id", "headId"],
+            "masking": {}}  # fmt: skip
+    created = await client.call("POST", "/agreements", json=body, steward="steward-hai")
+    path = "/agreements/bhxh-danang/BHXH-TT/Household"
+    submitted = await client.call("POST", f"{path}/submit", etag=created.headers["ETag"],
+                                  steward="steward-hai")  # fmt: skip
+    rejected = await client.call("POST", f"{path}/reject", etag=submitted.headers["ETag"],
+                                 json={"note": "no legal basis for households"})  # fmt: skip
+    assert rejected.json()["status"] == "rejected"
+    edited = await client.call("PATCH", path, etag=rejected.headers["ETag"],
+                               json={"legal_basis": "Nghị định 115/2015"})  # fmt: skip
+    assert edited.json()["status"] == "draft"
+    assert edited.json()["fields"] == ["id", "headId"]
+    # the editor is an author now: the creator may approve, the editor may not
+    resubmitted = await client.call("POST", f"{path}/submit", etag=edited.headers["ETag"])
+    own = await client.call("POST", f"{path}/approve", etag=resubmitted.headers["ETag"])
+    problem(own, 403, "FORBIDDEN")
+    approved = await client.call("POST", f"{path}/approve", etag=resubmitted.headers["ETag"],
+                                 steward="steward-hai")  # fmt: skip
+    assert approved.json()["status"] == "approved"
+    locked = await client.call(
+        "PATCH", path, etag=approved.headers["ETag"], json={"fields": ["id"]}
+    )
+    problem(locked, 409, "CONFLICT")
+    expired = await client.call("POST", f"{path}/expire", etag=approved.headers["ETag"])
+    assert expired.json()["status"] == "expired"
+    assert expired.json()["effective_to"] is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "argument"),
+    [
+        ({"agency": "nobody-here"}, "agency"),
+        ({"purpose": "NOPE"}, "purpose"),
+        ({"fields": ["fullName", "shoeSize"]}, "fields"),
+        ({"masking": {"religion": "year_only"}}, "masking"),
+        ({"masking": {"birthDate": "blur"}}, "masking"),
+        ({"via": ["Resident.nothing"]}, "via"),
+        ({"effective_to": "2025-01-01T00:00:00Z"}, "effective_to"),
+        ({"effective_from": "9999-01-01T00:00:00Z"}, "body.effective_from"),
+        ({"effective_from": "2025-07-01T00:00:00"}, "body.effective_from"),
+        ({"subject_type": "Citizen"}, "body.subject_type"),
+        ({"fields": []}, "body.fields"),
+    ],
+)
+async def test_bad_agreement_input(client: Client, change: dict[str, Any], argument: str) -> None:
+    await _bhxh(client)
+    body = {**BHXH_AGREEMENT, "subject_type": "Enterprise", "fields": ["name"], "masking": {},
+            **change}  # fmt: skip
+    answer = await client.call("POST", "/agreements", json=body)
+    assert problem(answer, 422, "BAD_USER_INPUT")["argument"] == argument
+
+
+async def test_purposes_are_listed_and_edited(client: Client) -> None:
+    listed = (await client.call("GET", "/purposes?limit=100")).json()["items"]
+    assert "CT01" in [p["code"] for p in listed]
+    etag = await _etag(client, "/purposes/DKKD")
+    changed = await client.call("PATCH", "/purposes/DKKD", etag=etag,
+                                json={"title": "Đối chiếu đăng ký doanh nghiệp"})  # fmt: skip
+    assert changed.json()["title"] == "Đối chiếu đăng ký doanh nghiệp"
+    problem(await client.call("PATCH", "/purposes/DKKD", etag=etag, json={"title": "x"}), 412,
+            "PRECONDITION_FAILED")  # fmt: skip
+    problem(await client.call("GET", "/purposes/NOPE"), 404, "NOT_FOUND")
+    bad = await client.call("POST", "/purposes", json={"code": "bad code", "title": "t",
+                                                       "procedure": "p"})  # fmt: skip
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "body.code"
