@@ -158,7 +158,7 @@ async def daily_counts(
     if agency is not None:
         query = query.where(AccessLogEntry.agency == agency)
     rows = await session.execute(query)
-    return [DailyCount(agency=a, day=d, entries=int(n)) for a, d, n in rows.tuples()]
+    return [DailyCount(agency=a, day=d, entries=int(n)) for a, d, n in rows]
 
 
 def day_start(day: date) -> datetime:

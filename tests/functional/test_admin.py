@@ -381,3 +381,111 @@ async def test_purposes_are_listed_and_edited(client: Client) -> None:
     bad = await client.call("POST", "/purposes", json={"code": "bad code", "title": "t",
                                                        "procedure": "p"})  # fmt: skip
     assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "body.code"
+
+
+async def test_forms_are_listed_and_edited_and_prefill_uses_the_edit(
+    client: Client, world: World
+) -> None:
+    forms = {f["code"]: f for f in (await client.call("GET", "/forms")).json()}
+    assert set(forms) >= {"CT01", "HKD01", "XD01"}
+    assert forms["CT01"]["source"] == "file"
+    read = await client.call("GET", "/forms/CT01")
+    template = {k: read.json()[k] for k in ("title", "procedure", "legal_reference", "purpose",
+                                             "subject_type", "fields")}  # fmt: skip
+    template["fields"] = [
+        *template["fields"],
+        {"key": "ho_ten_2", "label": "Tên", "path": "fullName"},
+    ]
+    problem(await client.call("PUT", "/forms/CT01", json=template), 428, "PRECONDITION_REQUIRED")
+    broken = {**template, "fields": [{"key": "x", "label": "X", "path": "shoeSize"}]}
+    wrong = await client.call("PUT", "/forms/CT01", json=broken, etag=read.headers["ETag"])
+    assert "no field 'shoeSize'" in problem(wrong, 422, "BAD_USER_INPUT")["detail"]
+    saved = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["source"] == "steward"
+    stale = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
+    problem(stale, 412, "PRECONDITION_FAILED")
+
+    prefill = """query($s: ID!) { prefill(form: "CT01", subject: $s) { fields { key value } } }"""
+    answer = await client.graphql("motcua-danang", "CT01", prefill, {"s": world.resident})
+    values = {f["key"]: f["value"] for f in answer["data"]["prefill"]["fields"]}
+    assert values["ho_ten_2"] == "Lê Thị Hoa"
+
+
+async def test_paper_consents_count_and_are_listed(client: Client, world: World) -> None:
+    loan = "query($id: ID!) { resident(id: $id) { fullName } }"
+    before = await client.graphql("nganhang-abc", "TD-VAY", loan, {"id": world.resident})
+    assert before["data"]["resident"] is None
+    paper = {
+        "subject_id": world.resident, "agency": "nganhang-abc", "purpose": "TD-VAY",
+        "fields": ["fullName"], "expires_at": "2030-01-01T00:00:00+07:00",
+        "officer": "cb-0042", "document_reference": "PDY-2026/118",
+    }  # fmt: skip
+    recorded = await client.call("POST", "/consents/paper", json=paper)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["channel"] == "paper"
+    assert recorded.json()["officer"] == "cb-0042"
+    after = await client.graphql("nganhang-abc", "TD-VAY", loan, {"id": world.resident})
+    assert after["data"]["resident"] == {"fullName": "Lê Thị Hoa"}
+
+    by_subject = (await client.call("GET", f"/consents?subject_id={world.resident}")).json()
+    assert [c["document_reference"] for c in by_subject["items"]] == ["PDY-2026/118"]
+    by_agency = (await client.call("GET", "/consents?agency=nganhang-abc&limit=1")).json()
+    assert by_agency["items"][0]["consent_id"] == recorded.json()["consent_id"]
+    neither = await client.call("GET", "/consents")
+    assert problem(neither, 422, "BAD_USER_INPUT")["argument"] == "subject_id"
+    for change, argument in (
+        ({"subject_id": "999085000123"}, "subject_id"),
+        ({"agency": "nobody-here"}, "agency"),
+        ({"fields": ["shoeSize"]}, "fields"),
+        ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+        ({"officer": "a b"}, "body.officer"),
+    ):
+        refused = await client.call("POST", "/consents/paper", json={**paper, **change})
+        assert problem(refused, 422, "BAD_USER_INPUT")["argument"] == argument
+
+
+async def test_audit_search_export_and_daily_counts(client: Client, world: World) -> None:
+    await client.graphql("motcua-danang", "CT01", RESIDENT, {"id": world.resident})
+    found = (await client.call("GET", "/audit?agency=motcua-danang&limit=1")).json()
+    (entry,) = found["items"]
+    assert entry["subject_id"] == world.resident
+    assert entry["purpose"] == "CT01"
+    assert found["next_cursor"] is not None
+    more = await client.call("GET", f"/audit?agency=motcua-danang&cursor={found['next_cursor']}")
+    assert more.status_code == 200
+    problem(await client.call("GET", "/audit?cursor=xyz"), 422, "BAD_USER_INPUT")
+
+    exported = await client.call("GET", f"/audit/export.csv?subject_id={world.resident}")
+    assert exported.headers["content-type"].startswith("text/csv")
+    header, *rows = exported.text.strip().splitlines()
+    assert "subject_id" in header.split(",")
+    assert rows and all(world.resident in row for row in rows)
+
+    today = entry["occurred_at"][:10]
+    counts = (await client.call(
+        "GET", f"/audit/daily-counts?since={today}&until={today}&agency=motcua-danang"
+    )).json()  # fmt: skip
+    assert counts[0]["agency"] == "motcua-danang"
+    assert counts[0]["entries"] >= 2
+    backwards = await client.call("GET", "/audit/daily-counts?since=2026-02-01&until=2026-01-01")
+    assert problem(backwards, 422, "BAD_USER_INPUT")["argument"] == "until"
+    far = await client.call("GET", "/audit/daily-counts?since=2000-01-01&until=2199-12-31")
+    problem(far, 422, "BAD_USER_INPUT")
+
+
+async def test_explain_says_why(client: Client, world: World) -> None:
+    query = (f"/explain?agency=motcua-danang&purpose=CT01&type=Resident&subject={world.resident}"
+             "&field=fullName&field=religion")  # fmt: skip
+    answer = (await client.call("GET", query)).json()
+    assert answer["agency_status"] == "active"
+    given, refused = answer["fields"]
+    assert (given["field"], given["outcome"]) == ("fullName", "allow")
+    assert given["legal_basis"]
+    assert given["considered"]
+    assert (refused["field"], refused["outcome"]) == ("religion", "deny")
+    assert refused["reason"] == "field outside the agreement"
+    bad = await client.call("GET", query.replace(world.resident, "123"))
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "subject"
+    unknown = await client.call("GET", query.replace("religion", "shoeSize"))
+    assert problem(unknown, 422, "BAD_USER_INPUT")["argument"] == "fields"
