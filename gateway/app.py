@@ -11,9 +11,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from gateway import health
+from gateway.admin.app import create_admin_app
+from gateway.admin.bundle.views import bundle_router
+from gateway.admin.purposes.service import form_catalogue
 from gateway.audit.writer import AccessLogWriter
 from gateway.graph.context import Services
-from gateway.graph.forms import FormCatalogue
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.router import GatewayRouter
 from gateway.graph.schema import build_schema
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference = ReferenceCache()
         async with sessions() as session:
             await reference.load(session=session)
+            forms = await form_catalogue(session=session, schema=schema._schema)
         audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
         await audit.start()
         app.state.services = Services(
@@ -59,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             agreements=AgreementCache(),
             audit=audit,
             reference=reference,
-            forms=FormCatalogue.load(schema._schema),
+            forms=forms,  # graphql/forms/, overridden by the stewards' edits
             trusted=TrustedDocuments.load(schema._schema),
             rate_limiter=RateLimiter(
                 rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
@@ -106,6 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(
         GatewayRouter(schema, services=lambda: app.state.services, settings=settings),
         prefix="/graphql",
+    )
+    app.include_router(bundle_router(lambda: app.state.services))
+    app.mount(
+        "/admin",
+        create_admin_app(
+            services=lambda: app.state.services, schema=schema._schema, settings=settings
+        ),
     )
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)

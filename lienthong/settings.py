@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     keycloak_url: str = ""
     keycloak_realm: str = "lienthong"
     keycloak_audience: str = "lienthong-gateway"
+    keycloak_admin_client_id: str = Field(
+        default="lienthong-provisioner",
+        description="Client (realm-management: manage-clients) that registers agencies.",
+    )
+    keycloak_admin_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Its secret; empty: agencies cannot be registered."
+    )
     opa_url: str = Field(default="", description="OPA REST URL; empty means the embedded engine.")
     audit_fsync: bool = True
     rate_limit_per_second: float = Field(

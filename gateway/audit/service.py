@@ -7,14 +7,15 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit.chain import HASHED_FIELDS
 from gateway.audit.models import AccessLogEntry
+from registries.history import VIETNAM_TIME
 
 MAX_PAGE = 100
 # what stewards export: the entry without its chain bookkeeping and raw decision
@@ -131,3 +132,34 @@ async def export_csv(*, session: AsyncSession, where: AccessLogFilter) -> AsyncI
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class DailyCount:
+    agency: str
+    day: date  # in Vietnam time
+    entries: int
+
+
+async def daily_counts(
+    *, session: AsyncSession, since: date, until: date, agency: str | None = None
+) -> list[DailyCount]:
+    """Access-log entries per agency and day (Vietnam time), `since` to `until` inclusive."""
+    day = func.date(func.timezone(VIETNAM_TIME.key, AccessLogEntry.occurred_at)).label("day")
+    query = (
+        select(AccessLogEntry.agency, day, func.count().label("entries"))
+        .where(
+            AccessLogEntry.occurred_at >= day_start(since),
+            AccessLogEntry.occurred_at < day_start(until + timedelta(days=1)),
+        )
+        .group_by(AccessLogEntry.agency, day)
+        .order_by(day, AccessLogEntry.agency)
+    )
+    if agency is not None:
+        query = query.where(AccessLogEntry.agency == agency)
+    rows = await session.execute(query)
+    return [DailyCount(agency=a, day=d, entries=int(n)) for a, d, n in rows]
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, VIETNAM_TIME)

@@ -7,6 +7,12 @@ from typing import Any, Protocol
 
 from keycloak import KeycloakAdmin
 
+from lienthong.settings import Settings
+
+
+class ProvisioningUnavailable(RuntimeError):  # noqa: N818 - the admin API answers UNAVAILABLE
+    """Keycloak cannot be asked to create or disable an agency's client."""
+
 
 class AgencyProvisioner(Protocol):
     async def create_agency_client(self, *, client_id: str, name: str) -> str: ...
@@ -55,3 +61,21 @@ class KeycloakProvisioner:
         if internal_id is None:
             raise LookupError(f"no Keycloak client {client_id!r}")
         await self.admin.a_update_client(internal_id, {"enabled": enabled})
+
+
+def keycloak_provisioner(settings: Settings) -> KeycloakProvisioner:
+    """The realm's Admin REST API, as the provisioning client (client credentials)."""
+    secret = settings.keycloak_admin_client_secret.get_secret_value()
+    if not settings.keycloak_url or not secret:
+        raise ProvisioningUnavailable(
+            "Keycloak provisioning needs LIENTHONG_KEYCLOAK_URL and "
+            "LIENTHONG_KEYCLOAK_ADMIN_CLIENT_SECRET"
+        )
+    admin = KeycloakAdmin(
+        server_url=settings.keycloak_url.rstrip("/") + "/",
+        realm_name=settings.keycloak_realm,
+        client_id=settings.keycloak_admin_client_id,
+        client_secret_key=secret,
+        timeout=5,
+    )
+    return KeycloakProvisioner(admin, audience=settings.keycloak_audience)

@@ -31,6 +31,7 @@ class Agency(Versioned, Base):
     name: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, default="active")
+    changed_by: Mapped[str | None] = mapped_column(Text)  # the steward who made this version
 
 
 class Purpose(Versioned, Base):
@@ -40,6 +41,7 @@ class Purpose(Versioned, Base):
     code: Mapped[str] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     procedure: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Text)
 
 
 class Agreement(Versioned, Base):
@@ -68,6 +70,8 @@ class Agreement(Versioned, Base):
     status: Mapped[str] = mapped_column(Text, default="draft")
     created_by: Mapped[str] = mapped_column(Text)
     approved_by: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
 
 
 class Consent(Versioned, Base):
@@ -93,8 +97,19 @@ class Consent(Versioned, Base):
     document_reference: Mapped[str | None] = mapped_column(Text)
 
 
+class FormTemplate(Versioned, Base):
+    """A prefill form template edited by a steward; it overrides `graphql/forms/<code>.yaml`."""
+
+    __tablename__ = "form_templates"
+    __table_args__ = history_table_args("form_templates", "code")
+
+    code: Mapped[str] = mapped_column(Text)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    changed_by: Mapped[str | None] = mapped_column(Text)
+
+
 class PolicyVersion(Base):
-    """Bumped by trigger on every agreement or agency change: caches compare and reload."""
+    """Bumped by trigger on every agreement, agency or purpose change: caches compare and reload."""
 
     __tablename__ = "policy_version"
 

@@ -247,3 +247,29 @@ class AgreementCache:
             agreements = [agreement_input(a) for a in rows.scalars()]
         cached = self._by_agency[agency] = _Cached.of(version, agreements)
         return cached
+
+
+async def policy_document(*, session: AsyncSession) -> dict[str, Any]:
+    """The policy data in force: agencies, purposes and agreements (in the shape the Rego
+    reads), ordered by key — what an OPA bundle carries as data."""
+    agencies = (
+        await session.execute(select(Agency).where(is_current(Agency)).order_by(Agency.client_id))
+    ).scalars()
+    purposes = (
+        await session.execute(select(Purpose).where(is_current(Purpose)).order_by(Purpose.code))
+    ).scalars()
+    agreements = (
+        await session.execute(
+            select(Agreement).where(is_current(Agreement)).order_by(Agreement.agreement_id)
+        )
+    ).scalars()
+    return {
+        "agencies": [
+            {"client_id": a.client_id, "name": a.name, "kind": a.kind, "status": a.status}
+            for a in agencies
+        ],
+        "purposes": [
+            {"code": p.code, "title": p.title, "procedure": p.procedure} for p in purposes
+        ],
+        "agreements": [agreement_input(a) for a in agreements],
+    }

@@ -1,0 +1,127 @@
+"""Registering, editing, suspending and reactivating agencies.
+
+A suspension takes effect on the very next decision: the agencies trigger moves the policy
+version, and the agreement cache then finds the agency suspended and hands it no agreement.
+In `AUTH_MODE=keycloak` the agency's Keycloak client is created on registration and disabled
+while suspended, so it cannot even get new tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.agencies.models import AgencyChange, AgencyIn
+from gateway.admin.history import current, for_change, keyset_page, versions
+from gateway.admin.problems import conflict, unavailable
+from gateway.identity.provisioning import AgencyProvisioner
+from gateway.policy.models import Agency
+from registries.history import is_current, supersede
+
+WHAT = "agency"
+
+
+async def list_agencies(
+    *, session: AsyncSession, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Agency], str | None]:
+    query = select(Agency).where(is_current(Agency))
+    if status is not None:
+        query = query.where(Agency.status == status)
+    return await keyset_page(
+        session=session, query=query, key=Agency.client_id, limit=limit, cursor=cursor
+    )
+
+
+async def get_agency(*, session: AsyncSession, client_id: str) -> Agency:
+    return await current(session=session, model=Agency, key={"client_id": client_id}, what=WHAT)
+
+
+async def agency_versions(*, session: AsyncSession, client_id: str) -> list[Agency]:
+    return await versions(session=session, model=Agency, key={"client_id": client_id}, what=WHAT)
+
+
+async def _keycloak(action: str, call: Awaitable[object]) -> None:
+    """Run a provisioning call; if Keycloak fails, the transaction is rolled back (fail closed)."""
+    try:
+        await call
+    except Exception as error:  # python-keycloak's errors, httpx's, an unknown client
+        raise unavailable(f"Keycloak ({action})") from error
+
+
+async def register_agency(
+    *,
+    session: AsyncSession,
+    new: AgencyIn,
+    actor: str,
+    provisioner: AgencyProvisioner | None,
+) -> Agency:
+    existing = (
+        await session.execute(
+            select(Agency.status).where(Agency.client_id == new.client_id, is_current(Agency))
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise conflict(f"agency {new.client_id!r} is already registered ({existing})")
+    agency, _ = await supersede(
+        session=session,
+        model=Agency,
+        key={"client_id": new.client_id},
+        values={"name": new.name, "kind": new.kind, "status": "active", "changed_by": actor},
+    )
+    if provisioner is not None:  # after the row, so a duplicate never reaches Keycloak
+        await _keycloak(
+            "creating the agency's client",
+            provisioner.create_agency_client(client_id=new.client_id, name=new.name),
+        )
+    return agency
+
+
+async def update_agency(
+    *,
+    session: AsyncSession,
+    client_id: str,
+    change: AgencyChange,
+    actor: str,
+    if_match: str | None,
+) -> Agency:
+    await for_change(
+        session=session, model=Agency, key={"client_id": client_id}, what=WHAT, if_match=if_match
+    )
+    values = change.model_dump(exclude_none=True)
+    agency, _ = await supersede(
+        session=session,
+        model=Agency,
+        key={"client_id": client_id},
+        values={**values, "changed_by": actor},
+    )
+    return agency
+
+
+async def set_agency_status(
+    *,
+    session: AsyncSession,
+    client_id: str,
+    status: str,
+    actor: str,
+    if_match: str | None,
+    provisioner: AgencyProvisioner | None,
+) -> Agency:
+    agency = await for_change(
+        session=session, model=Agency, key={"client_id": client_id}, what=WHAT, if_match=if_match
+    )
+    if agency.status == status:
+        raise conflict(f"agency {client_id!r} is already {status}")
+    agency, _ = await supersede(
+        session=session,
+        model=Agency,
+        key={"client_id": client_id},
+        values={"status": status, "changed_by": actor},
+    )
+    if provisioner is not None:
+        await _keycloak(
+            "enabling or disabling the agency's client",
+            provisioner.set_agency_enabled(client_id=client_id, enabled=status == "active"),
+        )
+    return agency

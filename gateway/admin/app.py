@@ -1,0 +1,46 @@
+"""The steward API as its own FastAPI application, mounted at `/admin` by the gateway: its own
+OpenAPI document (`/admin/openapi.json`), problem+json errors, and steward tokens only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
+from graphql import GraphQLSchema
+from starlette.exceptions import HTTPException
+
+from gateway.admin.agencies.views import router as agencies
+from gateway.admin.agreements.views import router as agreements
+from gateway.admin.audit.views import router as audit
+from gateway.admin.consents.views import router as consents
+from gateway.admin.context import Admin
+from gateway.admin.explain.views import router as explain
+from gateway.admin.http import require_steward
+from gateway.admin.problems import Problem, on_http_error, on_problem, on_validation_error
+from gateway.admin.purposes.views import router as purposes
+from gateway.graph.context import Services
+from lienthong.settings import Env, Settings
+
+
+def create_admin_app(
+    *, services: Callable[[], Services], schema: GraphQLSchema, settings: Settings
+) -> FastAPI:
+    app = FastAPI(
+        title="Liên Thông steward API",
+        version="1",
+        description="Agencies, data-sharing agreements (four-eyes), purposes, prefill forms, "
+        "consents, the access log and decision explanations. Steward tokens only; errors are "
+        "`application/problem+json` with a stable `code`; changes need `If-Match`.",
+        openapi_url="/openapi.json",
+        docs_url="/docs" if settings.env is Env.DEV else None,
+        redoc_url=None,
+        dependencies=[Depends(require_steward)],
+    )
+    app.state.admin = Admin(services=services, schema=schema)
+    app.exception_handler(Problem)(on_problem)
+    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.exception_handler(HTTPException)(on_http_error)
+    for router in (agencies, agreements, purposes, consents, audit, explain):
+        app.include_router(router)
+    return app

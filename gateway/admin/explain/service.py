@@ -1,0 +1,98 @@
+""" "Would agency A get field F of subject S for purpose P now, and why": the agreements the
+gateway would hand the engine (same cache), the subject's consents (read fresh), and the
+policy's own reasons, through `gateway.policy.explain`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from graphql import GraphQLSchema
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.admin.explain.models import ExplainOut, FieldExplanation
+from gateway.admin.problems import bad_input, unavailable
+from gateway.admin.schema_rules import check_fields
+from gateway.graph.guard import CONSENTING_TYPES
+from gateway.identity.principal import AGENCY
+from gateway.policy.embedded import EmbeddedEngine
+from gateway.policy.engine import DecisionRequest, PolicyUnavailable
+from gateway.policy.explain import explain
+from gateway.policy.models import Agency
+from gateway.policy.service import AgreementCache, consents_of
+from registries.history import is_current
+from registries.identifiers import (
+    IdentifierError,
+    validate_enterprise_code,
+    validate_household_id,
+    validate_parcel_id,
+    validate_personal_id,
+)
+
+SUBJECT_IDS: dict[str, Callable[[str], str]] = {
+    "Resident": validate_personal_id,
+    "Household": validate_household_id,
+    "Enterprise": validate_enterprise_code,
+    "Parcel": validate_parcel_id,
+}
+
+
+async def explain_access(
+    *,
+    session: AsyncSession,
+    schema: GraphQLSchema,
+    engine: EmbeddedEngine,
+    agreements: AgreementCache,
+    agency: str,
+    purpose: str,
+    subject_type: str,
+    subject: str,
+    fields: Sequence[str],
+    via: str | None,
+) -> ExplainOut:
+    try:
+        subject = SUBJECT_IDS[subject_type](subject)
+    except IdentifierError as error:
+        raise bad_input("subject", str(error)) from error
+    check_fields(schema, subject_type, fields)
+    status = (
+        await session.execute(
+            select(Agency.status).where(Agency.client_id == agency, is_current(Agency))
+        )
+    ).scalar_one_or_none()
+    scope = await agreements.agreements_for(
+        session=session, agency=agency, purpose=purpose, subject_type=subject_type
+    )
+    consents = []
+    if subject_type in CONSENTING_TYPES:
+        consents = (await consents_of(session=session, subject_ids=[subject], agency=agency)).get(
+            subject, []
+        )
+    now = datetime.now(UTC)
+    request = DecisionRequest(
+        agency=agency,
+        roles=(AGENCY,),
+        purpose=purpose,
+        type=subject_type,
+        subject=subject,
+        fields=tuple(fields),
+        agreements=scope,
+        consents=consents,
+        via=via,
+        now=now,
+    )
+    try:
+        explained = [explain(engine, request, field) for field in dict.fromkeys(fields)]
+    except PolicyUnavailable as error:
+        raise unavailable("the policy engine") from error
+    return ExplainOut(
+        agency=agency,
+        agency_status=status or "unknown",
+        purpose=purpose,
+        subject_type=subject_type,
+        via=via,
+        at=now,
+        fields=[FieldExplanation(**asdict(e)) for e in explained],
+    )

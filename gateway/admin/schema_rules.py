@@ -1,0 +1,32 @@
+"""Names that must exist in the published GraphQL schema: agreement and consent fields, the
+relations an agreement may be reached through (`Resident.household`), form templates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graphql import GraphQLObjectType, GraphQLSchema
+
+from gateway.admin.problems import bad_input
+
+
+def object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
+    found = schema.get_type(name)
+    if not isinstance(found, GraphQLObjectType):
+        raise bad_input("subject_type", f"the schema has no object type {name}")
+    return found
+
+
+def check_fields(schema: GraphQLSchema, type_name: str, fields: Iterable[str]) -> None:
+    known = object_type(schema, type_name).fields
+    unknown = sorted({f for f in fields if f not in known})
+    if unknown:
+        raise bad_input("fields", f"{type_name} has no field {', '.join(unknown)}")
+
+
+def check_relations(schema: GraphQLSchema, relations: Iterable[str]) -> None:
+    for relation in relations:
+        owner, _, name = relation.partition(".")
+        owner_type = schema.get_type(owner)
+        if not isinstance(owner_type, GraphQLObjectType) or name not in owner_type.fields:
+            raise bad_input("via", f"the schema has no relation {relation}")

@@ -1,0 +1,60 @@
+"""Input shapes shared by the concerns. Every string is bounded and free of control characters
+(PostgreSQL refuses NUL in text: it must be a 422 here, not a 500 there)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+CLIENT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
+PURPOSE_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"  # the X-Purpose header's pattern
+SUBJECT_TYPE = r"^(Resident|Household|Enterprise|Parcel)$"
+FORM_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=PRINTABLE)]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=PRINTABLE)]
+ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID)]
+PurposeCode = Annotated[str, StringConstraints(pattern=PURPOSE_CODE)]
+SubjectType = Annotated[str, StringConstraints(pattern=SUBJECT_TYPE)]
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9]{0,63}$")]
+Officer = Annotated[str, StringConstraints(pattern=r"^[\w.@:-]{1,64}$")]  # X-Officer's pattern
+Actor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
+
+ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID, description="The agency's client id.")]
+PurposePath = Annotated[str, Path(pattern=PURPOSE_CODE, description="A purpose code.")]
+FormPath = Annotated[str, Path(pattern=FORM_CODE, description="A form code, e.g. CT01.")]
+AGREEMENT_ID = rf"^{CLIENT_ID[1:-1]}/{PURPOSE_CODE[1:-1]}/{SUBJECT_TYPE[1:-1]}$"
+AgreementIdPath = Annotated[
+    str,
+    Path(pattern=AGREEMENT_ID, description="`agency/purpose/type`, e.g. thue-hcm/DKKD/Enterprise."),
+]
+Relation = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z][A-Za-z]{1,31}\.[a-zA-Z][a-zA-Z0-9]{0,63}$")
+]
+
+# Dates the Rego can read: it parses RFC 3339 into int64 nanoseconds (years 1678–2261), and an
+# agreement it cannot read would make every decision for that agency fail.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_policy_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 2000-01-01 and 2200-01-01")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_policy_range)]
+
+
+def _day_in_range(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("must be between 2000-01-01 and 2200-01-01")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_day_in_range)]

@@ -1,0 +1,491 @@
+"""`/admin` end to end through HTTP (the whole gateway app, lifespan included, its own committed
+database): steward-only access, problem+json errors, ETags, four-eyes review, and the effect of
+an approval or a suspension on the very next GraphQL request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.identity.dev_issuer import DevIssuer
+from gateway.policy.service import load_policy_document
+from lienthong.settings import Settings
+from registries.db import create_engine, session_factory
+from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
+PROBLEM = "application/problem+json"
+RESIDENT = "query($id: ID!) { resident(id: $id) { fullName birthDate } }"
+
+
+@dataclass
+class World:
+    resident: str
+
+
+@pytest.fixture(scope="module")
+def admin_settings(
+    committed_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(database_url=committed_database_url, home=tmp_path_factory.mktemp("admin-home"))
+
+
+@pytest.fixture(scope="module")
+async def world(admin_settings: Settings) -> World:
+    engine = create_engine(admin_settings, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
+            resident = await factories.make_resident(session, full_name="Lê Thị Hoa")
+    finally:
+        await engine.dispose()
+    return World(resident=resident.personal_id)
+
+
+class Client:
+    """HTTP against the app, as a steward (by name), an agency or a citizen."""
+
+    def __init__(self, http: httpx.AsyncClient, issuer: DevIssuer) -> None:
+        self.http = http
+        self.issuer = issuer
+
+    def steward(self, name: str = "steward-lan") -> dict[str, str]:
+        token = self.issuer.mint(
+            agency="steward-console", roles=("steward",), extra_claims={"sub": name}
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    def agency(self, agency: str = "motcua-danang") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.mint(agency=agency)}"}
+
+    def citizen(self, citizen_id: str) -> dict[str, str]:
+        token = self.issuer.mint(
+            agency="lienthong-citizen", roles=("citizen",), citizen_id=citizen_id
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    async def call(
+        self, method: str, path: str, *, steward: str = "steward-lan", etag: str | None = None,
+        headers: dict[str, str] | None = None, **kwargs: Any,
+    ) -> httpx.Response:  # fmt: skip
+        sent = {**self.steward(steward), **({"If-Match": etag} if etag else {}), **(headers or {})}
+        return await self.http.request(method, f"/admin{path}", headers=sent, **kwargs)
+
+    async def graphql(
+        self, agency: str, purpose: str, query: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        answer = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={**self.agency(agency), "X-Purpose": purpose},
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+
+@pytest.fixture(scope="module")
+async def client(admin_settings: Settings, world: World) -> AsyncIterator[Client]:
+    app = create_app(admin_settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
+    ):
+        yield Client(http, DevIssuer(admin_settings))
+
+
+def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    body = dict(answer.json())
+    assert body["status"] == status
+    assert body["code"] == code
+    return body
+
+
+async def test_the_openapi_document_is_published(client: Client) -> None:
+    answer = await client.http.get("/admin/openapi.json")
+    assert answer.status_code == 200
+    paths = answer.json()["paths"]
+    assert "/agencies" in paths
+    assert "/agreements/{agreement_id}/approve" in paths
+    assert answer.json()["servers"] == [{"url": "/admin"}]
+
+
+ENDPOINTS = [
+    ("GET", "/agencies"),
+    ("POST", "/agencies"),
+    ("GET", "/agreements"),
+    ("POST", "/agreements/motcua-danang/CT01/Resident/approve"),
+    ("GET", "/purposes"),
+    ("GET", "/forms"),
+    ("PUT", "/forms/CT01"),
+    ("GET", "/consents?agency=motcua-danang"),
+    ("POST", "/consents/paper"),
+    ("GET", "/audit"),
+    ("GET", "/audit/export.csv"),
+    ("GET", "/audit/daily-counts?since=2026-01-01&until=2026-01-31"),
+    ("GET", "/explain?agency=x1&purpose=CT01&type=Resident&subject=1&field=id"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+async def test_only_stewards_get_in(client: Client, world: World, method: str, path: str) -> None:
+    for headers in (client.agency(), client.citizen(world.resident)):
+        answer = await client.http.request(method, f"/admin{path}", headers=headers, json={})
+        body = problem(answer, 403, "FORBIDDEN")
+        assert body["reason"] == "steward role required"
+    anonymous = await client.http.request(method, f"/admin{path}", json={})
+    problem(anonymous, 401, "UNAUTHENTICATED")
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_agency_register_edit_and_history(client: Client) -> None:
+    new = {"client_id": "bhxh-hue", "name": "BHXH Huế", "kind": "insurance"}
+    created = await client.call("POST", "/agencies", json=new)
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == "/admin/agencies/bhxh-hue"
+    assert created.json()["status"] == "active"
+    assert created.json()["changed_by"] == "steward-lan"
+    problem(await client.call("POST", "/agencies", json=new), 409, "CONFLICT")
+
+    etag = created.headers["ETag"]
+    renamed = {"name": "Bảo hiểm xã hội Huế"}
+    problem(await client.call("PATCH", "/agencies/bhxh-hue", json=renamed), 428,
+            "PRECONDITION_REQUIRED")  # fmt: skip
+    changed = await client.call("PATCH", "/agencies/bhxh-hue", json=renamed, etag=etag,
+                                steward="steward-minh")  # fmt: skip
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    stale = await client.call("PATCH", "/agencies/bhxh-hue", json={"kind": "x"}, etag=etag)
+    assert problem(stale, 412, "PRECONDITION_FAILED")["current_etag"] == changed.headers["ETag"]
+
+    history = (await client.call("GET", "/agencies/bhxh-hue/versions")).json()
+    assert [(v["name"], v["changed_by"]) for v in history] == [
+        ("BHXH Huế", "steward-lan"),
+        ("Bảo hiểm xã hội Huế", "steward-minh"),
+    ]
+    assert history[0]["valid_to"] == history[1]["valid_from"]
+    read = await client.call("GET", "/agencies/bhxh-hue")
+    assert read.headers["ETag"] == changed.headers["ETag"]
+    problem(await client.call("GET", "/agencies/nobody"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("body", "argument"),
+    [
+        ({"client_id": "Bad Id", "name": "x", "kind": "x"}, "body.client_id"),
+        ({"client_id": "ok-id", "name": "", "kind": "x"}, "body.name"),
+        ({"client_id": "ok-id", "name": "a\x00b", "kind": "x"}, "body.name"),
+        ({"client_id": "ok-id", "name": "x", "kind": "x", "extra": 1}, "body.extra"),
+        ({"client_id": "ok-id"}, "body.name"),
+    ],
+)
+async def test_bad_agency_input(client: Client, body: dict[str, Any], argument: str) -> None:
+    answer = problem(await client.call("POST", "/agencies", json=body), 422, "BAD_USER_INPUT")
+    assert answer["argument"] == argument
+    assert answer["detail"].startswith(argument)
+
+
+async def test_pages_and_cursors(client: Client) -> None:
+    first = (await client.call("GET", "/agencies?limit=2")).json()
+    assert len(first["items"]) == 2
+    second = (await client.call("GET", f"/agencies?limit=2&cursor={first['next_cursor']}")).json()
+    names = [a["client_id"] for a in first["items"] + second["items"]]
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    bad = await client.call("GET", "/agencies?cursor=bm90IGEgY3Vyc29y")
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "cursor"
+    too_big = await client.call("GET", "/agencies?limit=1000")
+    assert problem(too_big, 422, "BAD_USER_INPUT")["argument"] == "query.limit"
+
+
+async def _etag(client: Client, path: str) -> str:
+    return (await client.call("GET", path)).headers["ETag"]
+
+
+async def test_suspending_an_agency_denies_its_very_next_request(
+    client: Client, world: World
+) -> None:
+    variables = {"id": world.resident}
+    before = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert before["data"]["resident"]["fullName"] == "Lê Thị Hoa"
+
+    path = "/agencies/motcua-danang"
+    suspended = await client.call("POST", f"{path}/suspend", etag=await _etag(client, path))
+    assert suspended.json()["status"] == "suspended"
+    during = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert during["data"]["resident"] is None
+    assert during["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    again = await client.call("POST", f"{path}/suspend", etag=suspended.headers["ETag"])
+    problem(again, 409, "CONFLICT")
+
+    await client.call("POST", f"{path}/reactivate", etag=suspended.headers["ETag"])
+    after = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert after["data"]["resident"]["fullName"] == "Lê Thị Hoa"
+
+
+BHXH_AGREEMENT = {
+    "agency": "bhxh-danang",
+    "purpose": "BHXH-TT",
+    "subject_type": "Resident",
+    "fields": ["id", "fullName", "birthDate"],
+    "legal_basis": "Luật Bảo hiểm xã hội 2024",
+    "effective_from": "2025-07-01T00:00:00Z",
+    "masking": {"birthDate": "year_only"},
+}
+
+
+async def _bhxh(client: Client) -> None:
+    """The agency and purpose the agreement tests use (registered once)."""
+    if (await client.call("GET", "/agencies/bhxh-danang")).status_code == 404:
+        agency = {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"}
+        assert (await client.call("POST", "/agencies", json=agency)).status_code == 201
+        purpose = {"code": "BHXH-TT", "title": "Tra cứu BHXH", "procedure": "Cấp sổ BHXH"}
+        assert (await client.call("POST", "/purposes", json=purpose)).status_code == 201
+
+
+async def test_an_approval_by_another_steward_allows_the_very_next_request(
+    client: Client, world: World, admin_settings: Settings
+) -> None:
+    await _bhxh(client)
+    variables = {"id": world.resident}
+    denied = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert denied["data"]["resident"] is None
+    bundle_before = await client.http.get("/bundles/lienthong.tar.gz")
+
+    created = await client.call("POST", "/agreements", json=BHXH_AGREEMENT)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "draft"
+    path = "/agreements/bhxh-danang/BHXH-TT/Resident"
+    assert created.headers["Location"] == f"/admin{path}"
+    problem(await client.call("POST", "/agreements", json=BHXH_AGREEMENT), 409, "CONFLICT")
+    draft_approval = await client.call("POST", f"{path}/approve", etag=created.headers["ETag"],
+                                       steward="steward-minh")  # fmt: skip
+    problem(draft_approval, 409, "CONFLICT")
+
+    submitted = await client.call("POST", f"{path}/submit", etag=created.headers["ETag"])
+    assert submitted.json()["status"] == "submitted"
+    etag = submitted.headers["ETag"]
+    own = await client.call("POST", f"{path}/approve", etag=etag)
+    assert problem(own, 403, "FORBIDDEN")["reason"] == "four_eyes"
+    stale = await client.call("POST", f"{path}/approve", etag=created.headers["ETag"],
+                              steward="steward-minh")  # fmt: skip
+    problem(stale, 412, "PRECONDITION_FAILED")
+    still = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert still["data"]["resident"] is None
+
+    approved = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-minh")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approved_by"] == "steward-minh"
+    allowed = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert allowed["data"]["resident"] == {"fullName": "Lê Thị Hoa", "birthDate": "1985"}
+    bundle_after = await client.http.get("/bundles/lienthong.tar.gz")
+    assert bundle_after.headers["ETag"] != bundle_before.headers["ETag"]
+    unchanged = await client.http.get(
+        "/bundles/lienthong.tar.gz", headers={"If-None-Match": bundle_after.headers["ETag"]}
+    )
+    assert unchanged.status_code == 304
+
+    no_reason = await client.call("POST", f"{path}/suspend", etag=approved.headers["ETag"])
+    assert problem(no_reason, 422, "BAD_USER_INPUT")["argument"] == "body"
+    suspended = await client.call("POST", f"{path}/suspend", etag=approved.headers["ETag"],
+                                  json={"note": "audit finding 2026-14"})  # fmt: skip
+    assert suspended.json()["status"] == "suspended"
+    denied_again = await client.graphql("bhxh-danang", "BHXH-TT", RESIDENT, variables)
+    assert denied_again["data"]["resident"] is None
+
+    history = (await client.call("GET", f"{path}/versions")).json()
+    assert [(v["status"], v["changed_by"]) for v in history] == [
+        ("draft", "steward-lan"),
+        ("submitted", "steward-lan"),
+        ("approved", "steward-minh"),
+        ("suspended", "steward-lan"),
+    ]
+    assert history[-1]["note"] == "audit finding 2026-14"
+    assert all(v["valid_from"] for v in history)
+
+
+async def test_rejection_edit_and_expiry(client: Client) -> None:
+    await _bhxh(client)
+    body = {**BHXH_AGREEMENT, "subject_type": "Household", "fields": ["id", "headId"],
+            "masking": {}}  # fmt: skip
+    created = await client.call("POST", "/agreements", json=body, steward="steward-hai")
+    path = "/agreements/bhxh-danang/BHXH-TT/Household"
+    submitted = await client.call("POST", f"{path}/submit", etag=created.headers["ETag"],
+                                  steward="steward-hai")  # fmt: skip
+    rejected = await client.call("POST", f"{path}/reject", etag=submitted.headers["ETag"],
+                                 json={"note": "no legal basis for households"})  # fmt: skip
+    assert rejected.json()["status"] == "rejected"
+    edited = await client.call("PATCH", path, etag=rejected.headers["ETag"],
+                               json={"legal_basis": "Nghị định 115/2015"})  # fmt: skip
+    assert edited.json()["status"] == "draft"
+    assert edited.json()["fields"] == ["id", "headId"]
+    # the editor is an author now: the creator may approve, the editor may not
+    resubmitted = await client.call("POST", f"{path}/submit", etag=edited.headers["ETag"])
+    own = await client.call("POST", f"{path}/approve", etag=resubmitted.headers["ETag"])
+    problem(own, 403, "FORBIDDEN")
+    approved = await client.call("POST", f"{path}/approve", etag=resubmitted.headers["ETag"],
+                                 steward="steward-hai")  # fmt: skip
+    assert approved.json()["status"] == "approved"
+    locked = await client.call(
+        "PATCH", path, etag=approved.headers["ETag"], json={"fields": ["id"]}
+    )
+    problem(locked, 409, "CONFLICT")
+    expired = await client.call("POST", f"{path}/expire", etag=approved.headers["ETag"])
+    assert expired.json()["status"] == "expired"
+    assert expired.json()["effective_to"] is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "argument"),
+    [
+        ({"agency": "nobody-here"}, "agency"),
+        ({"purpose": "NOPE"}, "purpose"),
+        ({"fields": ["fullName", "shoeSize"]}, "fields"),
+        ({"masking": {"religion": "year_only"}}, "masking"),
+        ({"masking": {"birthDate": "blur"}}, "masking"),
+        ({"via": ["Resident.nothing"]}, "via"),
+        ({"effective_to": "2025-01-01T00:00:00Z"}, "effective_to"),
+        ({"effective_from": "9999-01-01T00:00:00Z"}, "body.effective_from"),
+        ({"effective_from": "2025-07-01T00:00:00"}, "body.effective_from"),
+        ({"subject_type": "Citizen"}, "body.subject_type"),
+        ({"fields": []}, "body.fields"),
+    ],
+)
+async def test_bad_agreement_input(client: Client, change: dict[str, Any], argument: str) -> None:
+    await _bhxh(client)
+    body = {**BHXH_AGREEMENT, "subject_type": "Enterprise", "fields": ["name"], "masking": {},
+            **change}  # fmt: skip
+    answer = await client.call("POST", "/agreements", json=body)
+    assert problem(answer, 422, "BAD_USER_INPUT")["argument"] == argument
+
+
+async def test_purposes_are_listed_and_edited(client: Client) -> None:
+    listed = (await client.call("GET", "/purposes?limit=100")).json()["items"]
+    assert "CT01" in [p["code"] for p in listed]
+    etag = await _etag(client, "/purposes/DKKD")
+    changed = await client.call("PATCH", "/purposes/DKKD", etag=etag,
+                                json={"title": "Đối chiếu đăng ký doanh nghiệp"})  # fmt: skip
+    assert changed.json()["title"] == "Đối chiếu đăng ký doanh nghiệp"
+    problem(await client.call("PATCH", "/purposes/DKKD", etag=etag, json={"title": "x"}), 412,
+            "PRECONDITION_FAILED")  # fmt: skip
+    problem(await client.call("GET", "/purposes/NOPE"), 404, "NOT_FOUND")
+    bad = await client.call("POST", "/purposes", json={"code": "bad code", "title": "t",
+                                                       "procedure": "p"})  # fmt: skip
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "body.code"
+
+
+async def test_forms_are_listed_and_edited_and_prefill_uses_the_edit(
+    client: Client, world: World
+) -> None:
+    forms = {f["code"]: f for f in (await client.call("GET", "/forms")).json()}
+    assert set(forms) >= {"CT01", "HKD01", "XD01"}
+    assert forms["CT01"]["source"] == "file"
+    read = await client.call("GET", "/forms/CT01")
+    template = {k: read.json()[k] for k in ("title", "procedure", "legal_reference", "purpose",
+                                             "subject_type", "fields")}  # fmt: skip
+    template["fields"] = [
+        *template["fields"],
+        {"key": "ho_ten_2", "label": "Tên", "path": "fullName"},
+    ]
+    problem(await client.call("PUT", "/forms/CT01", json=template), 428, "PRECONDITION_REQUIRED")
+    broken = {**template, "fields": [{"key": "x", "label": "X", "path": "shoeSize"}]}
+    wrong = await client.call("PUT", "/forms/CT01", json=broken, etag=read.headers["ETag"])
+    assert "no field 'shoeSize'" in problem(wrong, 422, "BAD_USER_INPUT")["detail"]
+    saved = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["source"] == "steward"
+    stale = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
+    problem(stale, 412, "PRECONDITION_FAILED")
+
+    prefill = """query($s: ID!) { prefill(form: "CT01", subject: $s) { fields { key value } } }"""
+    answer = await client.graphql("motcua-danang", "CT01", prefill, {"s": world.resident})
+    values = {f["key"]: f["value"] for f in answer["data"]["prefill"]["fields"]}
+    assert values["ho_ten_2"] == "Lê Thị Hoa"
+
+
+async def test_paper_consents_count_and_are_listed(client: Client, world: World) -> None:
+    loan = "query($id: ID!) { resident(id: $id) { fullName } }"
+    before = await client.graphql("nganhang-abc", "TD-VAY", loan, {"id": world.resident})
+    assert before["data"]["resident"] is None
+    paper = {
+        "subject_id": world.resident, "agency": "nganhang-abc", "purpose": "TD-VAY",
+        "fields": ["fullName"], "expires_at": "2030-01-01T00:00:00+07:00",
+        "officer": "cb-0042", "document_reference": "PDY-2026/118",
+    }  # fmt: skip
+    recorded = await client.call("POST", "/consents/paper", json=paper)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["channel"] == "paper"
+    assert recorded.json()["officer"] == "cb-0042"
+    after = await client.graphql("nganhang-abc", "TD-VAY", loan, {"id": world.resident})
+    assert after["data"]["resident"] == {"fullName": "Lê Thị Hoa"}
+
+    by_subject = (await client.call("GET", f"/consents?subject_id={world.resident}")).json()
+    assert [c["document_reference"] for c in by_subject["items"]] == ["PDY-2026/118"]
+    by_agency = (await client.call("GET", "/consents?agency=nganhang-abc&limit=1")).json()
+    assert by_agency["items"][0]["consent_id"] == recorded.json()["consent_id"]
+    neither = await client.call("GET", "/consents")
+    assert problem(neither, 422, "BAD_USER_INPUT")["argument"] == "subject_id"
+    for change, argument in (
+        ({"subject_id": "999085000123"}, "subject_id"),
+        ({"agency": "nobody-here"}, "agency"),
+        ({"fields": ["shoeSize"]}, "fields"),
+        ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+        ({"officer": "a b"}, "body.officer"),
+    ):
+        refused = await client.call("POST", "/consents/paper", json={**paper, **change})
+        assert problem(refused, 422, "BAD_USER_INPUT")["argument"] == argument
+
+
+async def test_audit_search_export_and_daily_counts(client: Client, world: World) -> None:
+    await client.graphql("motcua-danang", "CT01", RESIDENT, {"id": world.resident})
+    found = (await client.call("GET", "/audit?agency=motcua-danang&limit=1")).json()
+    (entry,) = found["items"]
+    assert entry["subject_id"] == world.resident
+    assert entry["purpose"] == "CT01"
+    assert found["next_cursor"] is not None
+    more = await client.call("GET", f"/audit?agency=motcua-danang&cursor={found['next_cursor']}")
+    assert more.status_code == 200
+    problem(await client.call("GET", "/audit?cursor=xyz"), 422, "BAD_USER_INPUT")
+
+    exported = await client.call("GET", f"/audit/export.csv?subject_id={world.resident}")
+    assert exported.headers["content-type"].startswith("text/csv")
+    header, *rows = exported.text.strip().splitlines()
+    assert "subject_id" in header.split(",")
+    assert rows and all(world.resident in row for row in rows)
+
+    today = entry["occurred_at"][:10]
+    counts = (await client.call(
+        "GET", f"/audit/daily-counts?since={today}&until={today}&agency=motcua-danang"
+    )).json()  # fmt: skip
+    assert counts[0]["agency"] == "motcua-danang"
+    assert counts[0]["entries"] >= 2
+    backwards = await client.call("GET", "/audit/daily-counts?since=2026-02-01&until=2026-01-01")
+    assert problem(backwards, 422, "BAD_USER_INPUT")["argument"] == "until"
+    far = await client.call("GET", "/audit/daily-counts?since=2000-01-01&until=2199-12-31")
+    problem(far, 422, "BAD_USER_INPUT")
+
+
+async def test_explain_says_why(client: Client, world: World) -> None:
+    query = (f"/explain?agency=motcua-danang&purpose=CT01&type=Resident&subject={world.resident}"
+             "&field=fullName&field=religion")  # fmt: skip
+    answer = (await client.call("GET", query)).json()
+    assert answer["agency_status"] == "active"
+    given, refused = answer["fields"]
+    assert (given["field"], given["outcome"]) == ("fullName", "allow")
+    assert given["legal_basis"]
+    assert given["considered"]
+    assert (refused["field"], refused["outcome"]) == ("religion", "deny")
+    assert refused["reason"] == "field outside the agreement"
+    bad = await client.call("GET", query.replace(world.resident, "123"))
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "subject"
+    unknown = await client.call("GET", query.replace("religion", "shoeSize"))
+    assert problem(unknown, 422, "BAD_USER_INPUT")["argument"] == "fields"
