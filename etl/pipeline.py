@@ -12,7 +12,8 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from etl.readers import Source, SourceRecord, open_source
-from etl.targets import TARGETS, LoadTarget
+from etl.readers import READER_DIAGNOSTICS, Source, SourceRecord, open_source
+from etl.targets import TARGETS, LoadContext, LoadTarget
 from etl.validation import RowError
 from lienthong.settings import Settings
 from registries.merge import MergeCounts
@@ -90,7 +91,7 @@ class _Rejects:
     _handle: Any = None
 
     def add(self, record: SourceRecord, code: str, message: str) -> None:
-        original = {k: v for k, v in record.fields.items() if not k.startswith("_")}
+        original = {k: v for k, v in record.fields.items() if k not in READER_DIAGNOSTICS}
         if record.geometry is not None:
             original["geometry_wkt_wgs84"] = record.geometry.wkt
         if self._writer is None:
@@ -173,6 +174,9 @@ def load(
     return report
 
 
+CHUNK_ROWS = 25_000
+
+
 def _stage_and_merge(
     connection: psycopg.Connection[tuple[Any, ...]],
     *,
@@ -182,38 +186,97 @@ def _stage_and_merge(
     report: LoadReport,
     progress: Progress | None,
 ) -> MergeCounts:
+    """Validate chunk after chunk while the database stages and merges the one before.
+
+    A worker thread owns the connection during the stream: it COPYs a chunk of validated rows
+    into staging and merges it (set-based, in the load's one transaction) while this thread
+    validates the next chunk; psycopg releases the GIL while it waits on the server, so
+    validation and the database work overlap. At most one chunk waits, so memory stays flat.
+    A key appears in one chunk only (later repeats are rejected), so merging chunk by chunk
+    gives the counts and versions one merge of the whole file would.
+    """
     context = spec.reference(connection)
     spec.create_staging(connection)
-    seen: dict[str, int] = {}
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(spec.staging), columns)
+    truncate = sql.SQL("TRUNCATE {}").format(sql.Identifier(spec.staging))
+
+    def stage(chunk: list[list[Any]]) -> MergeCounts:
+        with connection.cursor().copy(copy_sql) as copy:
+            for row in chunk:
+                copy.write_row(row)
+        counts = spec.merge(connection)
+        connection.execute(truncate)
+        return counts
+
+    inserted = updated = unchanged = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-stage") as database:
+        pending: Future[MergeCounts] | None = None
+        for chunk in _validated_chunks(
+            spec=spec,
+            source=source,
+            context=context,
+            rejects=rejects,
+            report=report,
+            progress=progress,
+        ):
+            if pending is not None:
+                done = pending.result()  # re-raises the worker's error: the load fails whole
+                inserted, updated = inserted + done.inserted, updated + done.updated
+                unchanged += done.unchanged
+            pending = database.submit(stage, chunk)
+        if pending is not None:
+            done = pending.result()
+            inserted, updated = inserted + done.inserted, updated + done.updated
+            unchanged += done.unchanged
+    return MergeCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+
+
+def _validated_chunks(
+    *,
+    spec: LoadTarget,
+    source: Source,
+    context: LoadContext,
+    rejects: _Rejects,
+    report: LoadReport,
+    progress: Progress | None,
+) -> Iterator[list[list[Any]]]:
+    """Validated rows in staging column order, CHUNK_ROWS at a time; rejects set aside."""
+    seen: dict[str, int] = {}
+    chunk: list[list[Any]] = []
     pending = 0
-    with connection.cursor().copy(copy_sql) as copy:
-        for record in source.records():
-            report.read += 1
-            pending += 1
-            if progress is not None and pending == 1000:
-                progress(pending)
-                pending = 0
-            try:
-                row = spec.validate(record, context)
-            except RowError as error:
-                rejects.add(record, error.code, str(error))
-                continue
-            key = spec.key(row)
-            fingerprint = _row_fingerprint(row)
-            earlier = seen.get(key)
-            if earlier is not None:
-                if earlier == fingerprint:
-                    rejects.add(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
-                else:
-                    rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
-                continue
-            seen[key] = fingerprint
-            copy.write_row([row[column] for column in spec.columns])
+    for record in source.records():
+        report.read += 1
+        pending += 1
+        if progress is not None and pending == 1000:
+            progress(pending)
+            pending = 0
+        if "_field_count" in record.fields:
+            rejects.add(record, "FIELD_COUNT", str(record.fields["_field_count"]))
+            continue
+        try:
+            row = spec.validate(record, context)
+        except RowError as error:
+            rejects.add(record, error.code, str(error))
+            continue
+        key = spec.key(row)
+        fingerprint = _row_fingerprint(row)
+        earlier = seen.get(key)
+        if earlier is not None:
+            if earlier == fingerprint:
+                rejects.add(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
+            else:
+                rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
+            continue
+        seen[key] = fingerprint
+        chunk.append([row[column] for column in spec.columns])
+        if len(chunk) == CHUNK_ROWS:
+            yield chunk
+            chunk = []
     if progress is not None and pending:
         progress(pending)
-    return spec.merge(connection)
+    if chunk:
+        yield chunk
 
 
 def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:

@@ -8,6 +8,7 @@ file's CRS or `--crs` to WGS 84.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SPATIAL_SUFFIXES = frozenset({".geojson", ".json", ".shp", ".gpkg", ".zip"})
 SPATIAL_BATCH = 5_000
 UTF8_TEXT = TextDecoder(UTF8)
+# What a reader says about a record, as opposed to the record's own data (kept in rejects).
+READER_DIAGNOSTICS = frozenset({"_error", "_field_count"})
 
 
 class SourceError(ValueError):
@@ -61,18 +64,29 @@ class Source:
 
     def _decoded_lines(self) -> Iterator[str]:
         with self.path.open("rb") as handle:
+            if self._decoder.encoding == UTF8:
+                # Decoded in blocks at C speed; values are brought to NFC field by field when
+                # validated (etl.validation.text), so lines need not be normalised here.
+                yield from io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+                return
             for line in handle:
                 yield self._decoder(line)
 
     def _csv_records(self) -> Iterator[SourceRecord]:
-        reader = csv.DictReader(self._decoded_lines())
-        if not reader.fieldnames:
+        # csv.reader and zip rather than DictReader (Python code per row); blank lines skipped.
+        reader = csv.reader(self._decoded_lines())
+        header = [nfc(name) for name in next(reader, [])]
+        if not header:
             raise SourceError(f"{self.path.name}: no header row")
+        width = len(header)
         for row in reader:
-            extra = row.pop(None, None)
-            fields: dict[str, Any] = dict(row)
-            if extra:
-                fields["_extra_columns"] = extra
+            if not row:
+                continue
+            fields: dict[str, Any] = dict(zip(header, row, strict=False))
+            if len(row) != width:  # a cut or shifted row: the pipeline rejects it whole
+                fields.update(dict.fromkeys(header[len(row) :]))
+                fields["_extra_columns"] = row[width:]
+                fields["_field_count"] = f"{len(row)} fields, the header has {width}"
             yield SourceRecord(reader.line_num, fields)
 
     def _jsonl_records(self) -> Iterator[SourceRecord]:

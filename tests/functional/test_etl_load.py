@@ -6,15 +6,19 @@ import csv
 import json
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 from pyproj import Geod
 
+from etl import pipeline
 from etl.pipeline import LoadError, LoadReport, load
+from etl.readers import SourceError
 from etl.synth import DEFECT_OUTCOMES, SynthOptions, synthesize
 from lienthong.settings import Settings
+from registries.merge import MergeCounts
 
 REGISTRY_TABLES = (
     "residents, households, enterprises, enterprise_representatives, "
@@ -305,3 +309,80 @@ def test_an_unknown_registry_is_refused(clean: Settings, tmp_path: Path) -> None
     path.write_text("a\n1\n", encoding="utf-8")
     with pytest.raises(LoadError, match="unknown registry 'people'"):
         load(settings=clean, target="people", path=path)
+
+
+def test_a_load_in_many_chunks_counts_and_versions_as_one(
+    clean: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 64)  # 300 rows: five chunks, the last partial
+    path = _synth(tmp_path) / "residents.csv"
+    first = load(settings=clean, target="residents", path=path)
+    _assert_balanced(first)
+    assert (first.inserted, first.updated, first.unchanged) == (300, 0, 0)
+    households = _query(clean, "SELECT count(*) FROM households WHERE valid_to IS NULL")
+    heads = _query(clean, "SELECT count(*) FROM residents WHERE relationship_to_head = 'head'")
+    assert households == heads
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for index in (3, 150, 299):  # one change in the first, a middle and the last chunk
+        rows[index]["hometown"] = "Hội An"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    second = load(settings=clean, target="residents", path=path)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 3, 297)
+    assert _query(clean, "SELECT count(*) FROM residents") == [(303,)]
+
+
+def test_a_merge_failing_mid_stream_fails_the_whole_load(
+    clean: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 100)
+    spec = pipeline.TARGETS["residents"]
+    merged: list[int] = []
+
+    def merge_then_fail(connection: psycopg.Connection[tuple[object, ...]]) -> MergeCounts:
+        if merged:
+            connection.execute("SELECT 1 / 0")  # the server refuses the second chunk
+        counts = spec.merge(connection)
+        merged.append(counts.inserted)
+        return counts
+
+    monkeypatch.setitem(pipeline.TARGETS, "residents", replace(spec, merge=merge_then_fail))
+    path = _synth(tmp_path) / "residents.csv"
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        load(settings=clean, target="residents", path=path)
+    assert merged == [100]  # the first chunk was merged, then rolled back with the rest
+    assert _query(clean, "SELECT count(*) FROM residents") == [(0,)]
+    assert _query(clean, "SELECT status FROM etl_runs") == [("failed",)]
+
+
+def test_csv_rows_short_long_and_blank(clean: Settings, tmp_path: Path) -> None:
+    path = _synth(tmp_path) / "residents.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    short = ",".join(lines[1].split(",")[:5])  # a row cut after its fifth field
+    path.write_text(
+        "\n".join([lines[0], lines[1], "", lines[2] + ",surplus", short, lines[3]]) + "\n",
+        encoding="utf-8",
+    )
+    report = load(settings=clean, target="residents", path=path)
+    _assert_balanced(report)
+    assert report.read == 4  # the blank line is not a row
+    assert report.inserted == 2
+    assert report.rejected_by_reason == Counter({"FIELD_COUNT": 2})
+    assert report.rejects_path is not None
+    with report.rejects_path.open(encoding="utf-8") as handle:
+        rejected = {row["line_number"]: row for row in csv.DictReader(handle)}
+    assert set(rejected) == {"4", "5"}
+    assert rejected["4"]["message"] == "25 fields, the header has 24"
+    assert json.loads(rejected["4"]["source_row"])["_extra_columns"] == ["surplus"]
+    assert rejected["5"]["message"] == "5 fields, the header has 24"
+
+
+def test_a_file_with_no_header_is_refused(clean: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"empty\.csv: no header row"):
+        load(settings=clean, target="residents", path=path)
+    assert _query(clean, "SELECT status FROM etl_runs") == [("failed",)]
