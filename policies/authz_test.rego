@@ -130,3 +130,40 @@ test_agency_cannot_read_an_access_log if {
 	d := authz.decision with input as object.union(base, {"type": "AccessLog"})
 	d.fields.fullName == "deny"
 }
+
+# The verdict (what the embedded adapter reads) carries the decision as sets.
+test_verdict_groups_outcomes_and_denials_by_reason if {
+	two := object.union(loan, {"fields": ["fullName", "birthDate"]})
+	v := authz.verdict with input as object.union(base, {
+		"agency": "nganhang-abc", "purpose": "TD-VAY", "agreements": [two], "consents": [consent],
+		"fields": ["fullName", "birthDate", "religion"],
+	})
+	v.allowed == {"fullName"}
+	v.masked == set()
+	v.denials == {
+		"consent required and none in force for this field": {"birthDate"},
+		"field outside the agreement": {"religion"},
+	}
+	v.legal_basis == ["consent"]
+	v.allow
+}
+
+test_verdict_masks_and_no_agreement if {
+	masked := authz.verdict with input as object.union(base, {"fields": ["id", "fullName"]})
+	masked.allowed == {"fullName"}
+	masked.masked == {"id"}
+	masked.masks == {"id": "last4"}
+	none := authz.verdict with input as object.union(base, {"agreements": []})
+	none.denials == {"no approved agreement in force for this agency, purpose and type": {"fullName"}}
+	not none.allow
+}
+
+# An agreement that names a field in clear wins over one that masks it.
+test_clear_wins_over_masked if {
+	clear := object.union(object.remove(agreement, ["masking"]), {"masking": {}})
+	d := authz.decision with input as object.union(base, {
+		"fields": ["id"], "agreements": [agreement, clear],
+	})
+	d.fields.id == "allow"
+	d.obligations.mask == {}
+}
