@@ -13,7 +13,6 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,9 +173,6 @@ def load(
     return report
 
 
-CHUNK_ROWS = 25_000
-
-
 def _stage_and_merge(
     connection: psycopg.Connection[tuple[Any, ...]],
     *,
@@ -186,33 +182,14 @@ def _stage_and_merge(
     report: LoadReport,
     progress: Progress | None,
 ) -> MergeCounts:
-    """Validate chunk after chunk while the database stages and merges the one before.
-
-    A worker thread owns the connection during the stream: it COPYs a chunk of validated rows
-    into staging and merges it (set-based, in the load's one transaction) while this thread
-    validates the next chunk; psycopg releases the GIL while it waits on the server, so
-    validation and the database work overlap. At most one chunk waits, so memory stays flat.
-    A key appears in one chunk only (later repeats are rejected), so merging chunk by chunk
-    gives the counts and versions one merge of the whole file would.
-    """
+    """Stream validated rows into staging (the server ingests while rows are validated), then
+    one set-based merge of the whole file."""
     context = spec.reference(connection)
     spec.create_staging(connection)
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(spec.staging), columns)
-    truncate = sql.SQL("TRUNCATE {}").format(sql.Identifier(spec.staging))
-
-    def stage(chunk: list[list[Any]]) -> MergeCounts:
-        with connection.cursor().copy(copy_sql) as copy:
-            for row in chunk:
-                copy.write_row(row)
-        counts = spec.merge(connection)
-        connection.execute(truncate)
-        return counts
-
-    inserted = updated = unchanged = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-stage") as database:
-        pending: Future[MergeCounts] | None = None
-        for chunk in _validated_chunks(
+    with connection.cursor().copy(copy_sql) as copy:
+        for row in _validated_rows(
             spec=spec,
             source=source,
             context=context,
@@ -220,19 +197,11 @@ def _stage_and_merge(
             report=report,
             progress=progress,
         ):
-            if pending is not None:
-                done = pending.result()  # re-raises the worker's error: the load fails whole
-                inserted, updated = inserted + done.inserted, updated + done.updated
-                unchanged += done.unchanged
-            pending = database.submit(stage, chunk)
-        if pending is not None:
-            done = pending.result()
-            inserted, updated = inserted + done.inserted, updated + done.updated
-            unchanged += done.unchanged
-    return MergeCounts(inserted=inserted, updated=updated, unchanged=unchanged)
+            copy.write_row(row)
+    return spec.merge(connection)
 
 
-def _validated_chunks(
+def _validated_rows(
     *,
     spec: LoadTarget,
     source: Source,
@@ -240,10 +209,9 @@ def _validated_chunks(
     rejects: _Rejects,
     report: LoadReport,
     progress: Progress | None,
-) -> Iterator[list[list[Any]]]:
-    """Validated rows in staging column order, CHUNK_ROWS at a time; rejects set aside."""
+) -> Iterator[list[Any]]:
+    """Validated rows in staging column order; rejects set aside, repeated keys rejected."""
     seen: dict[str, int] = {}
-    chunk: list[list[Any]] = []
     pending = 0
     for record in source.records():
         report.read += 1
@@ -269,14 +237,9 @@ def _validated_chunks(
                 rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
             continue
         seen[key] = fingerprint
-        chunk.append([row[column] for column in spec.columns])
-        if len(chunk) == CHUNK_ROWS:
-            yield chunk
-            chunk = []
+        yield [row[column] for column in spec.columns]
     if progress is not None and pending:
         progress(pending)
-    if chunk:
-        yield chunk
 
 
 def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:

@@ -311,49 +311,22 @@ def test_an_unknown_registry_is_refused(clean: Settings, tmp_path: Path) -> None
         load(settings=clean, target="people", path=path)
 
 
-def test_a_load_in_many_chunks_counts_and_versions_as_one(
+def test_a_merge_failing_after_the_residents_fails_the_whole_load(
     clean: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 64)  # 300 rows: five chunks, the last partial
-    path = _synth(tmp_path) / "residents.csv"
-    first = load(settings=clean, target="residents", path=path)
-    _assert_balanced(first)
-    assert (first.inserted, first.updated, first.unchanged) == (300, 0, 0)
-    households = _query(clean, "SELECT count(*) FROM households WHERE valid_to IS NULL")
-    heads = _query(clean, "SELECT count(*) FROM residents WHERE relationship_to_head = 'head'")
-    assert households == heads
-    with path.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for index in (3, 150, 299):  # one change in the first, a middle and the last chunk
-        rows[index]["hometown"] = "Hội An"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    second = load(settings=clean, target="residents", path=path)
-    assert (second.inserted, second.updated, second.unchanged) == (0, 3, 297)
-    assert _query(clean, "SELECT count(*) FROM residents") == [(303,)]
-
-
-def test_a_merge_failing_mid_stream_fails_the_whole_load(
-    clean: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(pipeline, "CHUNK_ROWS", 100)
     spec = pipeline.TARGETS["residents"]
     merged: list[int] = []
 
     def merge_then_fail(connection: psycopg.Connection[tuple[object, ...]]) -> MergeCounts:
-        if merged:
-            connection.execute("SELECT 1 / 0")  # the server refuses the second chunk
-        counts = spec.merge(connection)
-        merged.append(counts.inserted)
-        return counts
+        merged.append(spec.merge(connection).inserted)
+        connection.execute("SELECT 1 / 0")  # the server refuses what comes after
+        return MergeCounts(0, 0, 0)
 
     monkeypatch.setitem(pipeline.TARGETS, "residents", replace(spec, merge=merge_then_fail))
     path = _synth(tmp_path) / "residents.csv"
     with pytest.raises(psycopg.errors.DivisionByZero):
         load(settings=clean, target="residents", path=path)
-    assert merged == [100]  # the first chunk was merged, then rolled back with the rest
+    assert merged == [300]  # merged, then rolled back with the rest of the load
     assert _query(clean, "SELECT count(*) FROM residents") == [(0,)]
     assert _query(clean, "SELECT status FROM etl_runs") == [("failed",)]
 
