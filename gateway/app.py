@@ -32,6 +32,7 @@ from gateway.trusted_documents import TrustedDocuments
 from lienthong.logging import configure_logging
 from lienthong.settings import AuthMode, Env, Settings, get_settings
 from registries.db import create_engine, session_factory
+from registries.routing import ReadReplicas
 
 
 def policy_engine(settings: Settings) -> PolicyEngine:
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings)
     engine = create_engine(settings)
     sessions = session_factory(engine)
+    replicas = ReadReplicas.from_settings(settings)
     schema = build_schema(introspection=settings.env is Env.DEV)
     metrics = GatewayMetrics()
 
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             forms = await form_catalogue(session=session, schema=schema._schema)
         audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
         await audit.start()
+        if replicas is not None:
+            await replicas.start()
         app.state.services = Services(
             settings=settings,
             sessions=sessions,
@@ -68,10 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
             ),
             metrics=metrics,
+            replicas=replicas,
         )
         try:
             yield
         finally:
+            if replicas is not None:
+                await replicas.stop()
             await audit.stop()
             await engine.dispose()
 

@@ -40,6 +40,25 @@ class Settings(BaseSettings):
         description="PostgreSQL URL; empty means the embedded cluster under `home`.",
     )
     database_port: int = Field(default=EMBEDDED_PORT, description="Embedded cluster port.")
+    database_replica_urls: str = Field(
+        default="",
+        description="Comma-separated PostgreSQL URLs of streaming replicas for registry reads; "
+        "empty: every read goes to the primary.",
+    )
+    database_replica_max_lag_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A replica further behind the primary than this is taken out of rotation.",
+    )
+    database_replica_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often each replica's health and lag are checked."
+    )
+    database_replica_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Connect, health-check and statement timeout on a replica: a replica slower "
+        "than this is treated as down and the read goes to the primary.",
+    )
     auth_mode: AuthMode | None = Field(
         default=None, description="`dev` (embedded issuer) or `keycloak`; defaults from `env`."
     )
@@ -78,6 +97,14 @@ class Settings(BaseSettings):
             raise ValueError("LIENTHONG_DATABASE_URL must be a postgresql:// URL")
         return value
 
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replica_schemes(cls, value: str) -> str:
+        for url in _split_urls(value):
+            if not url.startswith(("postgresql://", "postgres://", "postgresql+")):
+                raise ValueError("LIENTHONG_DATABASE_REPLICA_URLS: postgresql:// URLs, by commas")
+        return value
+
     @model_validator(mode="after")
     def _defaults_from_env(self) -> Settings:
         if self.auth_mode is None:
@@ -100,8 +127,7 @@ class Settings(BaseSettings):
     def libpq_url(self) -> str:
         """The database URL in plain libpq form (`postgresql://…`), for psycopg and tools."""
         if self.database_url:
-            scheme, rest = self.database_url.split("://", 1)
-            return f"postgresql://{rest}" if scheme != "postgresql" else self.database_url
+            return _libpq(self.database_url)
         return (
             f"postgresql://{EMBEDDED_SUPERUSER}@127.0.0.1:{self.database_port}/{EMBEDDED_DATABASE}"
         )
@@ -115,6 +141,24 @@ class Settings(BaseSettings):
     def sync_database_url(self) -> str:
         """SQLAlchemy URL for the psycopg (v3) driver: alembic, COPY, admin work."""
         return self.libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    @property
+    def async_replica_urls(self) -> list[str]:
+        """SQLAlchemy asyncpg URLs of the read replicas, in the order given."""
+        return [
+            _libpq(url).replace("postgresql://", "postgresql+asyncpg://", 1)
+            for url in _split_urls(self.database_replica_urls)
+        ]
+
+
+def _split_urls(value: str) -> list[str]:
+    return [url.strip() for url in value.split(",") if url.strip()]
+
+
+def _libpq(url: str) -> str:
+    """`postgres://` or `postgresql+driver://` as plain libpq `postgresql://`."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme != "postgresql" else url
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
@@ -24,16 +25,24 @@ from gateway.policy.service import AgreementCache
 from gateway.ratelimit import RateLimiter
 from gateway.trusted_documents import TrustedDocuments
 from lienthong.settings import Settings
+from registries.routing import ReadReplicas, ReadWork, RequestReads, release
+
+T = TypeVar("T")
 
 
 class RequestDatabase:
     """One session per request, used by one loader at a time: DataLoaders of the same tick run
-    concurrently, and an AsyncSession must not."""
+    concurrently, and an AsyncSession must not. `session()` is the primary's (policy data,
+    consents, the access log); `read()` runs a registry read on a replica when one is in
+    rotation (registries.routing says what may lag and why)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], replicas: ReadReplicas | None = None
+    ) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        self._reads = RequestReads(replicas, self.session) if replicas else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -42,10 +51,19 @@ class RequestDatabase:
                 self._session = self._sessions()
             yield self._session
 
+    async def read(self, work: ReadWork[T]) -> T:
+        """A registry read, called as `work(session=…)`."""
+        if self._reads is not None:
+            return await self._reads.run(work)
+        async with self.session() as session:
+            return await work(session=session)
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._reads is not None:
+            await self._reads.close()
+        session, self._session = self._session, None
+        if session is not None:
+            await release(session)  # a database stopping under the request must not make a 500
 
 
 @dataclass
@@ -63,13 +81,14 @@ class Services:
     trusted: TrustedDocuments
     rate_limiter: RateLimiter
     metrics: GatewayMetrics
+    replicas: ReadReplicas | None = None  # None: registry reads on the primary too
 
 
 class GatewayContext(BaseContext):
     def __init__(self, services: Services) -> None:
         super().__init__()
         self.services = services
-        self.database = RequestDatabase(services.sessions)
+        self.database = RequestDatabase(services.sessions, services.replicas)
         self.loaders = Loaders(self.database)
         self.principal: Principal | None = None
         self.purpose: str | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
@@ -32,8 +33,7 @@ def _loader(database: RequestDatabase, fetch: Fetch, keyword: str) -> DataLoader
             grouped[as_of].append(key)
         found: dict[Hashable, Any] = {}
         for as_of, group in grouped.items():
-            async with database.session() as session:
-                result = await fetch(session=session, as_of=as_of, **{keyword: group})
+            result = await database.read(partial(fetch, as_of=as_of, **{keyword: group}))
             values: Sequence[Any] = (
                 [result.get(key, []) for key in group] if isinstance(result, Mapping) else result
             )

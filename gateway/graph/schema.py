@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -152,8 +153,7 @@ class Query:
     async def parcels_at(self, info: Info, lon: float, lat: float) -> list[Parcel]:
         context = context_of(info)
         try:
-            async with context.database.session() as session:
-                records = await parcels_at(session=session, lon=lon, lat=lat)
+            records = await context.database.read(partial(parcels_at, lon=lon, lat=lat))
         except GeometryError as error:
             raise bad_user_input("lon" if not -180 <= lon <= 180 else "lat", str(error)) from error
         parcels = await decide_subjects(info, Parcel, records, via=None, as_of=None)

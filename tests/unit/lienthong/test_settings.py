@@ -54,3 +54,20 @@ def test_a_non_postgresql_url_is_refused_with_a_clear_message() -> None:
 def test_an_unknown_env_is_refused() -> None:
     with pytest.raises(ValidationError, match="env"):
         Settings(env="staging")  # type: ignore[arg-type]
+
+
+def test_replica_urls_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LIENTHONG_DATABASE_REPLICA_URLS",
+        "postgres://app@replica-1:5432/lienthong, postgresql+psycopg://app@replica-2/lienthong,",
+    )
+    assert Settings().async_replica_urls == [
+        "postgresql+asyncpg://app@replica-1:5432/lienthong",
+        "postgresql+asyncpg://app@replica-2/lienthong",
+    ]
+    assert Settings(database_replica_urls="").async_replica_urls == []
+
+
+def test_a_replica_url_that_is_not_postgresql_is_refused() -> None:
+    with pytest.raises(ValidationError, match="LIENTHONG_DATABASE_REPLICA_URLS"):
+        Settings(database_replica_urls="postgresql://a/x,mysql://b/y")
