@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     ParserCache,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -64,6 +65,9 @@ if TYPE_CHECKING:
 MAX_BATCH = 100
 PREFILL_FATAL = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.BAD_USER_INPUT})
 ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
+# One alias rule class for the process: MaxAliasesLimiter makes a new class per instance, and the
+# validation rules are part of ValidationCache's key, so every request would be validated anew.
+MAX_ALIASES_RULE = create_validator(MAX_BATCH)
 
 
 def _checked(validate: Callable[[str], str], value: str, argument: str) -> str:
@@ -367,7 +371,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_BATCH),
+        lambda: AddValidationRules([MAX_ALIASES_RULE]),
         lambda: MaskErrors(should_mask_error=_unexpected),
     ]
     if not introspection:
