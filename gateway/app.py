@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Liên Thông gateway",
         lifespan=lifespan,
+        # the gateway's metrics are its own (Prometheus, /metrics): no per-request OpenTelemetry
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url="/docs" if settings.env is Env.DEV else None,
         redoc_url=None,
     )

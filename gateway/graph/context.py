@@ -70,13 +70,20 @@ class GatewayContext(BaseContext):
         super().__init__()
         self.services = services
         self.database = RequestDatabase(services.sessions)
-        self.loaders = Loaders(self.database)
+        self._loaders: Loaders | None = None
         self.principal: Principal | None = None
         self.purpose: str | None = None
         self.officer: str | None = None
         self.request_id: str = ""
         self.operation: str | None = None
         self._guard: Guard | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """Made on first use: a compiled plan reads its subjects without them."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.database)
+        return self._loaders
 
     def admit(self, principal: Principal, purpose: str | None) -> None:
         self.principal = principal

@@ -134,6 +134,8 @@ class Guard:
         # One request decides on one snapshot of the agreements: each type's are fetched once,
         # not again on every level of the answer
         self._scoped: dict[str, list[dict[str, Any]]] = {}
+        # The policy version counter, when a compiled plan read it with the request's subjects
+        self.policy_version: int | None = None
 
     async def decide(
         self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
@@ -169,6 +171,7 @@ class Guard:
                         agency=agency,
                         purpose=self.purpose,
                         subject_type=type_name,
+                        version=self.policy_version,
                     )
                     if self.purpose is not None
                     else []

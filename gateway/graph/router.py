@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from fastapi import Request, Response
 from graphql import GraphQLError
+from strawberry import Schema
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
@@ -29,6 +30,7 @@ from gateway.audit.writer import AuditUnavailable
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
 from gateway.graph.context import GatewayContext, Services
 from gateway.graph.limits import parse_limited, shape_of
+from gateway.graph.plans import Plans, PrefillPlan
 from gateway.identity.errors import AuthenticationError
 from lienthong.settings import Env, Settings
 
@@ -54,6 +56,8 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             return GatewayContext(services())
 
         self._services = services
+        self._plans_enabled = settings.graphql_plans
+        self._plans: Plans | None = None  # compiled on first use: the services come later
         super().__init__(
             schema,
             context_getter=context_getter,
@@ -63,6 +67,14 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     @property
     def services(self) -> Services:
         return self._services()
+
+    def _plan_for(self, data: GraphQLRequestData) -> PrefillPlan | None:
+        """The compiled plan of an admitted trusted document, if it has one."""
+        if not self._plans_enabled or data.query is None or not isinstance(self.schema, Schema):
+            return None
+        if self._plans is None:
+            self._plans = Plans(self.schema, self.services.trusted)
+        return self._plans.get(data.query)
 
     def encode_json(self, data: object) -> bytes:
         # Vietnamese names as they are, not as \u escapes
@@ -86,9 +98,12 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 return self._refuse(error, context, sub_response)
             except GraphQLError as error:  # a syntax error: the document never ran
                 return ExecutionResult(data=None, errors=[error])
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, admitted
-            )
+            plan = self._plan_for(admitted)
+            result = await plan.execute(context, admitted.variables) if plan else None
+            if result is None:  # no plan, or a case the plan leaves to the generic executor
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, admitted
+                )
             return await self._seal(context, result, sub_response)
         finally:
             await context.database.close()

@@ -24,7 +24,7 @@ from strawberry.types import ExecutionContext, Info
 
 from gateway.audit.service import CursorError, subject_history
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
-from gateway.graph.forms import REGISTRIES, error_for, value_at
+from gateway.graph.forms import REGISTRIES, Form, error_for, value_at
 from gateway.graph.types import (
     AccessLogConnection,
     AccessLogEntry,
@@ -60,6 +60,7 @@ from registries.identifiers import (
 from registries.parcels.service import GeometryError, parcels_at
 
 if TYPE_CHECKING:
+    from gateway.graph.context import GatewayContext
     from gateway.policy.models import Consent as ConsentRecord
 
 MAX_BATCH = 100
@@ -247,6 +248,15 @@ def _province(province: Any) -> AdminUnit:
 
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
     context = context_of(info)
+    form = prefill_form(context, code)
+    result = await info.schema.execute(
+        form.query, variable_values={"subject": subject}, context_value=context
+    )
+    return prefilled(form, subject, result.data, list(result.errors or []))
+
+
+def prefill_form(context: GatewayContext, code: str) -> Form:
+    """The form a prefill names, if it serves the request's declared purpose."""
     form = context.services.forms.get(code)
     if form is None:
         known = ", ".join(context.services.forms.codes())
@@ -256,10 +266,14 @@ async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
             "form",
             f"form: {form.code} serves purpose {form.purpose}; X-Purpose is {context.purpose}",
         )
-    result = await info.schema.execute(
-        form.query, variable_values={"subject": subject}, context_value=context
-    )
-    errors = list(result.errors or [])
+    return form
+
+
+def prefilled(
+    form: Form, subject: str, result: dict[str, Any] | None, errors: list[GraphQLError]
+) -> Prefill | None:
+    """The form filled from the answer of its query (`result`, `errors`): each field's value and
+    provenance, or why it is missing."""
     for error in errors:
         original = error.original_error
         # a failure or a bad subject is the prefill's own error, not a missing field
@@ -267,7 +281,7 @@ async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
             raise original
         if error.path == ["subject"]:
             raise error
-    data = (result.data or {}).get("subject")
+    data = (result or {}).get("subject")
     if data is None:
         return None
     fields = []
