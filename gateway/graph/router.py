@@ -100,6 +100,9 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 return ExecutionResult(data=None, errors=[error])
             plan = self._plan_for(admitted)
             result = await plan.execute(context, admitted.variables) if plan else None
+            if plan is not None:
+                answered_by = "generic" if result is None else "plan"
+                metrics.plans.labels(context.operation or "", answered_by).inc()
             if result is None:  # no plan, or a case the plan leaves to the generic executor
                 result = await super().execute_single(
                     request, request_adapter, sub_response, context, root_value, admitted
