@@ -16,6 +16,7 @@ from gateway.admin.bundle.views import bundle_router
 from gateway.admin.purposes.service import form_catalogue
 from gateway.audit.writer import AccessLogWriter
 from gateway.graph.context import Services
+from gateway.graph.plans import open_reads
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.router import GatewayRouter
 from gateway.graph.schema import build_schema
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             forms = await form_catalogue(session=session, schema=schema._schema)
         audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
         await audit.start()
+        reads = await open_reads(settings.libpq_url) if settings.graphql_plans else None
         app.state.services = Services(
             settings=settings,
             sessions=sessions,
@@ -68,10 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
             ),
             metrics=metrics,
+            reads=reads,
         )
         try:
             yield
         finally:
+            if reads is not None:
+                await reads.close()
             await audit.stop()
             await engine.dispose()
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
@@ -63,6 +64,7 @@ class Services:
     trusted: TrustedDocuments
     rate_limiter: RateLimiter
     metrics: GatewayMetrics
+    reads: asyncpg.Pool | None = None  # compiled plans' connections (None: plans are off)
 
 
 class GatewayContext(BaseContext):

@@ -142,6 +142,17 @@ class Guard:
     ) -> Grant:
         return await self._loader.load((type_name, subject, frozenset(fields), via))
 
+    async def decide_now(
+        self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
+    ) -> Grant:
+        """`decide` for a caller that knows it is the only one deciding at this moment (a
+        compiled plan walking its subjects one after the other): no wait for a batch to
+        gather. The grant is kept under the same key, so a later `decide` gets it back."""
+        key = (type_name, subject, frozenset(fields), via)
+        (grant,) = await self._decide_batch([key])
+        self._loader.prime(key, grant)
+        return grant
+
     async def decide_many(
         self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
     ) -> list[Grant]:
