@@ -3,6 +3,7 @@ the embedded issuer's discovery document and keys."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -72,6 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=metrics,
             reads=reads,
         )
+        # What start-up built (schema, policies, reference data, plans' catalogue) lives as long
+        # as the process: out of the collector's reach, a full collection no longer walks it, and
+        # requests no longer stall behind one (tens of milliseconds at p99 otherwise).
+        gc.freeze()
         try:
             yield
         finally:
