@@ -142,16 +142,18 @@ class Guard:
     ) -> Grant:
         return await self._loader.load((type_name, subject, frozenset(fields), via))
 
-    async def decide_now(
-        self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
-    ) -> Grant:
-        """`decide` for a caller that knows it is the only one deciding at this moment (a
-        compiled plan walking its subjects one after the other): no wait for a batch to
-        gather. The grant is kept under the same key, so a later `decide` gets it back."""
-        key = (type_name, subject, frozenset(fields), via)
-        (grant,) = await self._decide_batch([key])
-        self._loader.prime(key, grant)
-        return grant
+    async def decide_many_now(
+        self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
+    ) -> list[Grant]:
+        """`decide_many` for a caller that knows nobody else decides at this moment (a compiled
+        plan walking its subjects level by level): no wait for a batch to gather. The grants are
+        kept under the same keys, so a later `decide` gets them back without deciding again."""
+        wanted = frozenset(fields)
+        keys = [(type_name, subject, wanted, via) for subject in subjects]
+        grants = await self._decide_batch(keys)
+        for key, grant in zip(keys, grants, strict=True):
+            self._loader.prime(key, grant)
+        return grants
 
     async def decide_many(
         self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None

@@ -28,6 +28,7 @@ makes first, for the same keys, and the guard's DataLoader answers those from it
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -56,7 +57,7 @@ from strawberry.types import ExecutionResult
 from gateway.errors import ErrorCode, GatewayError
 from gateway.graph.forms import Form, Tree, form_tree
 from gateway.graph.guard import Grant, Guarded
-from gateway.graph.schema import prefill_form, prefilled
+from gateway.graph.schema import MAX_BATCH, prefill_form, prefilled
 from gateway.graph.types import Household, Resident
 from gateway.policy.models import PolicyVersion
 from registries.identifiers import IdentifierError, validate_personal_id
@@ -156,6 +157,7 @@ class _Level:
     alias: str  # of its table in the plan's statement
     fields: tuple[_Field, ...]
     decided: frozenset[str]
+    form: bool  # a form's query: every subject also answers `__typename`
 
     @property
     def cls(self) -> type[Any]:
@@ -223,14 +225,20 @@ def _compile_field(
 
 
 def _compile_level(
-    schema: strawberry.Schema, type_name: str, tree: Tree, aliases: list[str]
+    schema: strawberry.Schema, type_name: str, tree: Tree, aliases: list[str], *, form: bool
 ) -> _Level:
+    """A subject type as a selection reads it. A form's query also asks every subject for
+    `__typename` and `recordVersion` (provenance): `form` adds them as forms.py does."""
     alias = f"t{len(aliases)}"
     aliases.append(alias)
-    fields = [_compile_field(schema, type_name, "recordVersion", RECORD_VERSION, lists=False)]
+    fields = []
+    if form:
+        fields.append(
+            _compile_field(schema, type_name, "recordVersion", RECORD_VERSION, lists=False)
+        )
     for name, sub in tree.items():
         if name in ("__typename", "recordVersion"):
-            raise UnplannableError(f"a form path through {name}")
+            raise UnplannableError(f"a selection of {name}")
         related = RELATIONS.get((type_name, name))
         if related is None:
             fields.append(_compile_field(schema, type_name, name, sub, lists=False))
@@ -250,16 +258,163 @@ def _compile_level(
                 is_list=False,
                 serialize=None,
                 relation=_Relation(
-                    key_attribute, via, _compile_level(schema, target, sub, aliases)
+                    key_attribute, via, _compile_level(schema, target, sub, aliases, form=form)
                 ),
             )
         )
-    return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields))
+    return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields), form)
 
 
 def _columns(model: type[Any]) -> list[tuple[str, str]]:
     """(attribute, column) of each mapped column of a registry model."""
     return [(a.key, a.columns[0].name) for a in inspect(model).column_attrs]
+
+
+class _Reads:
+    """One statement reading residents by personal ID with the subjects a selection reaches
+    from them (`household`, its `head`), current versions, and the policy version."""
+
+    def __init__(self, root: _Level, *, many: bool) -> None:
+        self.root = root
+        self.levels: list[tuple[_Level, _Level | None, _Relation | None]] = [(root, None, None)]
+        for level, _, _ in self.levels:
+            self.levels.extend(
+                (f.relation.level, level, f.relation) for f in level.fields if f.relation
+            )
+        # (alias, key label, [(attribute, label)]) of each level: what a row is read into
+        self._reads = [
+            (
+                level.alias,
+                f"{level.alias}_{level.key}",
+                [(a, f"{level.alias}_{a}") for a, _ in _columns(SUBJECTS[level.type_name][1])],
+            )
+            for level, _, _ in self.levels
+        ]
+        self.sql = self._statement(many=many)
+
+    def _statement(self, *, many: bool) -> str:
+        selected, joins = [], []
+        for level, parent, relation in self.levels:
+            model = SUBJECTS[level.type_name][1]
+            selected += [f"{level.alias}.{c} AS {level.alias}_{a}" for a, c in _columns(model)]
+            if parent is not None and relation is not None:
+                parent_column = dict(_columns(SUBJECTS[parent.type_name][1]))[
+                    relation.key_attribute
+                ]
+                key_column = dict(_columns(model))[level.key]
+                joins.append(
+                    f"LEFT JOIN {model.__tablename__} {level.alias} ON "
+                    f"{level.alias}.{key_column} = {parent.alias}.{parent_column} "
+                    f"AND {level.alias}.valid_to IS NULL"
+                )
+        root_key = dict(_columns(ResidentRecord))["personal_id"]
+        # the policy version rides along: the guard's agreement cache needs no statement of its own
+        selected.append(f"(SELECT version FROM {PolicyVersion.__tablename__}) AS policy_version")  # noqa: S608
+        key = "= ANY($1::text[])" if many else "= $1"
+        # identifiers from the registry models only; the personal IDs are the one parameter
+        return (
+            f"SELECT {', '.join(selected)} FROM {ResidentRecord.__tablename__} {self.root.alias} "  # noqa: S608
+            + " ".join(joins)
+            + f" WHERE {self.root.alias}.{root_key} {key} AND {self.root.alias}.valid_to IS NULL"
+        )
+
+    def records(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Each subject's record in a row, None where the join found none. The types' resolvers
+        read a record's column attributes only, so plain namespaces do: building ORM instances
+        outside a session would cost more than the statement."""
+        return {
+            alias: None
+            if row[key] is None
+            else SimpleNamespace(**{attribute: row[label] for attribute, label in columns})
+            for alias, key, columns in self._reads
+        }
+
+    async def fetch(self, context: GatewayContext, key: str | list[str]) -> list[Any]:
+        if context.services.reads is None:
+            raise _Fallback
+        async with context.services.reads.acquire() as connection:
+            rows: list[Any] = await connection.fetch(self.sql, key)
+        if rows:
+            context.guard.policy_version = rows[0]["policy_version"]
+        return rows
+
+
+class _Walk:
+    """One request's walk over its subjects: each field through its grant as the `guarded()`
+    fields enforce it, each relation with its own decision. `errors` collects refusals where
+    the plan reproduces them (a form's query); without it, a refusal is the generic executor's
+    case."""
+
+    def __init__(self, context: GatewayContext, errors: list[GraphQLError] | None) -> None:
+        self.context = context
+        self.info = _ResolverInfo(context)
+        self.errors = errors
+        self.grants: dict[tuple[str, str, str | None], Grant] = {}
+
+    async def decide(self, level: _Level, subjects: list[str], via: str | None) -> None:
+        """Decisions for these subjects, together, in the order the generic path asks them."""
+        wanted = list(
+            dict.fromkeys(s for s in subjects if (level.type_name, s, via) not in self.grants)
+        )
+        if wanted:
+            grants = await self.context.guard.decide_many_now(
+                level.type_name, wanted, level.decided, via
+            )
+            for subject, grant in zip(wanted, grants, strict=True):
+                self.grants[level.type_name, subject, via] = grant
+
+    def _refused(self, refusal: GatewayError, path: list[str | int]) -> None:
+        if self.errors is None:
+            raise _Fallback
+        self.errors.append(_located(refusal, path))
+
+    async def subject(
+        self,
+        level: _Level,
+        record: Any,
+        via: str | None,
+        path: list[str | int],
+        records: dict[str, Any],
+    ) -> dict[str, Any]:
+        grant = self.grants[level.type_name, getattr(record, level.key), via]
+        source = level.cls(record=record, grant=grant, as_of=None)
+        data: dict[str, Any] = {"__typename": level.type_name} if level.form else {}
+        for field in level.fields:
+            try:
+                outcome = grant.admit(field.name) if field.guarded else "allow"
+                if field.relation is not None:
+                    if outcome != "allow":
+                        raise _Fallback  # a masked relation is the generic executor's case
+                    data[field.name] = await self._related(
+                        field.relation, field.name, record, [*path, field.name], records
+                    )
+                    continue
+                value = field.value(source, self.info)
+                if field.guarded:
+                    value = grant.give(field.name, outcome, value)
+            except GatewayError as refusal:
+                data[field.name] = None
+                self._refused(refusal, [*path, field.name])
+                continue
+            data[field.name] = field.complete(value, self.info)
+        return data
+
+    async def _related(
+        self,
+        relation: _Relation,
+        name: str,
+        parent: Any,
+        path: list[str | int],
+        records: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        level = relation.level
+        record = records[level.alias]
+        if getattr(parent, relation.key_attribute) is None or record is None:
+            return None
+        key = getattr(record, level.key)
+        await self.decide(level, [key], relation.via)
+        self.grants[level.type_name, key, relation.via].check_subject(name)
+        return await self.subject(level, record, relation.via, path, records)
 
 
 class FormPlan:
@@ -270,135 +425,25 @@ class FormPlan:
             raise UnplannableError(f"form {form.code} is on {form.subject_type}")
         if any(index is not None for f in form.fields for _, index in f.steps):
             raise UnplannableError(f"form {form.code} indexes a list")
-        self.root = _compile_level(schema, "Resident", form_tree(form.fields), [])
-        self.levels = self._levels()
-        # (alias, key label, [(attribute, label)]) of each level: what a row is read into
-        self._reads = [
-            (
-                level.alias,
-                f"{level.alias}_{level.key}",
-                [(a, f"{level.alias}_{a}") for a, _ in _columns(SUBJECTS[level.type_name][1])],
-            )
-            for level, _, _ in self.levels
-        ]
-        self.sql = self._statement()
-
-    def _levels(self) -> list[tuple[_Level, _Level | None, _Relation | None]]:
-        """Each level with its parent level and the relation reaching it, parents first."""
-        found: list[tuple[_Level, _Level | None, _Relation | None]] = [(self.root, None, None)]
-        for level, _, _ in found:
-            found.extend((f.relation.level, level, f.relation) for f in level.fields if f.relation)
-        return found
-
-    def _statement(self) -> str:
-        selected, joins = [], []
-        for level, parent, relation in self.levels:
-            model = SUBJECTS[level.type_name][1]
-            selected += [f"{level.alias}.{c} AS {level.alias}_{a}" for a, c in _columns(model)]
-            if parent is not None and relation is not None:
-                parent_model = SUBJECTS[parent.type_name][1]
-                parent_column = dict(_columns(parent_model))[relation.key_attribute]
-                key_column = dict(_columns(model))[level.key]
-                joins.append(
-                    f"LEFT JOIN {model.__tablename__} {level.alias} ON "
-                    f"{level.alias}.{key_column} = {parent.alias}.{parent_column} "
-                    f"AND {level.alias}.valid_to IS NULL"
-                )
-        root_key = dict(_columns(ResidentRecord))["personal_id"]
-        # the policy version rides along: the guard's agreement cache needs no statement of its own
-        selected.append(f"(SELECT version FROM {PolicyVersion.__tablename__}) AS policy_version")  # noqa: S608
-        # identifiers from the registry models only; the subject is the one parameter
-        return (
-            f"SELECT {', '.join(selected)} FROM {ResidentRecord.__tablename__} {self.root.alias} "  # noqa: S608
-            + " ".join(joins)
-            + f" WHERE {self.root.alias}.{root_key} = $1 AND {self.root.alias}.valid_to IS NULL"
-        )
-
-    def _records(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """Each subject's record, None where the join found none. The types' resolvers read a
-        record's column attributes only, so plain namespaces do: building ORM instances outside
-        a session would cost more than the statement."""
-        return {
-            alias: None
-            if row[key] is None
-            else SimpleNamespace(**{attribute: row[label] for attribute, label in columns})
-            for alias, key, columns in self._reads
-        }
+        root = _compile_level(schema, "Resident", form_tree(form.fields), [], form=True)
+        self.reads = _Reads(root, many=False)
 
     async def answer(
         self, context: GatewayContext, personal_id: str
     ) -> tuple[dict[str, Any], list[GraphQLError]]:
         """What the form's query answers for the subject: its data and its errors."""
-        if context.services.reads is None:
-            raise _Fallback
-        async with context.services.reads.acquire() as connection:
-            row = await connection.fetchrow(self.sql, personal_id)
-        if row is None:
+        rows = await self.reads.fetch(context, personal_id)
+        if not rows:
             return {"subject": None}, []
-        records = self._records(row)
-        context.guard.policy_version = row["policy_version"]
-        subject = records[self.root.alias]
-        grant = await context.guard.decide_now("Resident", subject.personal_id, self.root.decided)
-        if not grant.decision.allow:  # refused whole: the generic path reports it at `subject`
-            raise _Fallback
+        root, records = self.reads.root, self.reads.records(rows[0])
+        subject = records[root.alias]
         errors: list[GraphQLError] = []
-        info = _ResolverInfo(context)
-        data = await self._subject(self.root, subject, grant, ["subject"], errors, records, info)
+        walk = _Walk(context, errors)
+        await walk.decide(root, [subject.personal_id], None)
+        if not walk.grants["Resident", subject.personal_id, None].decision.allow:
+            raise _Fallback  # refused whole: the generic path reports it at `subject`
+        data = await walk.subject(root, subject, None, ["subject"], records)
         return {"subject": data}, errors
-
-    async def _subject(  # noqa: PLR0917 - one level of a recursive walk
-        self,
-        level: _Level,
-        record: Any,
-        grant: Grant,
-        path: list[str | int],
-        errors: list[GraphQLError],
-        records: dict[str, Any],
-        info: _ResolverInfo,
-    ) -> dict[str, Any]:
-        source = level.cls(record=record, grant=grant, as_of=None)
-        data: dict[str, Any] = {"__typename": level.type_name}
-        for field in level.fields:
-            try:
-                outcome = grant.admit(field.name) if field.guarded else "allow"
-                if field.relation is not None:
-                    if outcome != "allow":
-                        raise _Fallback  # a masked relation is the generic executor's case
-                    data[field.name] = await self._related(
-                        field, record, [*path, field.name], errors, records, info
-                    )
-                    continue
-                value = field.value(source, info)
-                if field.guarded:
-                    value = grant.give(field.name, outcome, value)
-            except GatewayError as refusal:
-                data[field.name] = None
-                errors.append(_located(refusal, [*path, field.name]))
-                continue
-            data[field.name] = field.complete(value, info)
-        return data
-
-    async def _related(  # noqa: PLR0917 - one level of a recursive walk
-        self,
-        field: _Field,
-        parent: Any,
-        path: list[str | int],
-        errors: list[GraphQLError],
-        records: dict[str, Any],
-        info: _ResolverInfo,
-    ) -> dict[str, Any] | None:
-        relation = field.relation
-        if relation is None or getattr(parent, relation.key_attribute) is None:
-            return None
-        level = relation.level
-        record = records[level.alias]
-        if record is None:
-            return None
-        grant = await info.context.guard.decide_now(
-            level.type_name, getattr(record, level.key), level.decided, relation.via
-        )
-        grant.check_subject(field.name)
-        return await self._subject(level, record, grant, path, errors, records, info)
 
 
 async def _keep(connection: asyncpg.Connection) -> None:
@@ -417,23 +462,58 @@ def _located(error: GatewayError, path: list[str | int]) -> GraphQLError:
     return GraphQLError(error.message, path=path, original_error=error, extensions=error.extensions)
 
 
-class PrefillPlan:
+def _root_field(operation: OperationDefinitionNode, name: str) -> FieldNode:
+    """The one root field of a plain query, if it is `name`."""
+    selections = operation.selection_set.selections
+    if (
+        operation.operation is not OperationType.QUERY
+        or operation.directives
+        or len(selections) != 1
+        or not isinstance(selections[0], FieldNode)
+        or selections[0].name.value != name
+        or selections[0].directives
+    ):
+        raise UnplannableError(f"not a query of {name} alone")
+    return selections[0]
+
+
+class Plan(ABC):
+    """A trusted document compiled: what the router runs instead of the generic executor."""
+
+    response_key: str
+
+    async def execute(
+        self, context: GatewayContext, variables: Mapping[str, Any] | None
+    ) -> ExecutionResult | None:
+        """The document's answer, or None: the generic executor must answer this request."""
+        try:
+            data = await self.answer(context, variables or {})
+        except GatewayError as error:
+            if error.code is ErrorCode.UNAVAILABLE:  # the router fails closed on it
+                return ExecutionResult(data=None, errors=[_located(error, [self.response_key])])
+            return None
+        except (IdentifierError, _Fallback):
+            return None
+        except Exception as error:  # the generic executor masks and logs what it meets
+            log.warning("plan failed; the generic executor answers", error=type(error).__name__)
+            return None
+        return ExecutionResult(data={self.response_key: data}, errors=None)
+
+    @abstractmethod
+    async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
+        """The root field's value; _Fallback for a request the plan does not reproduce."""
+
+
+class PrefillPlan(Plan):
     """A trusted document `prefill(form: "<code>", subject: $variable) { ... }`, compiled."""
 
     def __init__(self, schema: strawberry.Schema, operation: OperationDefinitionNode) -> None:
         self.schema = schema
-        if operation.operation is not OperationType.QUERY or operation.directives:
-            raise UnplannableError("not a plain query")
-        selections = operation.selection_set.selections
-        if len(selections) != 1 or not isinstance(selections[0], FieldNode):
-            raise UnplannableError("not a single root field")
-        root = selections[0]
+        root = _root_field(operation, "prefill")
         arguments = {a.name.value: a.value for a in root.arguments or ()}
         form, subject = arguments.get("form"), arguments.get("subject")
         if (
-            root.name.value != "prefill"
-            or root.directives
-            or set(arguments) != {"form", "subject"}
+            set(arguments) != {"form", "subject"}
             or not isinstance(form, StringValueNode)
             or not isinstance(subject, VariableNode)
         ):
@@ -455,36 +535,78 @@ class PrefillPlan:
                 self._forms[form.query] = None
         return self._forms[form.query]
 
-    async def execute(
-        self, context: GatewayContext, variables: Mapping[str, Any] | None
-    ) -> ExecutionResult | None:
-        """The document's answer, or None: the generic executor must answer this request."""
-        subject = (variables or {}).get(self.variable)
-        if not isinstance(subject, str) or set(variables or {}) != {self.variable}:
-            return None
-        try:
-            form = prefill_form(context, self.form_code)
-            personal_id = validate_personal_id(subject)
-            plan = self._form_plan(form)
-            if plan is None:
-                raise _Fallback
-            data, errors = await plan.answer(context, personal_id)
-            prefill = prefilled(form, subject, data, errors)
-        except GatewayError as error:
-            if error.code is ErrorCode.UNAVAILABLE:  # the router fails closed on it
-                return ExecutionResult(data=None, errors=[_located(error, [self.response_key])])
-            return None
-        except (IdentifierError, _Fallback):
-            return None
-        except Exception as error:  # the generic executor masks and logs what it meets
-            log.warning(
-                "prefill plan failed; the generic executor answers", error=type(error).__name__
-            )
-            return None
-        info = _ResolverInfo(context)
-        return ExecutionResult(
-            data={self.response_key: self.render.complete(prefill, info)}, errors=None
-        )
+    async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
+        subject = variables.get(self.variable)
+        if not isinstance(subject, str) or set(variables) != {self.variable}:
+            raise _Fallback
+        form = prefill_form(context, self.form_code)
+        personal_id = validate_personal_id(subject)
+        plan = self._form_plan(form)
+        if plan is None:
+            raise _Fallback
+        data, errors = await plan.answer(context, personal_id)
+        return self.render.complete(prefilled(form, subject, data, errors), _ResolverInfo(context))
+
+
+class ResidentsPlan(Plan):
+    """A trusted document `residents(ids: $variable) { ... }` (batch verification), compiled:
+    one statement for up to 100 residents with the subjects they reach, one decision per subject,
+    residents together and then each relation's subjects together, as the generic path's
+    DataLoaders batch them. Any refusal (a FORBIDDEN error) is left to the generic executor."""
+
+    def __init__(self, schema: strawberry.Schema, operation: OperationDefinitionNode) -> None:
+        root = _root_field(operation, "residents")
+        arguments = {a.name.value: a.value for a in root.arguments or ()}
+        ids = arguments.get("ids")
+        if set(arguments) != {"ids"} or not isinstance(ids, VariableNode):
+            raise UnplannableError("not residents(ids: $variable)")
+        self.variable = ids.name.value
+        self.response_key = root.alias.value if root.alias else root.name.value
+        level = _compile_level(schema, "Resident", _selection_tree(root.selection_set), [],
+                               form=False)  # fmt: skip
+        self.relations = [f for f in level.fields if f.relation is not None]
+        if len(self.relations) > 1 or any(
+            g.relation for f in self.relations if f.relation for g in f.relation.level.fields
+        ):
+            raise UnplannableError("more than one relation, or relations of relations")
+        self.reads = _Reads(level, many=True)
+
+    async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
+        ids = variables.get(self.variable)
+        if (
+            not isinstance(ids, list)
+            or len(ids) > MAX_BATCH
+            or not all(isinstance(i, str) for i in ids)
+            or set(variables) != {self.variable}
+        ):
+            raise _Fallback  # coercion and the batch limit are the generic executor's errors
+        personal_ids = [validate_personal_id(i) for i in ids]
+        root = self.reads.root
+        found = {
+            records[root.alias].personal_id: records
+            for records in map(self.reads.records, await self.reads.fetch(context, personal_ids))
+        }
+        present = [p for p in personal_ids if p in found]
+        walk = _Walk(context, None)
+        await walk.decide(root, present, None)
+        for field in self.relations:
+            relation = field.relation
+            if relation is None:
+                continue
+            reached = [
+                getattr(found[p][relation.level.alias], relation.level.key)
+                for p in present
+                if walk.grants["Resident", p, None].decision.fields.get(field.name) == "allow"
+                and getattr(found[p][root.alias], relation.key_attribute) is not None
+                and found[p][relation.level.alias] is not None
+            ]
+            await walk.decide(relation.level, reached, relation.via)
+        return [
+            await walk.subject(root, found[p][root.alias], None, [self.response_key, n], found[p])
+            if p in found
+            else None
+            for n, p in enumerate(personal_ids)
+        ]
 
 
 def _render_field(schema: strawberry.Schema, type_name: str, node: FieldNode) -> _Field:
@@ -528,18 +650,20 @@ class Plans:
     """The plans of the trusted documents that have one, by document text."""
 
     def __init__(self, schema: strawberry.Schema, trusted: TrustedDocuments) -> None:
-        self._by_source: dict[str, PrefillPlan] = {}
+        self._by_source: dict[str, Plan] = {}
         for document in trusted:
             operation = next(
                 d for d in document.document.definitions if isinstance(d, OperationDefinitionNode)
             )
-            try:
-                self._by_source[document.source] = PrefillPlan(schema, operation)
-            except UnplannableError:
-                continue  # the generic executor runs it
+            for kind in (PrefillPlan, ResidentsPlan):
+                try:
+                    self._by_source[document.source] = kind(schema, operation)
+                    break
+                except UnplannableError:
+                    continue  # the next kind, or the generic executor runs it
 
     def __len__(self) -> int:
         return len(self._by_source)
 
-    def get(self, query: str) -> PrefillPlan | None:
+    def get(self, query: str) -> Plan | None:
         return self._by_source.get(query)

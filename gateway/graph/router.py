@@ -31,7 +31,7 @@ from gateway.audit.writer import AuditUnavailable
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
 from gateway.graph.context import GatewayContext, Services
 from gateway.graph.limits import parse_limited, shape_of
-from gateway.graph.plans import Plans, PrefillPlan
+from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
 from lienthong.settings import Env, Settings
 
@@ -69,7 +69,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     def services(self) -> Services:
         return self._services()
 
-    def _plan_for(self, data: GraphQLRequestData) -> PrefillPlan | None:
+    def _plan_for(self, data: GraphQLRequestData) -> Plan | None:
         """The compiled plan of an admitted trusted document, if it has one."""
         if not self._plans_enabled or data.query is None or not isinstance(self.schema, Schema):
             return None

@@ -59,7 +59,7 @@ AGENCIES = [
     for name in ("motcua-hoian", "motcua-hue", "motcua-quangnam")
 ]
 PLANS_METRIC = re.compile(
-    r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="PrefillCT01"\} (\d+)'
+    r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="\w+"\} (\d+)'
 )
 
 
@@ -152,6 +152,42 @@ async def test_fast_and_generic_paths_answer_byte_for_byte_alike(
         assert await _answered_by_plan(fast) - before == int(planned), case
 
 
+def _batches(world: World) -> list[tuple[str, list[str], bool]]:
+    """(agency, ids, whether the plan answers it itself) for ResidentsWithHouseholds."""
+    absent = factories.new_personal_id()
+    mixed = [world.spouse, absent, world.head, world.spouse, world.renamed, *world.batch[:5]]
+    return [
+        ("motcua-danang", world.batch, True),
+        ("motcua-danang", mixed, True),  # absent, repeated, without household, same household
+        ("motcua-danang", [], True),
+        ("motcua-hoian", [world.spouse, world.head], False),  # refusals: the generic path's
+        ("bhxh-danang", [world.spouse], False),
+        ("motcua-danang", [world.spouse, "04808500012x"], False),
+        ("motcua-danang", [world.spouse] * 101, False),
+    ]
+
+
+async def test_the_batch_plan_answers_byte_for_byte_alike(
+    apis: tuple[Api, Api], world: World, settings_fast_path: Settings
+) -> None:
+    fast, generic = apis
+    for agency, ids, planned in _batches(world):
+        answers, logs = [], []
+        before = await _answered_by_plan(fast)
+        for api in (fast, generic):
+            request_id = f"fb-{uuid.uuid4().hex}"
+            body = {"operationName": "ResidentsWithHouseholds", "variables": {"ids": ids}}
+            answer = await api.post(
+                None, agency=agency, body=body, headers={"X-Request-Id": request_id}
+            )
+            answers.append((answer.status_code, answer.content))
+            logs.append(_access_log(settings_fast_path, request_id))
+        case = (agency, len(ids))
+        assert answers[0] == answers[1], case
+        assert logs[0] == logs[1], case
+        assert await _answered_by_plan(fast) - before == int(planned), case
+
+
 async def test_the_plan_covers_masked_and_denied_fields(
     apis: tuple[Api, Api], world: World
 ) -> None:
@@ -171,11 +207,11 @@ async def test_the_plan_covers_masked_and_denied_fields(
     assert fields["so_dinh_danh_chu_ho"]["missing"].startswith("not allowed to see household")
 
 
-async def test_a_warm_prefill_runs_one_statement_outside_the_orm(
+async def test_a_warm_prefill_or_batch_runs_one_statement_outside_the_orm(
     apis: tuple[Api, Api], world: World
 ) -> None:
-    """The plan reads the subject, its household, the head and the policy version in its one
-    statement (straight on the request's connection); the guard needs none of its own."""
+    """A plan reads its subjects (one resident or a hundred), the subjects they reach and the
+    policy version in one statement on the plans' pool; the guard needs none of its own."""
     fast, _ = apis
     await fast.prefill_ct01(world.spouse)  # warms the agreement cache
     statements: list[str] = []
@@ -184,10 +220,13 @@ async def test_a_warm_prefill_runs_one_statement_outside_the_orm(
         statements.append(args[2])
 
     sync_engine = fast.app.state.engine.sync_engine
+    batch = {"operationName": "ResidentsWithHouseholds", "variables": {"ids": world.batch}}
     event.listen(sync_engine, "before_cursor_execute", count)
     try:
         answer = await fast.prefill_ct01(world.spouse)
+        residents = await fast.post(None, body=batch)
     finally:
         event.remove(sync_engine, "before_cursor_execute", count)
     assert answer.status_code == 200
+    assert len(residents.json()["data"]["residents"]) == 100
     assert statements == []
