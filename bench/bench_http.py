@@ -13,12 +13,13 @@ agreements), it starts and measures side by side, with wrk drawing random person
   4. batch: the trusted document ResidentsWithHouseholds for 100 random residents;
 and the prefill again on a smaller (`--small`, default 100,000) and optionally a larger
 (`--large`, e.g. 10,000,000; 0 skips it) registry: the scale curve.
-Every contender runs once per round, rounds interleave them, and the quietest round of each (its
-highest throughput) counts: these machines are shared and drift by tens of percent between
+Each contender first warms up for a few seconds (not counted), then runs once per round, rounds
+interleave them, and the quietest round of each (its highest throughput) counts: these machines are shared and drift by tens of percent between
 rounds, so only same-run ratios mean anything. After each gateway run the harness checks that
 every good answer's request id has its access-log row.
 Prints req/s, p50, p99, errors and CPU (servers, wrk, PostgreSQL) of each, the ratios
-prefill/floor and prefill/peer, and writes .lienthong/bench/http.json. `--keep` keeps the
+prefill/floor and prefill/peer, and writes .lienthong/bench/http.json (the servers' output goes
+to .lienthong/bench/http-logs/). `--keep` keeps the
 databases (their URLs are printed); `LIENTHONG_BENCH_DATABASE` / `_SMALL` / `_LARGE` reuse
 databases kept earlier instead of loading new ones.
 """
@@ -31,7 +32,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -60,6 +61,7 @@ PEER_QUERY = (
     "householdId relationshipToHead } }"
 )
 SAMPLE_IDS = 20_000
+WARM_UP_SECONDS = 3
 TOKEN_TTL = 24 * 3600
 
 
@@ -233,6 +235,7 @@ def _contenders(options: Options, datasets: list[Dataset], token: str) -> list[C
 class Measured:
     rounds: dict[str, list[Figures]]
     missing_audit_rows: dict[str, int]
+    warm_up_errors: dict[str, int] = field(default_factory=dict)
 
     def best(self) -> dict[str, Figures]:
         """The quietest round of each contender: its highest throughput."""
@@ -245,6 +248,19 @@ def _measure(
     options: Options, contenders: list[Contender], database_cpu: Callable[[], float] | None
 ) -> Measured:
     measured = Measured({c.name: [] for c in contenders}, {c.name: 0 for c in contenders})
+    for contender in contenders:  # caches, pools and Node's JIT warm before anything counts
+        warm = run_wrk(
+            contender.server.url,
+            contender.lookup,
+            ids_file=contender.dataset.ids,
+            prefix=f"warm-{os.getpid()}-{contender.name}",
+            seconds=WARM_UP_SECONDS,
+            connections=contender.connections,
+            threads=min(2, contender.connections),
+            server_cpu=contender.server.cpu_seconds,
+            database_cpu=database_cpu,
+        )
+        measured.warm_up_errors[contender.name] = warm.errors
     for number in range(options.rounds):
         for contender in contenders:
             figures = run_wrk(
@@ -308,6 +324,7 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
         "ratios": ratios,
         "scale_requests_per_s": {k: round(v) for k, v in scale.items()},
         "per_round": {name: [f.as_dict() for f in runs] for name, runs in per_round.items()},
+        "warm_up_errors": measured.warm_up_errors,
     }
     (target / "http.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
 
@@ -326,6 +343,8 @@ def main(argv: list[str]) -> None:
     token = DevIssuer(settings).mint(agency="motcua-danang", ttl_seconds=TOKEN_TTL)
     datasets: list[Dataset] = []
     started: list[servers.Server] = []
+    logs = settings.home / "bench" / "http-logs"  # the servers' output, kept for a post-mortem
+    logs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lt-bench-http-") as scratch:
         folder = Path(scratch)
         try:
@@ -338,7 +357,7 @@ def main(argv: list[str]) -> None:
             for contender in contenders:
                 if contender.server not in started:
                     started.append(contender.server)
-                    contender.server.start(folder)
+                    contender.server.start(logs)
             measured = _measure(options, contenders, _database_cpu(settings))
         finally:
             for server in started:
