@@ -14,9 +14,10 @@ agreements), it starts and measures side by side, with wrk drawing random person
 and the prefill again on a smaller (`--small`, default 100,000) and optionally a larger
 (`--large`, e.g. 10,000,000; 0 skips it) registry: the scale curve.
 Each contender first warms up for a few seconds (not counted), then runs once per round, rounds
-interleave them, and the quietest round of each (its highest throughput) counts: these machines are shared and drift by tens of percent between
-rounds, so only same-run ratios mean anything. After each gateway run the harness checks that
-every good answer's request id has its access-log row.
+interleave them, and the quietest round of each (its highest throughput) counts: these machines
+are shared and drift by tens of percent between rounds, so only same-run ratios mean anything.
+After each gateway run the harness checks that every good answer's request id has its
+access-log row.
 Prints req/s, p50, p99, errors and CPU (servers, wrk, PostgreSQL) of each, the ratios
 prefill/floor and prefill/peer, and writes .lienthong/bench/http.json (the servers' output goes
 to .lienthong/bench/http-logs/). `--keep` keeps the
@@ -151,7 +152,7 @@ def _gateway_lookups(token: str) -> tuple[Lookup, Lookup]:
     return prefill, batch
 
 
-def _database_cpu(settings: Settings) -> Callable[[], float] | None:
+def _database_cpu(settings: Settings) -> Callable[[], dict[int, float]] | None:
     if not settings.uses_embedded_database:
         return None
     pid_file = EmbeddedCluster(settings).data_dir / "postmaster.pid"
@@ -245,7 +246,9 @@ class Measured:
 
 
 def _measure(
-    options: Options, contenders: list[Contender], database_cpu: Callable[[], float] | None
+    options: Options,
+    contenders: list[Contender],
+    database_cpu: Callable[[], dict[int, float]] | None,
 ) -> Measured:
     measured = Measured({c.name: [] for c in contenders}, {c.name: 0 for c in contenders})
     for contender in contenders:  # caches, pools and Node's JIT warm before anything counts

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.http.servers import cpu_used
+
 SCRIPT = Path(__file__).resolve().parent.parent / "wrk" / "lookup.lua"
 
 
@@ -106,8 +108,8 @@ def run_wrk(
     seconds: int,
     connections: int,
     threads: int,
-    server_cpu: Callable[[], float],
-    database_cpu: Callable[[], float] | None,
+    server_cpu: Callable[[], dict[int, float]],
+    database_cpu: Callable[[], dict[int, float]] | None,
 ) -> Figures:
     with tempfile.TemporaryDirectory(prefix="lt-bench-wrk-") as folder:
         spec, out = Path(folder) / "request", Path(folder) / "report"
@@ -116,7 +118,7 @@ def run_wrk(
                    "-d", f"{seconds}s", "--timeout", "10s", "-s", str(SCRIPT), url,
                    "--", str(ids_file), str(spec), prefix]  # fmt: skip
         server_before, load_before = server_cpu(), _children_cpu()
-        database_before = database_cpu() if database_cpu else 0.0
+        database_before = database_cpu() if database_cpu else {}
         result = subprocess.run(
             command,
             env={**os.environ, "BENCH_WRK_OUT": str(out)},
@@ -124,8 +126,9 @@ def run_wrk(
             text=True,
             check=False,
         )
-        server_used, load_used = server_cpu() - server_before, _children_cpu() - load_before
-        database_used = database_cpu() - database_before if database_cpu else None
+        server_used = cpu_used(server_before, server_cpu())
+        load_used = _children_cpu() - load_before
+        database_used = cpu_used(database_before, database_cpu()) if database_cpu else None
         if result.returncode != 0 or not out.exists():
             raise SystemExit(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
         return figures_of(

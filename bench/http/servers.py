@@ -32,18 +32,25 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and all its live descendants."""
-    tree, total, pending = _children(), 0.0, [pid]
+def tree_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of a process and of each of its live descendants, by pid."""
+    tree, found, pending = _children(), {}, [pid]
     while pending:
         current = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        found[current] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
         pending.extend(tree.get(current, []))
-    return total
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds a process tree used between two readings. A process that started meanwhile
+    counts from zero; one that ended meanwhile is lost (a PostgreSQL backend closing) rather
+    than subtracted."""
+    return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
 
 
 @dataclass
@@ -89,8 +96,8 @@ class Server:
         self.stop()
         raise SystemExit(f"{self.name} did not answer on {self.url} within {timeout:.0f} s")
 
-    def cpu_seconds(self) -> float:
-        return tree_cpu_seconds(self.process.pid) if self.process is not None else 0.0
+    def cpu_seconds(self) -> dict[int, float]:
+        return tree_cpu_seconds(self.process.pid) if self.process is not None else {}
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -199,15 +199,19 @@ class Guard:
                 else {}
             )
         grants = []
+        roles = tuple(sorted(self.principal.roles))
+        ordered: dict[frozenset[str], list[str]] = {}  # a level's subjects share their field set
         for type_name, subject, fields, via in keys:
+            if fields not in ordered:
+                ordered[fields] = sorted(fields)
             decision = await self._engine.decide(
                 DecisionRequest(
                     agency=agency,
-                    roles=tuple(sorted(self.principal.roles)),
+                    roles=roles,
                     purpose=self.purpose,
                     type=type_name,
                     subject=subject,
-                    fields=sorted(fields),
+                    fields=ordered[fields],
                     agreements=scoped[type_name],
                     consents=consents.get(subject, []),
                     via=via,

@@ -64,6 +64,12 @@ def test_the_report_counts_bad_answers_and_socket_errors_as_errors() -> None:
     assert figures.answered == ("id-1", "id-2")
 
 
+def test_cpu_of_a_process_tree_ignores_processes_that_ended() -> None:
+    before = {1: 2.0, 2: 5.0, 3: 1.0}
+    after = {1: 2.5, 3: 1.25, 4: 0.5}  # 2 ended, 4 started
+    assert servers.cpu_used(before, after) == 1.25
+
+
 def test_a_request_spec_holds_one_line_per_part() -> None:
     lookup = Lookup("POST", "/graphql", '"prefill":{', body='{"v":{IDS}}', per_request=2,
                     headers={"X-Purpose": "CT01"})  # fmt: skip
