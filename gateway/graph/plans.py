@@ -1,5 +1,5 @@
-"""Compiled plans for trusted prefill documents: the hot path without graphql-core's generic
-executor, and without skipping anything it checks.
+"""Compiled plans for trusted documents (the prefill, the residents batch): the hot path without
+graphql-core's generic executor, and without skipping anything it checks.
 
 A trusted document is fixed text, validated at start-up. A prefill document (one root field
 `prefill(form: "<code>", subject: $variable)` with a plain selection) is compiled once into a plan:
@@ -20,10 +20,16 @@ admission (token, quota, trusted document, limits, `X-Purpose`), the plan:
 5. fills the form with the same code as the generic `prefill` (`prefilled`) and renders the
    document's selection.
 
-Whatever it does not reproduce exactly — an unknown form or another purpose, a malformed or
-refused subject, a masked relation, variables of another shape, an unexpected failure — it hands
-to the generic executor. The only decisions it may have made by then are the ones the generic path
-makes first, for the same keys, and the guard's DataLoader answers those from its cache.
+A batch document (`residents(ids: $variable)`, e.g. ResidentsWithHouseholds) is compiled the
+same way: one statement for up to 100 residents and the subjects they reach, the residents
+decided together and then each relation's subjects together, as the generic DataLoaders batch
+them.
+
+Whatever a plan does not reproduce exactly — an unknown form or another purpose, a malformed or
+refused subject, a masked relation, variables of another shape, any refusal in a batch (its
+FORBIDDEN errors), an unexpected failure — it hands to the generic executor. The only decisions
+it may have made by then are the ones the generic path makes first, for the same keys, and the
+guard's DataLoader answers those from its cache.
 """
 
 from __future__ import annotations
@@ -277,7 +283,7 @@ class _Reads:
     def __init__(self, root: _Level, *, many: bool) -> None:
         self.root = root
         self.levels: list[tuple[_Level, _Level | None, _Relation | None]] = [(root, None, None)]
-        for level, _, _ in self.levels:
+        for level, _, _ in self.levels:  # breadth first: the loop also walks what it appends
             self.levels.extend(
                 (f.relation.level, level, f.relation) for f in level.fields if f.relation
             )
