@@ -3,6 +3,7 @@ the embedded issuer's discovery document and keys."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from gateway.admin.bundle.views import bundle_router
 from gateway.admin.purposes.service import form_catalogue
 from gateway.audit.writer import AccessLogWriter
 from gateway.graph.context import Services
+from gateway.graph.plans import open_reads
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.router import GatewayRouter
 from gateway.graph.schema import build_schema
@@ -58,6 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await audit.start()
         if replicas is not None:
             await replicas.start()
+        # Plans read the registry and the policy version in one statement on the primary; with
+        # replicas, registry reads go through the routing (the generic path) instead, because a
+        # replica's policy version may lag a suspension.
+        reads = (
+            await open_reads(settings.libpq_url)
+            if settings.graphql_plans and replicas is None
+            else None
+        )
         app.state.services = Services(
             settings=settings,
             sessions=sessions,
@@ -73,12 +83,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             metrics=metrics,
             replicas=replicas,
+            reads=reads,
         )
+        # What start-up built (schema, policies, reference data, plans' catalogue) lives as long
+        # as the process: out of the collector's reach, a full collection no longer walks it, and
+        # requests no longer stall behind one (tens of milliseconds at p99 otherwise).
+        gc.freeze()
         try:
             yield
         finally:
             if replicas is not None:
                 await replicas.stop()
+            if reads is not None:
+                await reads.close()
             await audit.stop()
             await engine.dispose()
 
@@ -101,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Liên Thông gateway",
         lifespan=lifespan,
+        # the gateway's metrics are its own (Prometheus, /metrics): no per-request OpenTelemetry
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         docs_url="/docs" if settings.env is Env.DEV else None,
         redoc_url=None,
     )

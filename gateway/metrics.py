@@ -37,3 +37,10 @@ class GatewayMetrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
             registry=self.registry,
         )
+        self.plans = Counter(
+            "lienthong_graphql_plans_total",
+            "Trusted documents with a compiled plan, by operation and by who answered: the plan, "
+            "or the generic executor for a case the plan leaves to it.",
+            ["operation", "answered_by"],
+            registry=self.registry,
+        )

@@ -9,6 +9,7 @@ validated against the schema once, at start-up, so the hot path never parses a t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,9 @@ class TrustedDocuments:
 
     def __len__(self) -> int:
         return len(self._by_name)
+
+    def __iter__(self) -> Iterator[TrustedDocument]:
+        return iter(self._by_name.values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._by_name

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     graphql_max_cost: int = Field(
         default=20_000, ge=1, description="Most fields an operation may resolve (lists counted)."
     )
+    graphql_plans: bool = Field(
+        default=True,
+        description="Answer trusted prefill documents through their compiled plans (off: the "
+        "generic executor answers everything).",
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; defaults to on in prod.")
 

@@ -217,7 +217,12 @@ class AccessLogWriter:
         now = datetime.now(UTC)
         rows, seq, head = self._rows(batch, now)
         if self._partition_month != self._month:
-            await connection.execute("SELECT access_log_ensure_partition($1)", now)
+            try:
+                await connection.execute("SELECT access_log_ensure_partition($1)", now)
+            except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
+                # Another writer (a worker, a replica) created this month's partition between the
+                # function's check and its CREATE: the partition exists, which is all we need.
+                log.info("access-log partition created concurrently by another writer")
             self._partition_month = self._month
         # One statement, so one round trip and one atomic commit: the rows and the chain head.
         await connection.execute(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
@@ -82,6 +83,7 @@ class Services:
     rate_limiter: RateLimiter
     metrics: GatewayMetrics
     replicas: ReadReplicas | None = None  # None: registry reads on the primary too
+    reads: asyncpg.Pool | None = None  # compiled plans' connections (None: plans are off)
 
 
 class GatewayContext(BaseContext):
@@ -89,13 +91,20 @@ class GatewayContext(BaseContext):
         super().__init__()
         self.services = services
         self.database = RequestDatabase(services.sessions, services.replicas)
-        self.loaders = Loaders(self.database)
+        self._loaders: Loaders | None = None
         self.principal: Principal | None = None
         self.purpose: str | None = None
         self.officer: str | None = None
         self.request_id: str = ""
         self.operation: str | None = None
         self._guard: Guard | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """Made on first use: a compiled plan reads its subjects without them."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.database)
+        return self._loaders
 
     def admit(self, principal: Principal, purpose: str | None) -> None:
         self.principal = principal

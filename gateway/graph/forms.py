@@ -112,6 +112,16 @@ def _fields(type_: GraphQLObjectType, tree: Tree, where: str) -> str:
     return " ".join(parts)
 
 
+def form_tree(fields: tuple[FormField, ...]) -> Tree:
+    """The fields a form reads, as a tree of field names in the order the form names them."""
+    tree: Tree = {}
+    for form_field in fields:
+        node = tree
+        for name, _ in form_field.steps:
+            node = node.setdefault(name, {})
+    return tree
+
+
 def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -> Form:
     try:
         subject_type = document["subject_type"]
@@ -129,11 +139,7 @@ def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -
         procedure, purpose = str(document["procedure"]), str(document["purpose"])
     except (KeyError, TypeError) as error:
         raise FormError(f"{source}: missing or malformed {error}") from error
-    tree: Tree = {}
-    for form_field in fields:
-        node = tree
-        for name, _ in form_field.steps:
-            node = node.setdefault(name, {})
+    tree = form_tree(fields)
     root_type = schema.get_type(subject_type)
     if not isinstance(root_type, GraphQLObjectType):
         raise FormError(f"{source}: the schema has no type {subject_type}")

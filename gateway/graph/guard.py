@@ -134,11 +134,26 @@ class Guard:
         # One request decides on one snapshot of the agreements: each type's are fetched once,
         # not again on every level of the answer
         self._scoped: dict[str, list[dict[str, Any]]] = {}
+        # The policy version counter, when a compiled plan read it with the request's subjects
+        self.policy_version: int | None = None
 
     async def decide(
         self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
     ) -> Grant:
         return await self._loader.load((type_name, subject, frozenset(fields), via))
+
+    async def decide_many_now(
+        self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
+    ) -> list[Grant]:
+        """`decide_many` for a caller that knows nobody else decides at this moment (a compiled
+        plan walking its subjects level by level): no wait for a batch to gather. The grants are
+        kept under the same keys, so a later `decide` gets them back without deciding again."""
+        wanted = frozenset(fields)
+        keys = [(type_name, subject, wanted, via) for subject in subjects]
+        grants = await self._decide_batch(keys)
+        for key, grant in zip(keys, grants, strict=True):
+            self._loader.prime(key, grant)
+        return grants
 
     async def decide_many(
         self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
@@ -169,6 +184,7 @@ class Guard:
                         agency=agency,
                         purpose=self.purpose,
                         subject_type=type_name,
+                        version=self.policy_version,
                     )
                     if self.purpose is not None
                     else []
@@ -183,15 +199,19 @@ class Guard:
                 else {}
             )
         grants = []
+        roles = tuple(sorted(self.principal.roles))
+        ordered: dict[frozenset[str], list[str]] = {}  # a level's subjects share their field set
         for type_name, subject, fields, via in keys:
+            if fields not in ordered:
+                ordered[fields] = sorted(fields)
             decision = await self._engine.decide(
                 DecisionRequest(
                     agency=agency,
-                    roles=tuple(sorted(self.principal.roles)),
+                    roles=roles,
                     purpose=self.purpose,
                     type=type_name,
                     subject=subject,
-                    fields=sorted(fields),
+                    fields=ordered[fields],
                     agreements=scoped[type_name],
                     consents=consents.get(subject, []),
                     via=via,

@@ -17,9 +17,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import Request, Response
 from graphql import GraphQLError
+from strawberry import Schema
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.base import BaseSchema
@@ -29,8 +31,10 @@ from gateway.audit.writer import AuditUnavailable
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
 from gateway.graph.context import GatewayContext, Services
 from gateway.graph.limits import parse_limited, shape_of
+from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
 from lienthong.settings import Env, Settings
+from registries.routing import server_failed
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +58,8 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             return GatewayContext(services())
 
         self._services = services
+        self._plans_enabled = settings.graphql_plans
+        self._plans: Plans | None = None  # compiled on first use: the services come later
         super().__init__(
             schema,
             context_getter=context_getter,
@@ -64,9 +70,21 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     def services(self) -> Services:
         return self._services()
 
+    def _plan_for(self, data: GraphQLRequestData) -> Plan | None:
+        """The compiled plan of an admitted trusted document, if it has one."""
+        if not self._plans_enabled or data.query is None or not isinstance(self.schema, Schema):
+            return None
+        if self._plans is None:
+            self._plans = Plans(self.schema, self.services.trusted)
+        return self._plans.get(data.query)
+
     def encode_json(self, data: object) -> bytes:
-        # Vietnamese names as they are, not as \u escapes
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        """Compact UTF-8 JSON (Vietnamese names as they are, not escaped), through orjson;
+        the standard library only for what orjson refuses (integers beyond 64 bits)."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     async def execute_single(  # noqa: PLR0917 - strawberry's signature
         self,
@@ -86,9 +104,15 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 return self._refuse(error, context, sub_response)
             except GraphQLError as error:  # a syntax error: the document never ran
                 return ExecutionResult(data=None, errors=[error])
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, admitted
-            )
+            plan = self._plan_for(admitted)
+            result = await plan.execute(context, admitted.variables) if plan else None
+            if plan is not None:
+                answered_by = "generic" if result is None else "plan"
+                metrics.plans.labels(context.operation or "", answered_by).inc()
+            if result is None:  # no plan, or a case the plan leaves to the generic executor
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, admitted
+                )
             return await self._seal(context, result, sub_response)
         finally:
             await context.database.close()
@@ -205,10 +229,12 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         self, context: GatewayContext, result: ExecutionResult, sub_response: Response
     ) -> ExecutionResult:
         for error in result.errors or []:
-            if isinstance(error.original_error, GatewayError) and (
-                error.original_error.code is ErrorCode.UNAVAILABLE
-            ):
-                return self._refuse(error.original_error, context, sub_response)
+            original = error.original_error
+            if isinstance(original, GatewayError) and original.code is ErrorCode.UNAVAILABLE:
+                return self._refuse(original, context, sub_response)
+            if original is not None and server_failed(original):
+                # The database, not the query, failed: say so (503), as for policy and audit.
+                return self._refuse(unavailable("the registry database"), context, sub_response)
         disclosures = context.guard.disclosures(
             request_id=context.request_id, officer=context.officer, operation=context.operation
         )

@@ -13,18 +13,19 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     ParserCache,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from gateway.audit.service import CursorError, subject_history
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
-from gateway.graph.forms import REGISTRIES, error_for, value_at
+from gateway.graph.forms import REGISTRIES, Form, error_for, value_at
 from gateway.graph.types import (
     AccessLogConnection,
     AccessLogEntry,
@@ -58,13 +59,18 @@ from registries.identifiers import (
     validate_personal_id,
 )
 from registries.parcels.service import GeometryError, parcels_at
+from registries.routing import server_failed
 
 if TYPE_CHECKING:
+    from gateway.graph.context import GatewayContext
     from gateway.policy.models import Consent as ConsentRecord
 
 MAX_BATCH = 100
 PREFILL_FATAL = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.BAD_USER_INPUT})
 ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
+# One alias rule class for the process: MaxAliasesLimiter makes a new class per instance, and the
+# validation rules are part of ValidationCache's key, so every request would be validated anew.
+MAX_ALIASES_RULE = create_validator(MAX_BATCH)
 
 
 def _checked(validate: Callable[[str], str], value: str, argument: str) -> str:
@@ -243,6 +249,15 @@ def _province(province: Any) -> AdminUnit:
 
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
     context = context_of(info)
+    form = prefill_form(context, code)
+    result = await info.schema.execute(
+        form.query, variable_values={"subject": subject}, context_value=context
+    )
+    return prefilled(form, subject, result.data, list(result.errors or []))
+
+
+def prefill_form(context: GatewayContext, code: str) -> Form:
+    """The form a prefill names, if it serves the request's declared purpose."""
     form = context.services.forms.get(code)
     if form is None:
         known = ", ".join(context.services.forms.codes())
@@ -252,10 +267,14 @@ async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
             "form",
             f"form: {form.code} serves purpose {form.purpose}; X-Purpose is {context.purpose}",
         )
-    result = await info.schema.execute(
-        form.query, variable_values={"subject": subject}, context_value=context
-    )
-    errors = list(result.errors or [])
+    return form
+
+
+def prefilled(
+    form: Form, subject: str, result: dict[str, Any] | None, errors: list[GraphQLError]
+) -> Prefill | None:
+    """The form filled from the answer of its query (`result`, `errors`): each field's value and
+    provenance, or why it is missing."""
     for error in errors:
         original = error.original_error
         # a failure or a bad subject is the prefill's own error, not a missing field
@@ -263,7 +282,7 @@ async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
             raise original
         if error.path == ["subject"]:
             raise error
-    data = (result.data or {}).get("subject")
+    data = (result or {}).get("subject")
     if data is None:
         return None
     fields = []
@@ -355,6 +374,13 @@ def _unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def _masked(error: GraphQLError) -> bool:
+    """Unexpected errors are masked, except a failed database server's: the router turns the
+    whole answer into 503 UNAVAILABLE (data null), so its message never reaches the client."""
+    original = error.original_error
+    return _unexpected(error) and not (original is not None and server_failed(original))
+
+
 class GatewaySchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -367,8 +393,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_BATCH),
-        lambda: MaskErrors(should_mask_error=_unexpected),
+        lambda: AddValidationRules([MAX_ALIASES_RULE]),
+        lambda: MaskErrors(should_mask_error=_masked),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -23,6 +23,12 @@ from gateway.identity.principal import Principal, roles_from_claims
 ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "PS256"})
 MAX_TOKEN_BYTES = 8192
 DEFAULT_LEEWAY_SECONDS = 30
+# Verified signatures, by token text: the same bytes under the same keys verify the same way,
+# so a client's repeated token skips the RSA check (its claims, expiry included, are still checked
+# on every use). An entry lives at most this long, so that a key the issuer withdraws stops being
+# honoured soon after, and the cache is emptied when it grows past its bound.
+VERIFIED_TTL_SECONDS = 60
+VERIFIED_MAX_TOKENS = 10_000
 
 
 def _b64_json(segment: str, what: str) -> dict[str, Any]:
@@ -51,12 +57,24 @@ class TokenVerifier:
         self.keys = keys
         self.leeway = leeway_seconds
         self.clock = clock
+        self._verified: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def verify(self, token: str | None) -> Principal:
         if not token:
             raise AuthenticationError("no bearer token: send Authorization: Bearer <JWT>")
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthenticationError(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
+        verified = self._verified.get(token)
+        if verified is not None and verified[0] > self.clock():
+            return self._principal(verified[1])
+        claims = await self._verify_signature(token)
+        if len(self._verified) >= VERIFIED_MAX_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (self.clock() + VERIFIED_TTL_SECONDS, claims)
+        return self._principal(claims)
+
+    async def _verify_signature(self, token: str) -> dict[str, Any]:
+        """The token's claims, once its signature verifies against the issuer's keys."""
         parts = token.split(".")
         if len(parts) != 3 or not all(parts[:2]):
             raise AuthenticationError("malformed token: expected a signed JWT (three parts)")
@@ -80,7 +98,7 @@ class TokenVerifier:
             raise AuthenticationError("malformed token: the payload is not JSON") from error
         if not isinstance(claims, dict):
             raise AuthenticationError("malformed token: the payload is not a JSON object")
-        return self._principal(claims)
+        return claims
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         if claims.get("iss") != self.issuer:

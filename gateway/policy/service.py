@@ -221,16 +221,20 @@ class AgreementCache:
         agency: str,
         purpose: str | None = None,
         subject_type: str | None = None,
+        version: int | None = None,
     ) -> list[dict[str, Any]]:
         """The agency's agreements; with `purpose` and `subject_type`, only those for that scope
-        (the Rego still checks every condition: this only keeps the engine's input small)."""
-        cached = await self._load(session=session, agency=agency)
+        (the Rego still checks every condition: this only keeps the engine's input small).
+        `version` is the policy version counter when the caller has just read it (a compiled
+        plan reads it with the subject, in the same statement); otherwise it is read here."""
+        cached = await self._load(session=session, agency=agency, version=version)
         if purpose is None or subject_type is None:
             return cached.agreements
         return cached.by_scope.get((purpose, subject_type), [])
 
-    async def _load(self, *, session: AsyncSession, agency: str) -> _Cached:
-        version = (await session.execute(select(PolicyVersion.version))).scalar_one()
+    async def _load(self, *, session: AsyncSession, agency: str, version: int | None) -> _Cached:
+        if version is None:
+            version = (await session.execute(select(PolicyVersion.version))).scalar_one()
         cached = self._by_agency.get(agency)
         if cached is not None and cached.version == version:
             return cached

@@ -1,9 +1,13 @@
 """`/graphql` end to end through HTTP (httpx against the ASGI app, lifespan included): the
 contract's error codes, field-level allow/mask/deny, consent grant → allow → revoke → deny, the
-access-log row of every disclosure, prefill of each sample form, and the SQL cost of a batch."""
+access-log row of every disclosure, prefill of each sample form, and the SQL cost of a batch.
+
+Every test runs twice: with the compiled plans of trusted documents (the prefill's fast path) and
+with the generic executor alone (LIENTHONG_GRAPHQL_PLANS=false)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import psycopg
 import pytest
@@ -72,14 +77,21 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def gateway_settings(committed_database_url: str, home: Path) -> Settings:
+def database_settings(committed_database_url: str, home: Path) -> Settings:
     return Settings(database_url=committed_database_url, home=home)
 
 
+@pytest.fixture(scope="module", params=[True, False], ids=["plans", "generic"])
+def gateway_settings(database_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The gateway with the compiled plans of trusted documents, and with the generic executor
+    alone: every test here holds for both."""
+    return database_settings.model_copy(update={"graphql_plans": request.param})
+
+
 @pytest.fixture(scope="module")
-async def world(gateway_settings: Settings) -> AsyncIterator[World]:
+async def world(database_settings: Settings) -> AsyncIterator[World]:
     """Committed registry rows and the sample agreements, in this module's own database."""
-    engine = create_engine(gateway_settings, pool_size=2)
+    engine = create_engine(database_settings, pool_size=2)
     try:
         yield await _build_world(engine)
     finally:
@@ -187,6 +199,11 @@ class Api:
         sent.update(headers or {})
         payload = body if body is not None else {"query": query, "variables": variables or {}}
         return await self.client.post("/graphql", json=payload, headers=sent)
+
+    async def prefill_ct01(self, subject: str, **kw: Any) -> httpx.Response:
+        """The trusted document PrefillCT01, by name, as the one-stop software sends it."""
+        body = {"operationName": "PrefillCT01", "variables": {"subject": subject}}
+        return await self.post(None, body=body, **kw)
 
     async def data(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
         answer = await self.post(query, variables, **kw)
@@ -337,6 +354,29 @@ async def test_every_disclosure_is_in_the_access_log(
     assert resident_row[7] == "cb-0042"
 
 
+async def test_every_prefill_disclosure_is_in_the_access_log(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    request_id = f"t-{uuid.uuid4().hex}"
+    answer = await api.prefill_ct01(
+        world.spouse, headers={"X-Request-Id": request_id, "X-Officer": "cb-0042"}
+    )
+    assert answer.status_code == 200
+    rows = _access_log(gateway_settings, request_id)
+    assert sorted((r[2], r[3]) for r in rows) == sorted(
+        [("resident", world.spouse), ("household", world.household), ("resident", world.head)]
+    )
+    spouse = next(r for r in rows if r[3] == world.spouse)
+    assert spouse[:2] == ("motcua-danang", "CT01")
+    assert "fullName" in spouse[4]
+    assert "household" in spouse[4]
+    assert spouse[7] == "cb-0042"
+    head = next(r for r in rows if r[3] == world.head)
+    assert head[4] == ["fullName"]
+    household = next(r for r in rows if r[2] == "household")
+    assert household[4] == ["head", "headId"]
+
+
 async def test_consent_grant_allows_and_revoke_denies_the_next_request(
     api: Api, world: World
 ) -> None:
@@ -412,6 +452,13 @@ async def test_prefill_ct01(api: Api, world: World) -> None:
     assert fields["so_dinh_danh_chu_ho"]["value"] == world.head
     assert fields["so_dinh_danh_chu_ho"]["provenance"]["registry"] == "households"
     assert fields["quan_he_voi_chu_ho"]["value"] == "wife"
+    trusted = await api.prefill_ct01(world.spouse)
+    assert trusted.status_code == 200
+    assert "errors" not in trusted.json()
+    by_key = _prefilled(trusted.json())
+    assert {k: f["value"] for k, f in by_key.items()} == {k: f["value"] for k, f in fields.items()}
+    assert by_key["so_dinh_danh_chu_ho"]["provenance"]["registry"] == "households"
+    assert by_key["ho_ten_chu_ho"]["provenance"]["recordVersion"]["validFrom"]
 
 
 async def test_prefill_hkd01(api: Api, world: World) -> None:
@@ -440,12 +487,27 @@ async def test_prefill_names_what_it_could_not_fill(api: Api, world: World) -> N
     wrong = await api.data(PREFILL, {"form": "CT01", "subject": world.spouse}, purpose="DKHKD")
     assert _codes(wrong) == ["BAD_USER_INPUT"]
     assert wrong["errors"][0]["extensions"]["argument"] == "form"
+    refused = (await api.prefill_ct01(world.spouse, agency="bhxh-danang")).json()
+    assert refused["data"]["prefill"] is None
+    assert _codes(refused) == ["FORBIDDEN"]
+    other_purpose = (await api.prefill_ct01(world.spouse, purpose="DKHKD")).json()
+    assert _codes(other_purpose) == ["BAD_USER_INPUT"]
+    malformed = (await api.prefill_ct01("04808500012x")).json()
+    assert _codes(malformed) == ["BAD_USER_INPUT"]
+    absent = await api.prefill_ct01(factories.new_personal_id())
+    assert absent.json() == {"data": {"prefill": None}}
 
 
-async def test_unauthenticated(api: Api) -> None:
-    for headers in ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic x"}):
+async def test_unauthenticated(api: Api, world: World) -> None:
+    expired = api.issuer.mint(agency="motcua-danang", now=1_700_000_000, ttl_seconds=60)
+    prefill = {"operationName": "PrefillCT01", "variables": {"subject": world.spouse}}
+    for headers, body in itertools.product(
+        ({}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic x"},
+         {"Authorization": f"Bearer {expired}"}),
+        ({"query": '{ adminUnit(code: "48") { name } }'}, prefill),
+    ):  # fmt: skip
         answer = await api.client.post(
-            "/graphql", json={"query": '{ adminUnit(code: "48") { name } }'}, headers=headers
+            "/graphql", json=body, headers={**headers, "X-Purpose": "CT01"}
         )
         assert answer.status_code == 401
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
@@ -456,6 +518,8 @@ async def test_unauthenticated(api: Api) -> None:
 async def test_purpose_required_for_registry_data_only(api: Api, world: World) -> None:
     answer = await api.data(RESIDENT, {"id": world.head}, purpose=None)
     assert _codes(answer) == ["PURPOSE_REQUIRED"]
+    prefill = (await api.prefill_ct01(world.spouse, purpose=None)).json()
+    assert _codes(prefill) == ["PURPOSE_REQUIRED"]
     public = await api.data('{ adminUnit(code: "48") { name level } }', purpose=None)
     assert public == {"data": {"adminUnit": {"name": "Thành phố Đà Nẵng", "level": "province"}}}
 
@@ -562,7 +626,7 @@ async def test_rate_limited(gateway_settings: Settings, other_home: Path, world:
         codes = [_codes(await api.data('{ adminUnit(code: "48") { name } }', purpose=None))
                  for _ in range(2)]  # fmt: skip
         assert codes == [[], []]
-        answer = await api.post('{ adminUnit(code: "48") { name } }', purpose=None)
+        answer = await api.prefill_ct01(world.spouse)
         assert answer.status_code == 429
         assert _codes(answer.json()) == ["RATE_LIMITED"]
         retry = answer.json()["errors"][0]["extensions"]["retryAfter"]
@@ -580,11 +644,40 @@ async def test_policy_engine_down_fails_closed(
     dead_opa = f"http://127.0.0.1:{free_port()}"
     async for api in _running(_settings(gateway_settings, other_home, opa_url=dead_opa)):
         assert isinstance(api.app.state.services.policy, OpaEngine)
-        answer = await api.post(RESIDENT, {"id": world.head})
-        assert answer.status_code == 503
-        assert answer.json()["data"] is None
-        assert _codes(answer.json()) == ["UNAVAILABLE"]
+        for answer in (
+            await api.post(RESIDENT, {"id": world.head}),
+            await api.prefill_ct01(world.spouse),
+        ):
+            assert answer.status_code == 503
+            assert answer.json()["data"] is None
+            assert _codes(answer.json()) == ["UNAVAILABLE"]
         assert (await api.client.get("/readyz")).json()["checks"]["policy"] != "ok"
+
+
+async def test_registry_database_down_fails_closed(
+    gateway_settings: Settings, other_home: Path, world: World
+) -> None:
+    async for api in _running(_settings(gateway_settings, other_home)):
+        services = api.app.state.services
+        dead = _settings(gateway_settings, other_home, database_url="", database_port=free_port())
+        services.sessions = session_factory(create_engine(dead))
+        if services.reads is not None:
+            await services.reads.close()
+            services.reads = await asyncpg.create_pool(dead.libpq_url, min_size=0)
+        for answer in (
+            await api.post(RESIDENT, {"id": world.head}),
+            await api.prefill_ct01(world.spouse),
+        ):
+            assert answer.status_code == 503, answer.text
+            assert answer.json() == {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "the registry database is unavailable: no data is returned",
+                        "extensions": {"code": "UNAVAILABLE"},
+                    }
+                ],
+            }
 
 
 async def test_access_log_down_fails_closed(
@@ -592,17 +685,20 @@ async def test_access_log_down_fails_closed(
 ) -> None:
     async for api in _running(_settings(gateway_settings, other_home)):
         await api.app.state.services.audit.stop()
-        answer = await api.post(RESIDENT, {"id": world.head})
-        assert answer.status_code == 503
-        assert answer.json() == {
-            "data": None,
-            "errors": [
-                {
-                    "message": "the access log is unavailable: no data is returned",
-                    "extensions": {"code": "UNAVAILABLE"},
-                }
-            ],
-        }
+        for answer in (
+            await api.post(RESIDENT, {"id": world.head}),
+            await api.prefill_ct01(world.spouse),
+        ):
+            assert answer.status_code == 503
+            assert answer.json() == {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "the access log is unavailable: no data is returned",
+                        "extensions": {"code": "UNAVAILABLE"},
+                    }
+                ],
+            }
         public = await api.data('{ adminUnit(code: "48") { name } }', purpose=None)
         assert public["data"]["adminUnit"]["name"] == "Thành phố Đà Nẵng"
 

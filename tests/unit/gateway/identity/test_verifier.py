@@ -222,3 +222,37 @@ async def test_an_unreachable_issuer_with_no_keys_yet_is_unauthenticated() -> No
     keys = RemoteKeys(fetch)
     with pytest.raises(AuthenticationError, match="keys cannot be fetched"):
         await keys.key_for("k1")
+
+
+async def test_a_repeated_token_is_verified_once_and_its_claims_on_every_use(
+    issuer: DevIssuer, settings: Settings
+) -> None:
+    clock = FakeClock()
+    clock.now = time.time()
+    counting = CountingKeys(issuer.jwks())
+    verifier = TokenVerifier(
+        issuer=settings.token_issuer, audience=settings.keycloak_audience, keys=counting,
+        clock=clock,
+    )  # fmt: skip
+    token = issuer.mint(agency="motcua-danang", now=clock.now, ttl_seconds=120)
+    for _ in range(3):
+        assert (await verifier.verify(token)).agency == "motcua-danang"
+    assert counting.lookups == 1
+    clock.now += 120 + 31  # past expiry and leeway: the cached signature does not help
+    with pytest.raises(AuthenticationError, match="expired"):
+        await verifier.verify(token)
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(AuthenticationError, match="signature"):
+        await verifier.verify(tampered)
+
+
+class CountingKeys(LocalKeys):
+    """The local keys, counting how often a signature check asks for one."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        super().__init__(jwks)
+        self.lookups = 0
+
+    async def key_for(self, kid: str | None) -> jwk.JWK:
+        self.lookups += 1
+        return await super().key_for(kid)

@@ -1,0 +1,1 @@
+"""Pieces of `python -m bench http`: the floor app, the servers it starts, the wrk runs."""

@@ -1,0 +1,675 @@
+"""Compiled plans for trusted documents (the prefill, the residents batch): the hot path without
+graphql-core's generic executor, and without skipping anything it checks.
+
+A trusted document is fixed text, validated at start-up. A prefill document (one root field
+`prefill(form: "<code>", subject: $variable)` with a plain selection) is compiled once into a plan:
+which registries its form reads, which columns, one SQL statement joining the subject to the
+subjects its form reaches (`household`, `household.head`), the field set of each subject's policy
+decision, and how to render the document's selection. At request time, after the router's
+admission (token, quota, trusted document, limits, `X-Purpose`), the plan:
+
+1. checks the form serves the declared purpose and validates the subject's ID;
+2. reads the subject and the subjects its form reaches in that one statement;
+3. asks the request's guard for one decision per subject reached, covering exactly the fields the
+   form's query selects on it, with the relation as `via` — the same DataLoader keys the generic
+   resolvers use, so the access log gets the same disclosures and the router seals them the same
+   way (durable before the response, 503 UNAVAILABLE when the policy or the log is down);
+4. enforces every field through the same `Grant.admit` / `Grant.give` the `guarded()` fields
+   use, with the types' own resolvers and the schema's own scalars, producing the answer and the
+   FORBIDDEN errors the form's query would produce;
+5. fills the form with the same code as the generic `prefill` (`prefilled`) and renders the
+   document's selection.
+
+A batch document (`residents(ids: $variable)`, e.g. ResidentsWithHouseholds) is compiled the
+same way: one statement for up to 100 residents and the subjects they reach, the residents
+decided together and then each relation's subjects together, as the generic DataLoaders batch
+them.
+
+Whatever a plan does not reproduce exactly — an unknown form or another purpose, a malformed or
+refused subject, a masked relation, variables of another shape, any refusal in a batch (its
+FORBIDDEN errors), an unexpected failure — it hands to the generic executor. The only decisions
+it may have made by then are the ones the generic path makes first, for the same keys, and the
+guard's DataLoader answers those from its cache.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    StringValueNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+)
+from sqlalchemy import inspect
+from strawberry.types import ExecutionResult
+
+from gateway.errors import ErrorCode, GatewayError
+from gateway.graph.forms import Form, Tree, form_tree
+from gateway.graph.guard import Grant, Guarded
+from gateway.graph.schema import MAX_BATCH, prefill_form, prefilled
+from gateway.graph.types import Household, Resident
+from gateway.policy.models import PolicyVersion
+from registries.identifiers import IdentifierError, validate_personal_id
+from registries.residents.models import Household as HouseholdRecord
+from registries.residents.models import Resident as ResidentRecord
+
+if TYPE_CHECKING:
+    import strawberry
+
+    from gateway.graph.context import GatewayContext
+    from gateway.trusted_documents import TrustedDocuments
+
+log = structlog.get_logger(__name__)
+
+# The subject types a plan reads, their registry records and business keys; and the relations it
+# follows: (type, field) -> (related type, the key attribute on the parent's record, `via`), as
+# the resolvers of `Resident.household` and `Household.head` in gateway/graph/types.py reach them.
+SUBJECTS: dict[str, tuple[type[Any], type[Any], str]] = {
+    "Resident": (Resident, ResidentRecord, "personal_id"),
+    "Household": (Household, HouseholdRecord, "household_id"),
+}
+RELATIONS = {
+    ("Resident", "household"): ("Household", "household_id", "Resident.household"),
+    ("Household", "head"): ("Resident", "head_id", "Household.head"),
+}
+# What the form's query selects on every subject besides the form's own fields (forms.py).
+RECORD_VERSION: Tree = {"validFrom": {}, "validTo": {}, "recordedAt": {}}
+
+
+class UnplannableError(ValueError):
+    """A document or form the plans do not cover: the generic executor runs it."""
+
+
+class _Fallback(Exception):  # noqa: N818 - control flow, never shown
+    """A request the plan does not reproduce exactly: the generic executor answers it."""
+
+
+@dataclass(frozen=True)
+class _ResolverInfo:
+    """The `info` a plan hands to the leaf resolvers it calls: those of the registry types read
+    only `info.context` (the request's services); resolvers that read the selection are
+    relations, which the plan follows itself, or make the form unplannable."""
+
+    context: GatewayContext
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str  # the GraphQL name, which is the response key (plans take no aliases inside)
+    python_name: str
+    resolver: Callable[..., Any] | None
+    info_parameter: str | None
+    guarded: bool
+    non_null: bool
+    is_list: bool
+    serialize: Callable[[Any], Any] | None  # a leaf
+    children: tuple[_Field, ...] = ()  # the selected fields of a plain object value
+    relation: _Relation | None = None
+
+    def value(self, source: Any, info: _ResolverInfo) -> Any:
+        if self.resolver is None:
+            return getattr(source, self.python_name)
+        if self.info_parameter is not None:
+            return self.resolver(source, **{self.info_parameter: info})
+        return self.resolver(source)
+
+    def complete(self, value: Any, info: _ResolverInfo) -> Any:
+        """The value as the generic executor completes it: serialized leaves, selected fields."""
+        if value is None:
+            if self.non_null:  # the generic executor would report a null it cannot give
+                raise _Fallback
+            return None
+        if self.is_list:
+            return [self._complete_one(item, info) for item in value]
+        return self._complete_one(value, info)
+
+    def _complete_one(self, value: Any, info: _ResolverInfo) -> Any:
+        if self.serialize is not None:
+            return self.serialize(value)
+        return {
+            child.name: child.complete(child.value(value, info), info) for child in self.children
+        }
+
+
+@dataclass(frozen=True)
+class _Relation:
+    key_attribute: str
+    via: str
+    level: _Level
+
+
+@dataclass(frozen=True)
+class _Level:
+    """A subject type as the form's query selects it: one decision over `decided`."""
+
+    type_name: str
+    alias: str  # of its table in the plan's statement
+    fields: tuple[_Field, ...]
+    decided: frozenset[str]
+    form: bool  # a form's query: every subject also answers `__typename`
+
+    @property
+    def cls(self) -> type[Any]:
+        return SUBJECTS[self.type_name][0]
+
+    @property
+    def key(self) -> str:
+        return SUBJECTS[self.type_name][2]
+
+
+def _strawberry_field(schema: strawberry.Schema, type_name: str, name: str) -> Any:
+    definition = schema.get_type_by_name(type_name)
+    fields = getattr(definition, "fields", None) or []
+    converter = schema.config.name_converter
+    for field in fields:
+        if converter.get_graphql_name(field) == name:
+            return field
+    raise UnplannableError(f"{type_name}.{name} is not a field")
+
+
+def _compile_field(
+    schema: strawberry.Schema, type_name: str, name: str, tree: Tree, *, lists: bool
+) -> _Field:
+    graphql_type = schema._schema.get_type(type_name)
+    if not isinstance(graphql_type, GraphQLObjectType) or name not in graphql_type.fields:
+        raise UnplannableError(f"{type_name}.{name} is not a field")
+    output: GraphQLOutputType = graphql_type.fields[name].type
+    non_null = isinstance(output, GraphQLNonNull)
+    inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+    is_list = isinstance(inner, GraphQLList)
+    if isinstance(inner, GraphQLList) and (
+        not lists or not isinstance(inner.of_type, GraphQLNonNull)
+    ):
+        raise UnplannableError(f"{type_name}.{name} is a list")
+    named = get_named_type(output)
+    field = _strawberry_field(schema, type_name, name)
+    resolver = field.base_resolver
+    if resolver is not None and resolver.is_async:
+        raise UnplannableError(f"{type_name}.{name} resolves asynchronously")
+    info_parameter = resolver.info_parameter if resolver is not None else None
+    children: tuple[_Field, ...] = ()
+    serialize = None
+    if tree:
+        if not isinstance(named, GraphQLObjectType) or named.name in SUBJECTS:
+            raise UnplannableError(f"{type_name}.{name} is not a plain object")
+        children = tuple(
+            _compile_field(schema, named.name, child, sub, lists=lists)
+            for child, sub in tree.items()
+        )
+    elif is_leaf_type(named):
+        serialize = named.serialize
+    else:
+        raise UnplannableError(f"{type_name}.{name} needs a selection")
+    return _Field(
+        name=name,
+        python_name=field.python_name,
+        resolver=resolver.wrapped_func if resolver is not None else None,
+        info_parameter=info_parameter.name if info_parameter is not None else None,
+        guarded=any(isinstance(e, Guarded) for e in field.extensions),
+        non_null=non_null,
+        is_list=is_list,
+        serialize=serialize,
+        children=children,
+    )
+
+
+def _compile_level(
+    schema: strawberry.Schema, type_name: str, tree: Tree, aliases: list[str], *, form: bool
+) -> _Level:
+    """A subject type as a selection reads it. A form's query also asks every subject for
+    `__typename` and `recordVersion` (provenance): `form` adds them as forms.py does."""
+    alias = f"t{len(aliases)}"
+    aliases.append(alias)
+    fields = []
+    if form:
+        fields.append(
+            _compile_field(schema, type_name, "recordVersion", RECORD_VERSION, lists=False)
+        )
+    for name, sub in tree.items():
+        if name in ("__typename", "recordVersion"):
+            raise UnplannableError(f"a selection of {name}")
+        related = RELATIONS.get((type_name, name))
+        if related is None:
+            fields.append(_compile_field(schema, type_name, name, sub, lists=False))
+            continue
+        target, key_attribute, via = related
+        if not sub:
+            raise UnplannableError(f"{type_name}.{name} needs a selection")
+        strawberry_field = _strawberry_field(schema, type_name, name)
+        fields.append(
+            _Field(
+                name=name,
+                python_name=strawberry_field.python_name,
+                resolver=None,
+                info_parameter=None,
+                guarded=any(isinstance(e, Guarded) for e in strawberry_field.extensions),
+                non_null=False,
+                is_list=False,
+                serialize=None,
+                relation=_Relation(
+                    key_attribute, via, _compile_level(schema, target, sub, aliases, form=form)
+                ),
+            )
+        )
+    return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields), form)
+
+
+def _columns(model: type[Any]) -> list[tuple[str, str]]:
+    """(attribute, column) of each mapped column of a registry model."""
+    return [(a.key, a.columns[0].name) for a in inspect(model).column_attrs]
+
+
+class _Reads:
+    """One statement reading residents by personal ID with the subjects a selection reaches
+    from them (`household`, its `head`), current versions, and the policy version."""
+
+    def __init__(self, root: _Level, *, many: bool) -> None:
+        self.root = root
+        self.levels: list[tuple[_Level, _Level | None, _Relation | None]] = [(root, None, None)]
+        for level, _, _ in self.levels:  # breadth first: the loop also walks what it appends
+            self.levels.extend(
+                (f.relation.level, level, f.relation) for f in level.fields if f.relation
+            )
+        # (alias, key label, [(attribute, label)]) of each level: what a row is read into
+        self._reads = [
+            (
+                level.alias,
+                f"{level.alias}_{level.key}",
+                [(a, f"{level.alias}_{a}") for a, _ in _columns(SUBJECTS[level.type_name][1])],
+            )
+            for level, _, _ in self.levels
+        ]
+        self.sql = self._statement(many=many)
+
+    def _statement(self, *, many: bool) -> str:
+        selected, joins = [], []
+        for level, parent, relation in self.levels:
+            model = SUBJECTS[level.type_name][1]
+            selected += [f"{level.alias}.{c} AS {level.alias}_{a}" for a, c in _columns(model)]
+            if parent is not None and relation is not None:
+                parent_column = dict(_columns(SUBJECTS[parent.type_name][1]))[
+                    relation.key_attribute
+                ]
+                key_column = dict(_columns(model))[level.key]
+                joins.append(
+                    f"LEFT JOIN {model.__tablename__} {level.alias} ON "
+                    f"{level.alias}.{key_column} = {parent.alias}.{parent_column} "
+                    f"AND {level.alias}.valid_to IS NULL"
+                )
+        root_key = dict(_columns(ResidentRecord))["personal_id"]
+        # the policy version rides along: the guard's agreement cache needs no statement of its own
+        selected.append(f"(SELECT version FROM {PolicyVersion.__tablename__}) AS policy_version")  # noqa: S608
+        key = "= ANY($1::text[])" if many else "= $1"
+        # identifiers from the registry models only; the personal IDs are the one parameter
+        return (
+            f"SELECT {', '.join(selected)} FROM {ResidentRecord.__tablename__} {self.root.alias} "  # noqa: S608
+            + " ".join(joins)
+            + f" WHERE {self.root.alias}.{root_key} {key} AND {self.root.alias}.valid_to IS NULL"
+        )
+
+    def records(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Each subject's record in a row, None where the join found none. The types' resolvers
+        read a record's column attributes only, so plain namespaces do: building ORM instances
+        outside a session would cost more than the statement."""
+        return {
+            alias: None
+            if row[key] is None
+            else SimpleNamespace(**{attribute: row[label] for attribute, label in columns})
+            for alias, key, columns in self._reads
+        }
+
+    async def fetch(self, context: GatewayContext, key: str | list[str]) -> list[Any]:
+        if context.services.reads is None:
+            raise _Fallback
+        async with context.services.reads.acquire() as connection:
+            rows: list[Any] = await connection.fetch(self.sql, key)
+        if rows:
+            context.guard.policy_version = rows[0]["policy_version"]
+        return rows
+
+
+class _Walk:
+    """One request's walk over its subjects: each field through its grant as the `guarded()`
+    fields enforce it, each relation with its own decision. `errors` collects refusals where
+    the plan reproduces them (a form's query); without it, a refusal is the generic executor's
+    case."""
+
+    def __init__(self, context: GatewayContext, errors: list[GraphQLError] | None) -> None:
+        self.context = context
+        self.info = _ResolverInfo(context)
+        self.errors = errors
+        self.grants: dict[tuple[str, str, str | None], Grant] = {}
+
+    async def decide(self, level: _Level, subjects: list[str], via: str | None) -> None:
+        """Decisions for these subjects, together, in the order the generic path asks them."""
+        wanted = list(
+            dict.fromkeys(s for s in subjects if (level.type_name, s, via) not in self.grants)
+        )
+        if wanted:
+            grants = await self.context.guard.decide_many_now(
+                level.type_name, wanted, level.decided, via
+            )
+            for subject, grant in zip(wanted, grants, strict=True):
+                self.grants[level.type_name, subject, via] = grant
+
+    def _refused(self, refusal: GatewayError, path: list[str | int]) -> None:
+        if self.errors is None:
+            raise _Fallback
+        self.errors.append(_located(refusal, path))
+
+    async def subject(
+        self,
+        level: _Level,
+        record: Any,
+        via: str | None,
+        path: list[str | int],
+        records: dict[str, Any],
+    ) -> dict[str, Any]:
+        grant = self.grants[level.type_name, getattr(record, level.key), via]
+        source = level.cls(record=record, grant=grant, as_of=None)
+        data: dict[str, Any] = {"__typename": level.type_name} if level.form else {}
+        for field in level.fields:
+            try:
+                outcome = grant.admit(field.name) if field.guarded else "allow"
+                if field.relation is not None:
+                    if outcome != "allow":
+                        raise _Fallback  # a masked relation is the generic executor's case
+                    data[field.name] = await self._related(
+                        field.relation, field.name, record, [*path, field.name], records
+                    )
+                    continue
+                value = field.value(source, self.info)
+                if field.guarded:
+                    value = grant.give(field.name, outcome, value)
+            except GatewayError as refusal:
+                data[field.name] = None
+                self._refused(refusal, [*path, field.name])
+                continue
+            data[field.name] = field.complete(value, self.info)
+        return data
+
+    async def _related(
+        self,
+        relation: _Relation,
+        name: str,
+        parent: Any,
+        path: list[str | int],
+        records: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        level = relation.level
+        record = records[level.alias]
+        if getattr(parent, relation.key_attribute) is None or record is None:
+            return None
+        key = getattr(record, level.key)
+        await self.decide(level, [key], relation.via)
+        self.grants[level.type_name, key, relation.via].check_subject(name)
+        return await self.subject(level, record, relation.via, path, records)
+
+
+class FormPlan:
+    """A form's query on a resident, compiled: one statement and a level per subject reached."""
+
+    def __init__(self, schema: strawberry.Schema, form: Form) -> None:
+        if form.subject_type != "Resident":
+            raise UnplannableError(f"form {form.code} is on {form.subject_type}")
+        if any(index is not None for f in form.fields for _, index in f.steps):
+            raise UnplannableError(f"form {form.code} indexes a list")
+        root = _compile_level(schema, "Resident", form_tree(form.fields), [], form=True)
+        self.reads = _Reads(root, many=False)
+
+    async def answer(
+        self, context: GatewayContext, personal_id: str
+    ) -> tuple[dict[str, Any], list[GraphQLError]]:
+        """What the form's query answers for the subject: its data and its errors."""
+        rows = await self.reads.fetch(context, personal_id)
+        if not rows:
+            return {"subject": None}, []
+        root, records = self.reads.root, self.reads.records(rows[0])
+        subject = records[root.alias]
+        errors: list[GraphQLError] = []
+        walk = _Walk(context, errors)
+        await walk.decide(root, [subject.personal_id], None)
+        if not walk.grants["Resident", subject.personal_id, None].decision.allow:
+            raise _Fallback  # refused whole: the generic path reports it at `subject`
+        data = await walk.subject(root, subject, None, ["subject"], records)
+        return {"subject": data}, errors
+
+
+async def _keep(connection: asyncpg.Connection) -> None:
+    """A plan's connection goes back to the pool as it came: one read-only statement leaves no
+    session state, so the pool's RESET ALL round trip on release is not needed."""
+
+
+async def open_reads(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """The connections plans read with: a plain asyncpg pool, because checking a connection out of
+    the ORM's session for one statement costs several times the statement itself."""
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, reset=_keep)
+
+
+def _located(error: GatewayError, path: list[str | int]) -> GraphQLError:
+    """A field's refusal as the generic executor reports it: at the field's path."""
+    return GraphQLError(error.message, path=path, original_error=error, extensions=error.extensions)
+
+
+def _root_field(operation: OperationDefinitionNode, name: str) -> FieldNode:
+    """The one root field of a plain query, if it is `name`."""
+    selections = operation.selection_set.selections
+    if (
+        operation.operation is not OperationType.QUERY
+        or operation.directives
+        or len(selections) != 1
+        or not isinstance(selections[0], FieldNode)
+        or selections[0].name.value != name
+        or selections[0].directives
+    ):
+        raise UnplannableError(f"not a query of {name} alone")
+    return selections[0]
+
+
+class Plan(ABC):
+    """A trusted document compiled: what the router runs instead of the generic executor."""
+
+    response_key: str
+
+    async def execute(
+        self, context: GatewayContext, variables: Mapping[str, Any] | None
+    ) -> ExecutionResult | None:
+        """The document's answer, or None: the generic executor must answer this request."""
+        try:
+            data = await self.answer(context, variables or {})
+        except GatewayError as error:
+            if error.code is ErrorCode.UNAVAILABLE:  # the router fails closed on it
+                return ExecutionResult(data=None, errors=[_located(error, [self.response_key])])
+            return None
+        except (IdentifierError, _Fallback):
+            return None
+        except Exception as error:  # the generic executor masks and logs what it meets
+            log.warning("plan failed; the generic executor answers", error=type(error).__name__)
+            return None
+        return ExecutionResult(data={self.response_key: data}, errors=None)
+
+    @abstractmethod
+    async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
+        """The root field's value; _Fallback for a request the plan does not reproduce."""
+
+
+class PrefillPlan(Plan):
+    """A trusted document `prefill(form: "<code>", subject: $variable) { ... }`, compiled."""
+
+    def __init__(self, schema: strawberry.Schema, operation: OperationDefinitionNode) -> None:
+        self.schema = schema
+        root = _root_field(operation, "prefill")
+        arguments = {a.name.value: a.value for a in root.arguments or ()}
+        form, subject = arguments.get("form"), arguments.get("subject")
+        if (
+            set(arguments) != {"form", "subject"}
+            or not isinstance(form, StringValueNode)
+            or not isinstance(subject, VariableNode)
+        ):
+            raise UnplannableError("not prefill(form: literal, subject: $variable)")
+        self.form_code = form.value
+        self.variable = subject.name.value
+        self.response_key = root.alias.value if root.alias else root.name.value
+        self.render = _render_field(schema, "Query", root)
+        self._forms: dict[str, FormPlan | None] = {}
+
+    def _form_plan(self, form: Form) -> FormPlan | None:
+        """The form's plan, compiled on first use (stewards may edit a form: a new text, a new
+        plan), or None when the form is not plannable."""
+        if form.query not in self._forms:
+            try:
+                self._forms[form.query] = FormPlan(self.schema, form)
+            except UnplannableError as why:
+                log.info("prefill form left to the generic executor", form=form.code, why=str(why))
+                self._forms[form.query] = None
+        return self._forms[form.query]
+
+    async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
+        subject = variables.get(self.variable)
+        if not isinstance(subject, str) or set(variables) != {self.variable}:
+            raise _Fallback
+        form = prefill_form(context, self.form_code)
+        personal_id = validate_personal_id(subject)
+        plan = self._form_plan(form)
+        if plan is None:
+            raise _Fallback
+        data, errors = await plan.answer(context, personal_id)
+        return self.render.complete(prefilled(form, subject, data, errors), _ResolverInfo(context))
+
+
+class ResidentsPlan(Plan):
+    """A trusted document `residents(ids: $variable) { ... }` (batch verification), compiled:
+    one statement for up to 100 residents with the subjects they reach, one decision per subject,
+    residents together and then each relation's subjects together, as the generic path's
+    DataLoaders batch them. Any refusal (a FORBIDDEN error) is left to the generic executor."""
+
+    def __init__(self, schema: strawberry.Schema, operation: OperationDefinitionNode) -> None:
+        root = _root_field(operation, "residents")
+        arguments = {a.name.value: a.value for a in root.arguments or ()}
+        ids = arguments.get("ids")
+        if set(arguments) != {"ids"} or not isinstance(ids, VariableNode):
+            raise UnplannableError("not residents(ids: $variable)")
+        self.variable = ids.name.value
+        self.response_key = root.alias.value if root.alias else root.name.value
+        level = _compile_level(schema, "Resident", _selection_tree(root.selection_set), [],
+                               form=False)  # fmt: skip
+        self.relations = [f for f in level.fields if f.relation is not None]
+        if len(self.relations) > 1 or any(
+            g.relation for f in self.relations if f.relation for g in f.relation.level.fields
+        ):
+            raise UnplannableError("more than one relation, or relations of relations")
+        self.reads = _Reads(level, many=True)
+
+    async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
+        ids = variables.get(self.variable)
+        if (
+            not isinstance(ids, list)
+            or len(ids) > MAX_BATCH
+            or not all(isinstance(i, str) for i in ids)
+            or set(variables) != {self.variable}
+        ):
+            raise _Fallback  # coercion and the batch limit are the generic executor's errors
+        personal_ids = [validate_personal_id(i) for i in ids]
+        root = self.reads.root
+        found = {
+            records[root.alias].personal_id: records
+            for records in map(self.reads.records, await self.reads.fetch(context, personal_ids))
+        }
+        present = [p for p in personal_ids if p in found]
+        walk = _Walk(context, None)
+        await walk.decide(root, present, None)
+        for field in self.relations:
+            relation = field.relation
+            if relation is None:
+                continue
+            reached = [
+                getattr(found[p][relation.level.alias], relation.level.key)
+                for p in present
+                if walk.grants["Resident", p, None].decision.fields.get(field.name) == "allow"
+                and getattr(found[p][root.alias], relation.key_attribute) is not None
+                and found[p][relation.level.alias] is not None
+            ]
+            await walk.decide(relation.level, reached, relation.via)
+        return [
+            await walk.subject(root, found[p][root.alias], None, [self.response_key, n], found[p])
+            if p in found
+            else None
+            for n, p in enumerate(personal_ids)
+        ]
+
+
+def _render_field(schema: strawberry.Schema, type_name: str, node: FieldNode) -> _Field:
+    """The document's selection on the prefill answer: plain fields, no fragments or directives.
+    The root field itself is the plan: only its selection is rendered."""
+    graphql_type = schema._schema.get_type(type_name)
+    if (
+        not isinstance(graphql_type, GraphQLObjectType)
+        or node.name.value not in graphql_type.fields
+    ):
+        raise UnplannableError(f"{type_name}.{node.name.value} is not a field")
+    named = get_named_type(graphql_type.fields[node.name.value].type)
+    return _Field(
+        name=node.name.value,
+        python_name=node.name.value,
+        resolver=None,
+        info_parameter=None,
+        guarded=False,
+        non_null=False,
+        is_list=False,
+        serialize=None,
+        children=tuple(
+            _compile_field(schema, named.name, name, sub, lists=True)
+            for name, sub in _selection_tree(node.selection_set).items()
+        ),
+    )
+
+
+def _selection_tree(selection_set: SelectionSetNode | None) -> Tree:
+    tree: Tree = {}
+    for selection in selection_set.selections if selection_set else ():
+        if not isinstance(selection, FieldNode) or selection.alias or selection.directives:
+            raise UnplannableError("fragments, aliases or directives in the selection")
+        if selection.name.value in tree or selection.name.value == "__typename":
+            raise UnplannableError("a field selected twice, or __typename")
+        tree[selection.name.value] = _selection_tree(selection.selection_set)
+    return tree
+
+
+class Plans:
+    """The plans of the trusted documents that have one, by document text."""
+
+    def __init__(self, schema: strawberry.Schema, trusted: TrustedDocuments) -> None:
+        self._by_source: dict[str, Plan] = {}
+        for document in trusted:
+            operation = next(
+                d for d in document.document.definitions if isinstance(d, OperationDefinitionNode)
+            )
+            for kind in (PrefillPlan, ResidentsPlan):
+                try:
+                    self._by_source[document.source] = kind(schema, operation)
+                    break
+                except UnplannableError:
+                    continue  # the next kind, or the generic executor runs it
+
+    def __len__(self) -> int:
+        return len(self._by_source)
+
+    def get(self, query: str) -> Plan | None:
+        return self._by_source.get(query)

@@ -1,0 +1,232 @@
+"""The prefill's fast path (compiled plans of trusted documents) against the generic executor.
+
+Two gateways over the same database, one with plans and one without, answer the same requests —
+allowed, masked and denied fields, a refused head of household, an unknown mask, a masked
+relation, refused, absent and malformed subjects, another purpose — byte for byte the same, with
+the same access-log entries; and the plan answers the cases it covers itself instead of quietly
+leaving them to the generic executor."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import event
+
+from gateway.policy.service import load_policy_document
+from lienthong.settings import Settings
+from registries.db import create_engine, session_factory
+from tests import factories
+from tests.functional.test_graphql import SAMPLE_POLICY, Api, World, _build_world, _running
+
+CT01 = {
+    "purpose": "CT01",
+    "legal_basis": "Luật Cư trú 2020",
+    "consent_required": False,
+    "via": None,
+    "masking": {},
+    "status": "approved",
+    "valid_from": "2025-07-01T00:00:00Z",
+    "valid_to": None,
+}
+# Agencies whose CT01 agreements exercise every outcome a plan must reproduce.
+AGREEMENTS = [
+    # masks on values and on an address, fields outside the agreement, a masked headId and the
+    # head of household refused
+    {**CT01, "agency": "motcua-hoian", "type": "Resident",
+     "fields": ["id", "fullName", "birthDate", "sex", "household", "permanentAddress"],
+     "masking": {"fullName": "initials", "birthDate": "year_only",
+                 "permanentAddress": "province_only"}},
+    {**CT01, "agency": "motcua-hoian", "type": "Household", "fields": ["id", "headId"],
+     "masking": {"headId": "last4"}},
+    # a mask this gateway does not know: the field is refused; the household needs a consent
+    # that was never given: it is refused whole
+    {**CT01, "agency": "motcua-hue", "type": "Resident",
+     "fields": ["id", "fullName", "sex", "household"], "masking": {"sex": "scramble"}},
+    # a masked relation: left to the generic executor
+    {**CT01, "agency": "motcua-quangnam", "type": "Resident",
+     "fields": ["id", "fullName", "household"], "masking": {"household": "initials"}},
+    {**CT01, "agency": "motcua-quangnam", "type": "Household", "fields": ["id", "headId"]},
+    {**CT01, "agency": "motcua-hue", "type": "Household", "fields": ["id", "headId"],
+     "consent_required": True},
+]  # fmt: skip
+AGENCIES = [
+    {"client_id": name, "name": name, "kind": "one-stop"}
+    for name in ("motcua-hoian", "motcua-hue", "motcua-quangnam")
+]
+PLANS_METRIC = re.compile(
+    r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="\w+"\} (\d+)'
+)
+
+
+@pytest.fixture(scope="module")
+def settings_fast_path(
+    committed_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(database_url=committed_database_url, home=tmp_path_factory.mktemp("fast-home"))
+
+
+@pytest.fixture(scope="module")
+async def world(settings_fast_path: Settings) -> World:
+    engine = create_engine(settings_fast_path, pool_size=2)
+    try:
+        built = await _build_world(engine)
+        async with session_factory(engine).begin() as session:
+            await load_policy_document(
+                session=session,
+                document={"agencies": AGENCIES, "purposes": SAMPLE_POLICY["purposes"],
+                          "agreements": AGREEMENTS},
+                actor="tests",
+            )  # fmt: skip
+        return built
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def apis(settings_fast_path: Settings, world: World) -> AsyncIterator[tuple[Api, Api]]:
+    async for fast in _running(settings_fast_path):
+        generic_settings = settings_fast_path.model_copy(update={"graphql_plans": False})
+        async for generic in _running(generic_settings):
+            yield fast, generic
+
+
+def _requests(world: World) -> list[tuple[str, str, str, bool]]:
+    """(agency, purpose, subject, whether the plan answers it itself)."""
+    absent = factories.new_personal_id()
+    return [
+        ("motcua-danang", "CT01", world.spouse, True),
+        ("motcua-danang", "CT01", world.head, True),  # the head of their own household
+        ("motcua-danang", "CT01", world.renamed, True),  # no household
+        ("motcua-danang", "CT01", world.batch[0], True),
+        ("motcua-danang", "CT01", absent, True),
+        ("motcua-hoian", "CT01", world.spouse, True),
+        ("motcua-hoian", "CT01", world.head, True),
+        ("motcua-hue", "CT01", world.spouse, True),
+        ("motcua-quangnam", "CT01", world.spouse, False),
+        ("bhxh-danang", "CT01", world.spouse, False),  # no CT01 agreement: refused whole
+        ("motcua-danang", "CT01", "04808500012x", False),
+        ("motcua-danang", "DKHKD", world.spouse, False),  # the form serves another purpose
+    ]
+
+
+def _access_log(settings: Settings, request_id: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(settings.libpq_url) as connection:
+        return connection.execute(
+            "SELECT agency, officer, purpose, legal_basis, subject_type, subject_id, operation, "
+            "fields_given, fields_masked, fields_denied, decision FROM access_log "
+            "WHERE request_id = %s ORDER BY seq",
+            (request_id,),
+        ).fetchall()
+
+
+async def _answered_by_plan(api: Api) -> int:
+    metrics = (await api.client.get("/metrics")).text
+    return sum(int(n) for by, n in PLANS_METRIC.findall(metrics) if by == "plan")
+
+
+async def test_fast_and_generic_paths_answer_byte_for_byte_alike(
+    apis: tuple[Api, Api], world: World, settings_fast_path: Settings
+) -> None:
+    fast, generic = apis
+    for agency, purpose, subject, planned in _requests(world):
+        answers, logs = [], []
+        before = await _answered_by_plan(fast)
+        for api in (fast, generic):
+            request_id = f"fp-{uuid.uuid4().hex}"
+            answer = await api.prefill_ct01(
+                subject,
+                agency=agency,
+                purpose=purpose,
+                headers={"X-Request-Id": request_id, "X-Officer": "cb-7"},
+            )
+            answers.append((answer.status_code, answer.headers["content-type"], answer.content))
+            logs.append(_access_log(settings_fast_path, request_id))
+        case = (agency, purpose, subject)
+        assert answers[0] == answers[1], case
+        assert logs[0] == logs[1], case
+        assert await _answered_by_plan(fast) - before == int(planned), case
+
+
+def _batches(world: World) -> list[tuple[str, list[str], bool]]:
+    """(agency, ids, whether the plan answers it itself) for ResidentsWithHouseholds."""
+    absent = factories.new_personal_id()
+    mixed = [world.spouse, absent, world.head, world.spouse, world.renamed, *world.batch[:5]]
+    return [
+        ("motcua-danang", world.batch, True),
+        ("motcua-danang", mixed, True),  # absent, repeated, without household, same household
+        ("motcua-danang", [], True),
+        ("motcua-hoian", [world.spouse, world.head], False),  # refusals: the generic path's
+        ("bhxh-danang", [world.spouse], False),
+        ("motcua-danang", [world.spouse, "04808500012x"], False),
+        ("motcua-danang", [world.spouse] * 101, False),
+    ]
+
+
+async def test_the_batch_plan_answers_byte_for_byte_alike(
+    apis: tuple[Api, Api], world: World, settings_fast_path: Settings
+) -> None:
+    fast, generic = apis
+    for agency, ids, planned in _batches(world):
+        answers, logs = [], []
+        before = await _answered_by_plan(fast)
+        for api in (fast, generic):
+            request_id = f"fb-{uuid.uuid4().hex}"
+            body = {"operationName": "ResidentsWithHouseholds", "variables": {"ids": ids}}
+            answer = await api.post(
+                None, agency=agency, body=body, headers={"X-Request-Id": request_id}
+            )
+            answers.append((answer.status_code, answer.content))
+            logs.append(_access_log(settings_fast_path, request_id))
+        case = (agency, len(ids))
+        assert answers[0] == answers[1], case
+        assert logs[0] == logs[1], case
+        assert await _answered_by_plan(fast) - before == int(planned), case
+
+
+async def test_the_plan_covers_masked_and_denied_fields(
+    apis: tuple[Api, Api], world: World
+) -> None:
+    fast, _ = apis
+    answer = (await fast.prefill_ct01(world.spouse, agency="motcua-hoian")).json()
+    fields = {f["key"]: f for f in answer["data"]["prefill"]["fields"]}
+    assert fields["ho_ten"]["value"] == "L. T. H."
+    assert fields["ngay_sinh"]["value"] == "1988"
+    assert fields["noi_thuong_tru"]["value"] == "Thành phố Đà Nẵng"
+    assert fields["dan_toc"]["value"] is None
+    assert fields["dan_toc"]["missing"].startswith("not allowed to see Resident.ethnicity")
+    assert fields["so_dinh_danh_chu_ho"]["value"] == "*" * 8 + world.head[-4:]
+    assert fields["ho_ten_chu_ho"]["missing"].startswith("not allowed to see Household.head")
+    refused = (await fast.prefill_ct01(world.spouse, agency="motcua-hue")).json()
+    fields = {f["key"]: f for f in refused["data"]["prefill"]["fields"]}
+    assert fields["gioi_tinh"]["missing"].endswith("the agreement's mask is unknown")
+    assert fields["so_dinh_danh_chu_ho"]["missing"].startswith("not allowed to see household")
+
+
+async def test_a_warm_prefill_or_batch_runs_one_statement_outside_the_orm(
+    apis: tuple[Api, Api], world: World
+) -> None:
+    """A plan reads its subjects (one resident or a hundred), the subjects they reach and the
+    policy version in one statement on the plans' pool; the guard needs none of its own."""
+    fast, _ = apis
+    await fast.prefill_ct01(world.spouse)  # warms the agreement cache
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    sync_engine = fast.app.state.engine.sync_engine
+    batch = {"operationName": "ResidentsWithHouseholds", "variables": {"ids": world.batch}}
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        answer = await fast.prefill_ct01(world.spouse)
+        residents = await fast.post(None, body=batch)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    assert len(residents.json()["data"]["residents"]) == 100
+    assert statements == []
