@@ -60,9 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await audit.start()
         if replicas is not None:
             await replicas.start()
-        # Plans read the registry and the policy version in one statement on the primary; with
-        # replicas, registry reads go through the routing (the generic path) instead, because a
-        # replica's policy version may lag a suspension.
+        # Plans read the registry and the policy version in one statement through their own pool
+        # on the primary; with replicas they read the registry through the routing instead (and
+        # the policy version on the primary: a replica's may lag a suspension).
         reads = (
             await open_reads(settings.libpq_url)
             if settings.graphql_plans and replicas is None

@@ -37,6 +37,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,7 @@ from graphql import (
     is_leaf_type,
 )
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import ExecutionResult
 
 from gateway.errors import ErrorCode, GatewayError
@@ -296,9 +298,10 @@ class _Reads:
             )
             for level, _, _ in self.levels
         ]
-        self.sql = self._statement(many=many)
+        self.sql = self._statement(many=many, with_version=True)
+        self.registry_sql = self._statement(many=many, with_version=False)
 
-    def _statement(self, *, many: bool) -> str:
+    def _statement(self, *, many: bool, with_version: bool) -> str:
         selected, joins = [], []
         for level, parent, relation in self.levels:
             model = SUBJECTS[level.type_name][1]
@@ -314,8 +317,9 @@ class _Reads:
                     f"AND {level.alias}.valid_to IS NULL"
                 )
         root_key = dict(_columns(ResidentRecord))["personal_id"]
-        # the policy version rides along: the guard's agreement cache needs no statement of its own
-        selected.append(f"(SELECT version FROM {PolicyVersion.__tablename__}) AS policy_version")  # noqa: S608
+        if with_version:  # rides along: the guard's agreement cache needs no statement of its own
+            version = PolicyVersion.__tablename__
+            selected.append(f"(SELECT version FROM {version}) AS policy_version")  # noqa: S608
         key = "= ANY($1::text[])" if many else "= $1"
         # identifiers from the registry models only; the personal IDs are the one parameter
         return (
@@ -336,12 +340,23 @@ class _Reads:
         }
 
     async def fetch(self, context: GatewayContext, key: str | list[str]) -> list[Any]:
+        if context.services.replicas is not None:
+            # Registry rows through the read routing (a replica in rotation, else the primary);
+            # the policy version is left to the guard, which reads it on the primary: a
+            # replica's may lag a suspension.
+            return await context.database.read(partial(self._fetch_registry, key=key))
         if context.services.reads is None:
             raise _Fallback
         async with context.services.reads.acquire() as connection:
             rows: list[Any] = await connection.fetch(self.sql, key)
         if rows:
             context.guard.policy_version = rows[0]["policy_version"]
+        return rows
+
+    async def _fetch_registry(self, *, session: AsyncSession, key: str | list[str]) -> list[Any]:
+        raw = await (await session.connection()).get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection  # asyncpg's, under SQLAlchemy's pool
+        rows: list[Any] = await driver.fetch(self.registry_sql, key)
         return rows
 
 

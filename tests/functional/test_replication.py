@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,6 +46,9 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName } }"
+PLANS_METRIC = re.compile(
+    r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="\w+"\} (\d+)'
+)
 PREFILL = """query($id: ID!) { prefill(form: "CT01", subject: $id) { fields { key value } } }"""
 
 
@@ -119,6 +123,23 @@ class Gateway:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    async def prefilled_name(self, personal_id: str) -> str | None:
+        """The CT01 prefill's full name, sent as the trusted document (answered by its plan)."""
+        token = self.issuer.mint(agency="motcua-danang", roles=("agency",), citizen_id=None)
+        answer = await self.client.post(
+            "/graphql",
+            json={"operationName": "PrefillCT01", "variables": {"subject": personal_id}},
+            headers={"Authorization": f"Bearer {token}", "X-Purpose": "CT01"},
+        )
+        assert answer.status_code == 200, answer.text
+        prefill = answer.json()["data"]["prefill"]
+        fields = [] if prefill is None else prefill["fields"]
+        return next((f["value"] for f in fields if f["key"] == "ho_ten"), None)
+
+    async def answered_by_plans(self) -> int:
+        metrics = (await self.client.get("/metrics")).text
+        return sum(int(n) for by, n in PLANS_METRIC.findall(metrics) if by == "plan")
+
     async def resident_name(self, personal_id: str) -> str | None:
         found = (await self.data(RESIDENT, {"id": personal_id}))["data"]["resident"]
         return None if found is None else str(found["fullName"])
@@ -164,6 +185,11 @@ async def test_registry_reads_come_from_the_replica_and_consents_from_the_primar
             # the replica has not replayed it: the gateway reads the registry there
             assert await gateway.resident_name(newcomer) is None
             assert await gateway.resident_name(replicated.resident) == "Đặng Thị Thu"
+            # so do the compiled plans of trusted documents
+            planned = await gateway.answered_by_plans()
+            assert await gateway.prefilled_name(newcomer) is None
+            assert await gateway.prefilled_name(replicated.resident) == "Đặng Thị Thu"
+            assert await gateway.answered_by_plans() == planned + 2
             assert gateway.replica.in_rotation
 
             # consents are read on the primary: the grant holds at once, and so does the revoke
