@@ -36,7 +36,8 @@ from tests.net import free_port
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
-# wrk: every request a CT01 prefill of the next resident in the list.
+# wrk: every request the CT01 prefill trusted document (answered by its compiled plan), for the
+# next resident in the list.
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -46,8 +47,8 @@ local ids = {IDS}
 local n = 0
 request = function()
   n = n + 1
-  local body = '{"query":"query($s: ID!) { prefill(form: \\\\"CT01\\\\", subject: $s) '
-    .. '{ fields { key value } } }","variables":{"s":"' .. ids[(n % #ids) + 1] .. '"}}'
+  local body = '{"operationName":"PrefillCT01","variables":{"subject":"'
+    .. ids[(n % #ids) + 1] .. '"}}'
   return wrk.format(nil, nil, nil, body)
 end
 done = function(summary, latency, requests)
@@ -115,8 +116,7 @@ def _wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str,
 def _check_prefill(url: str, token: str, subject: str) -> None:
     answer = httpx.post(
         f"{url}/graphql",
-        json={"query": 'query($s: ID!) { prefill(form: "CT01", subject: $s) { form } }',
-              "variables": {"s": subject}},
+        json={"operationName": "PrefillCT01", "variables": {"subject": subject}},
         headers={"Authorization": f"Bearer {token}", "X-Purpose": "CT01"},
     ).json()  # fmt: skip
     if answer.get("data", {}).get("prefill") is None:
