@@ -60,14 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await audit.start()
         if replicas is not None:
             await replicas.start()
-        # Plans read the registry and the policy version in one statement through their own pool
-        # on the primary; with replicas they read the registry through the routing instead (and
-        # the policy version on the primary: a replica's may lag a suspension).
-        reads = (
-            await open_reads(settings.libpq_url)
-            if settings.graphql_plans and replicas is None
-            else None
-        )
+        # Plans read through their own pool on the primary: the registry and the policy version
+        # in one statement, or, with replicas, the policy version alone (the registry rows then
+        # come through the routing; a replica's policy version may lag a suspension).
+        reads = await open_reads(settings.libpq_url) if settings.graphql_plans else None
         app.state.services = Services(
             settings=settings,
             sessions=sessions,

@@ -34,6 +34,7 @@ guard's DataLoader answers those from its cache.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -97,6 +98,9 @@ RECORD_VERSION: Tree = {"validFrom": {}, "validTo": {}, "recordedAt": {}}
 
 class UnplannableError(ValueError):
     """A document or form the plans do not cover: the generic executor runs it."""
+
+
+POLICY_VERSION = f"SELECT version FROM {PolicyVersion.__tablename__}"  # noqa: S608 - a model's name
 
 
 class _Fallback(Exception):  # noqa: N818 - control flow, never shown
@@ -318,8 +322,7 @@ class _Reads:
                 )
         root_key = dict(_columns(ResidentRecord))["personal_id"]
         if with_version:  # rides along: the guard's agreement cache needs no statement of its own
-            version = PolicyVersion.__tablename__
-            selected.append(f"(SELECT version FROM {version}) AS policy_version")  # noqa: S608
+            selected.append(f"({POLICY_VERSION}) AS policy_version")
         key = "= ANY($1::text[])" if many else "= $1"
         # identifiers from the registry models only; the personal IDs are the one parameter
         return (
@@ -340,15 +343,22 @@ class _Reads:
         }
 
     async def fetch(self, context: GatewayContext, key: str | list[str]) -> list[Any]:
-        if context.services.replicas is not None:
-            # Registry rows through the read routing (a replica in rotation, else the primary);
-            # the policy version is left to the guard, which reads it on the primary: a
-            # replica's may lag a suspension.
-            return await context.database.read(partial(self._fetch_registry, key=key))
-        if context.services.reads is None:
+        pool = context.services.reads
+        if pool is None:
             raise _Fallback
-        async with context.services.reads.acquire() as connection:
-            rows: list[Any] = await connection.fetch(self.sql, key)
+        if context.services.replicas is not None:
+            # Registry rows through the read routing (a replica in rotation, else the primary),
+            # and meanwhile the policy version on the primary: a replica's may lag a suspension.
+            async with asyncio.TaskGroup() as both:  # one failing cancels the other
+                registry = both.create_task(
+                    context.database.read(partial(self._fetch_registry, key=key))
+                )
+                version = both.create_task(pool.fetchval(POLICY_VERSION))
+            context.guard.policy_version = version.result()
+            rows: list[Any] = registry.result()
+            return rows
+        async with pool.acquire() as connection:
+            rows = await connection.fetch(self.sql, key)
         if rows:
             context.guard.policy_version = rows[0]["policy_version"]
         return rows
