@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
+from registries.history import VIETNAM_TIME
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -446,7 +448,8 @@ async def test_paper_consents_count_and_are_listed(client: Client, world: World)
 
 
 async def test_audit_search_export_and_daily_counts(client: Client, world: World) -> None:
-    await client.graphql("motcua-danang", "CT01", RESIDENT, {"id": world.resident})
+    for _ in range(2):  # two entries at least, whatever ran before: a page of one has a next
+        await client.graphql("motcua-danang", "CT01", RESIDENT, {"id": world.resident})
     found = (await client.call("GET", "/audit?agency=motcua-danang&limit=1")).json()
     (entry,) = found["items"]
     assert entry["subject_id"] == world.resident
@@ -462,7 +465,9 @@ async def test_audit_search_export_and_daily_counts(client: Client, world: World
     assert "subject_id" in header.split(",")
     assert rows and all(world.resident in row for row in rows)
 
-    today = entry["occurred_at"][:10]
+    # days are Vietnam's (UTC+7): from 17:00 UTC on, the entry's Vietnam day is UTC's tomorrow
+    occurred = datetime.fromisoformat(entry["occurred_at"].replace("Z", "+00:00"))
+    today = occurred.astimezone(VIETNAM_TIME).date().isoformat()
     counts = (await client.call(
         "GET", f"/audit/daily-counts?since={today}&until={today}&agency=motcua-danang"
     )).json()  # fmt: skip
