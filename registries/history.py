@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -22,7 +23,10 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Select,
+    String,
     and_,
+    bindparam,
     cast,
     column,
     func,
@@ -32,9 +36,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
+from sqlalchemy.orm.util import AliasedClass
 
 VIETNAM_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -84,8 +89,51 @@ def history_table_args(
 VersionedT = TypeVar("VersionedT", bound=Versioned)
 
 
-def is_current(model: type[Versioned]) -> ColumnElement[bool]:
+def is_current(model: type[Versioned] | AliasedClass[Any]) -> ColumnElement[bool]:
     return model.valid_to.is_(None)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One table a read reaches, as `alias`: the root (no `parent`), or the current version of
+    `model` whose `key` attribute equals the `parent_attribute` of the row `parent` names."""
+
+    alias: str
+    model: type[Versioned]
+    key: str
+    parent: str | None = None
+    parent_attribute: str | None = None
+
+
+def current_with_reach(reaches: Sequence[Reach], *, many: bool) -> Select[Any]:
+    """Current versions of the root (`reaches[0]`) by its key — one bound key, or with `many`
+    an array of them — each with the current version of what it reaches (left joins). Every
+    mapped column is labelled `<alias>_<attribute>`."""
+    tables = {reach.alias: aliased(reach.model, name=reach.alias) for reach in reaches}
+    root, table = reaches[0], tables[reaches[0].alias]
+    query = select(
+        *(
+            getattr(tables[reach.alias], attribute.key).label(f"{reach.alias}_{attribute.key}")
+            for reach in reaches
+            for attribute in inspect(reach.model).column_attrs
+        )
+    ).select_from(table)
+    for reach in reaches[1:]:
+        joined, parent = tables[reach.alias], tables[str(reach.parent)]
+        query = query.outerjoin(
+            joined,
+            and_(
+                getattr(joined, reach.key) == getattr(parent, str(reach.parent_attribute)),
+                is_current(joined),
+            ),
+        )
+    key = getattr(table, root.key)
+    wanted = (
+        key == func.any(bindparam("keys", type_=ARRAY(String)))
+        if many
+        else key == bindparam("key", type_=String)
+    )
+    return query.where(wanted, is_current(table))
 
 
 def end_of_day(day: date) -> datetime:

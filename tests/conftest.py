@@ -21,6 +21,7 @@ from psycopg import sql
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import lienthong.models  # noqa: F401 - every table mapped, as in the running platform
 from lienthong import migrate
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings, get_settings

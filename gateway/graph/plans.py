@@ -59,7 +59,8 @@ from graphql import (
     get_named_type,
     is_leaf_type,
 )
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import ExecutionResult
 
@@ -69,6 +70,7 @@ from gateway.graph.guard import Grant, Guarded
 from gateway.graph.schema import MAX_BATCH, prefill_form, prefilled
 from gateway.graph.types import Household, Resident
 from gateway.policy.models import PolicyVersion
+from registries.history import Reach, current_with_reach
 from registries.identifiers import IdentifierError, validate_personal_id
 from registries.residents.models import Household as HouseholdRecord
 from registries.residents.models import Resident as ResidentRecord
@@ -80,6 +82,7 @@ if TYPE_CHECKING:
     from gateway.trusted_documents import TrustedDocuments
 
 log = structlog.get_logger(__name__)
+ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call] # plans' statements run on asyncpg connections directly
 
 # The subject types a plan reads, their registry records and business keys; and the relations it
 # follows: (type, field) -> (related type, the key attribute on the parent's record, `via`), as
@@ -100,7 +103,7 @@ class UnplannableError(ValueError):
     """A document or form the plans do not cover: the generic executor runs it."""
 
 
-POLICY_VERSION = f"SELECT version FROM {PolicyVersion.__tablename__}"  # noqa: S608 - a model's name
+POLICY_VERSION = str(select(PolicyVersion.version).compile(dialect=ASYNCPG))
 
 
 class _Fallback(Exception):  # noqa: N818 - control flow, never shown
@@ -277,59 +280,40 @@ def _compile_level(
     return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields), form)
 
 
-def _columns(model: type[Any]) -> list[tuple[str, str]]:
-    """(attribute, column) of each mapped column of a registry model."""
-    return [(a.key, a.columns[0].name) for a in inspect(model).column_attrs]
-
-
 class _Reads:
     """One statement reading residents by personal ID with the subjects a selection reaches
-    from them (`household`, its `head`), current versions, and the policy version."""
+    from them (`household`, its `head`), current versions, and the policy version. The
+    registry part is registries.history's; the plan only says what it reaches."""
 
     def __init__(self, root: _Level, *, many: bool) -> None:
         self.root = root
-        self.levels: list[tuple[_Level, _Level | None, _Relation | None]] = [(root, None, None)]
-        for level, _, _ in self.levels:  # breadth first: the loop also walks what it appends
-            self.levels.extend(
-                (f.relation.level, level, f.relation) for f in level.fields if f.relation
+        levels: list[tuple[_Level, _Level | None, _Relation | None]] = [(root, None, None)]
+        for level, _, _ in levels:  # breadth first: the loop also walks what it appends
+            levels.extend((f.relation.level, level, f.relation) for f in level.fields if f.relation)
+        reaches = [
+            Reach(
+                alias=level.alias,
+                model=SUBJECTS[level.type_name][1],
+                key=level.key,
+                parent=parent.alias if parent else None,
+                parent_attribute=relation.key_attribute if relation else None,
             )
+            for level, parent, relation in levels
+        ]
         # (alias, key label, [(attribute, label)]) of each level: what a row is read into
         self._reads = [
             (
-                level.alias,
-                f"{level.alias}_{level.key}",
-                [(a, f"{level.alias}_{a}") for a, _ in _columns(SUBJECTS[level.type_name][1])],
+                reach.alias,
+                f"{reach.alias}_{reach.key}",
+                [(a.key, f"{reach.alias}_{a.key}") for a in inspect(reach.model).column_attrs],
             )
-            for level, _, _ in self.levels
+            for reach in reaches
         ]
-        self.sql = self._statement(many=many, with_version=True)
-        self.registry_sql = self._statement(many=many, with_version=False)
-
-    def _statement(self, *, many: bool, with_version: bool) -> str:
-        selected, joins = [], []
-        for level, parent, relation in self.levels:
-            model = SUBJECTS[level.type_name][1]
-            selected += [f"{level.alias}.{c} AS {level.alias}_{a}" for a, c in _columns(model)]
-            if parent is not None and relation is not None:
-                parent_column = dict(_columns(SUBJECTS[parent.type_name][1]))[
-                    relation.key_attribute
-                ]
-                key_column = dict(_columns(model))[level.key]
-                joins.append(
-                    f"LEFT JOIN {model.__tablename__} {level.alias} ON "
-                    f"{level.alias}.{key_column} = {parent.alias}.{parent_column} "
-                    f"AND {level.alias}.valid_to IS NULL"
-                )
-        root_key = dict(_columns(ResidentRecord))["personal_id"]
-        if with_version:  # rides along: the guard's agreement cache needs no statement of its own
-            selected.append(f"({POLICY_VERSION}) AS policy_version")
-        key = "= ANY($1::text[])" if many else "= $1"
-        # identifiers from the registry models only; the personal IDs are the one parameter
-        return (
-            f"SELECT {', '.join(selected)} FROM {ResidentRecord.__tablename__} {self.root.alias} "  # noqa: S608
-            + " ".join(joins)
-            + f" WHERE {self.root.alias}.{root_key} {key} AND {self.root.alias}.valid_to IS NULL"
-        )
+        registry = current_with_reach(reaches, many=many)
+        version = select(PolicyVersion.version).scalar_subquery().label("policy_version")
+        # rides along: the guard's agreement cache needs no statement of its own
+        self.sql = str(registry.add_columns(version).compile(dialect=ASYNCPG))
+        self.registry_sql = str(registry.compile(dialect=ASYNCPG))
 
     def records(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Each subject's record in a row, None where the join found none. The types' resolvers

@@ -10,8 +10,8 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registries.history import VIETNAM_TIME
-from registries.residents.models import Resident
+from registries.history import VIETNAM_TIME, Reach, current_with_reach
+from registries.residents.models import Household, Resident
 from registries.residents.service import (
     get_households,
     get_resident,
@@ -194,3 +194,49 @@ async def test_a_malformed_personal_id_is_refused_by_the_database(session: Async
     )
     with pytest.raises(IntegrityError, match="personal_id_format"):
         await session.flush()
+
+
+async def test_current_with_reach_joins_current_versions_only(session: AsyncSession) -> None:
+    head = await make_resident(session, effective=JAN, full_name="Lê Văn Chủ")
+    household = await make_household(session, head=head)
+    member = await make_resident(
+        session, effective=JAN, household_id=household.household_id, full_name="Lê Thị Cũ"
+    )
+    await make_resident(  # a newer version of the member: only it is read
+        session,
+        personal_id=member.personal_id,
+        effective=JUN,
+        household_id=household.household_id,
+        full_name="Lê Thị Mới",
+    )
+    loner = await make_resident(session, effective=JAN, household_id=None)
+    reaches = [
+        Reach("s", Resident, "personal_id"),
+        Reach("h", Household, "household_id", parent="s", parent_attribute="household_id"),
+        Reach("hh", Resident, "personal_id", parent="h", parent_attribute="head_id"),
+    ]
+    one = (
+        (
+            await session.execute(
+                current_with_reach(reaches, many=False), {"key": member.personal_id}
+            )
+        )
+        .mappings()
+        .all()
+    )
+    assert [(r["s_full_name"], r["h_household_id"], r["hh_full_name"]) for r in one] == [
+        ("Lê Thị Mới", household.household_id, "Lê Văn Chủ")
+    ]
+    many = (
+        (
+            await session.execute(
+                current_with_reach(reaches, many=True),
+                {"keys": [member.personal_id, loner.personal_id, new_personal_id()]},
+            )
+        )
+        .mappings()
+        .all()
+    )
+    by_id = {r["s_personal_id"]: r for r in many}
+    assert set(by_id) == {member.personal_id, loner.personal_id}
+    assert by_id[loner.personal_id]["h_household_id"] is None  # nothing reached: nulls
