@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from etl.readers import READER_DIAGNOSTICS, Source, SourceRecord, open_source
+from etl.readers import Source, SourceRecord, open_source
 from etl.targets import TARGETS, LoadContext, LoadTarget
 from etl.validation import RowError
 from lienthong.settings import Settings
@@ -90,7 +90,7 @@ class _Rejects:
     _handle: Any = None
 
     def add(self, record: SourceRecord, code: str, message: str) -> None:
-        original = {k: v for k, v in record.fields.items() if k not in READER_DIAGNOSTICS}
+        original = dict(record.fields)
         if record.geometry is not None:
             original["geometry_wkt_wgs84"] = record.geometry.wkt
         if self._writer is None:
@@ -219,8 +219,8 @@ def _validated_rows(
         if progress is not None and pending == 1000:
             progress(pending)
             pending = 0
-        if "_field_count" in record.fields:
-            rejects.add(record, "FIELD_COUNT", str(record.fields["_field_count"]))
+        if record.unreadable is not None:
+            rejects.add(record, *record.unreadable)
             continue
         try:
             row = spec.validate(record, context)

@@ -31,8 +31,6 @@ JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SPATIAL_SUFFIXES = frozenset({".geojson", ".json", ".shp", ".gpkg", ".zip"})
 SPATIAL_BATCH = 5_000
 UTF8_TEXT = TextDecoder(UTF8)
-# What a reader says about a record, as opposed to the record's own data (kept in rejects).
-READER_DIAGNOSTICS = frozenset({"_error", "_field_count"})
 
 
 class SourceError(ValueError):
@@ -44,6 +42,8 @@ class SourceRecord:
     line_number: int  # data row (CSV/JSONL: line in the file; spatial: feature number)
     fields: dict[str, Any]
     geometry: BaseGeometry | None = None
+    # (reason code, message) when the reader could not make a row of it: rejected as it stands
+    unreadable: tuple[str, str] | None = None
 
 
 @dataclass
@@ -83,11 +83,14 @@ class Source:
             if not row:
                 continue
             fields: dict[str, Any] = dict(zip(header, row, strict=False))
-            if len(row) != width:  # a cut or shifted row: the pipeline rejects it whole
-                fields.update(dict.fromkeys(header[len(row) :]))
-                fields["_extra_columns"] = row[width:]
-                fields["_field_count"] = f"{len(row)} fields, the header has {width}"
-            yield SourceRecord(reader.line_num, fields)
+            if len(row) == width:
+                yield SourceRecord(reader.line_num, fields)
+                continue
+            # a cut or shifted row: rejected whole, surplus fields kept for the reject file
+            fields.update(dict.fromkeys(header[len(row) :]))
+            fields["_extra_columns"] = row[width:]
+            problem = ("FIELD_COUNT", f"{len(row)} fields, the header has {width}")
+            yield SourceRecord(reader.line_num, fields, unreadable=problem)
 
     def _jsonl_records(self) -> Iterator[SourceRecord]:
         for number, line in enumerate(self._decoded_lines(), start=1):
@@ -96,9 +99,13 @@ class Source:
             try:
                 document = json.loads(line)
             except json.JSONDecodeError as error:
-                yield SourceRecord(number, {"_unparsed": line.strip(), "_error": str(error)})
-                continue
-            yield SourceRecord(number, document if isinstance(document, dict) else {})
+                problem = ("JSON_INVALID", f"not JSON: {error}")
+            else:
+                if isinstance(document, dict):
+                    yield SourceRecord(number, document)
+                    continue
+                problem = ("JSON_INVALID", f"a JSON {type(document).__name__}, not an object")
+            yield SourceRecord(number, {"_unparsed": line.strip()}, unreadable=problem)
 
     def _spatial_records(self) -> Iterator[SourceRecord]:
         transformer = to_wgs84(self._crs) if self._crs is not None else None

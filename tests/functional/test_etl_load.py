@@ -359,3 +359,27 @@ def test_a_file_with_no_header_is_refused(clean: Settings, tmp_path: Path) -> No
     with pytest.raises(SourceError, match=r"empty\.csv: no header row"):
         load(settings=clean, target="residents", path=path)
     assert _query(clean, "SELECT status FROM etl_runs") == [("failed",)]
+
+
+def test_json_lines_that_are_not_objects_are_rejected_as_such(
+    clean: Settings, tmp_path: Path
+) -> None:
+    rows = list(csv.DictReader((_synth(tmp_path) / "residents.csv").open(encoding="utf-8")))
+    path = tmp_path / "residents.jsonl"
+    lines = [
+        json.dumps(rows[0], ensure_ascii=False),
+        "{not json",
+        "[1, 2]",
+        "",
+        json.dumps(rows[1]),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = load(settings=clean, target="residents", path=path)
+    _assert_balanced(report)
+    assert (report.read, report.inserted) == (4, 2)  # the blank line is not a record
+    assert report.rejected_by_reason == Counter({"JSON_INVALID": 2})
+    assert report.rejects_path is not None
+    with report.rejects_path.open(encoding="utf-8") as handle:
+        rejected = {row["line_number"]: row for row in csv.DictReader(handle)}
+    assert json.loads(rejected["2"]["source_row"]) == {"_unparsed": "{not json"}
+    assert rejected["3"]["message"] == "a JSON list, not an object"
