@@ -10,8 +10,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from gateway.admin.http import decode_cursor, encode_cursor, etag, require_match
+from gateway.admin.http import decode_cursor, etag, require_match
 from gateway.admin.problems import not_found
+from gateway.cursors import encode_cursor
 from registries.history import Versioned, is_current
 
 VersionedT = TypeVar("VersionedT", bound=Versioned)

@@ -3,15 +3,13 @@ and keyset pagination with opaque cursors."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from gateway import cursors
 from gateway.admin.context import Admin
 from gateway.admin.problems import AdminCode, Problem, bad_input, forbidden
 from gateway.errors import ErrorCode
@@ -89,20 +87,11 @@ class Page(BaseModel, Generic[ItemT]):
     next_cursor: str | None
 
 
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
-
-
 def decode_cursor(cursor: str, size: int) -> list[str]:
     try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error, UnicodeError) as error:
+        return cursors.decode_cursor(cursor, size)
+    except cursors.CursorError as error:
         raise bad_input("cursor", "not a cursor this API handed out") from error
-    if not (
-        isinstance(parts, list) and len(parts) == size and all(isinstance(p, str) for p in parts)
-    ):
-        raise bad_input("cursor", "not a cursor this API handed out")
-    return parts
 
 
 def tag(response: Response, version_id: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 from collections.abc import AsyncIterator, Sequence
@@ -13,8 +12,10 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway import cursors
 from gateway.audit.chain import HASHED_FIELDS
 from gateway.audit.models import AccessLogEntry
+from gateway.cursors import CursorError
 from registries.history import VIETNAM_TIME
 
 MAX_PAGE = 100
@@ -22,20 +23,15 @@ MAX_PAGE = 100
 EXPORT_COLUMNS = tuple(f for f in HASHED_FIELDS if f not in {"chain_key", "seq", "decision"})
 
 
-class CursorError(ValueError):
-    """An `after` cursor this service did not hand out."""
-
-
 def encode_cursor(entry: AccessLogEntry) -> str:
-    text = f"{entry.occurred_at.isoformat()}|{entry.entry_id}"
-    return base64.urlsafe_b64encode(text.encode()).decode()
+    return cursors.encode_cursor(entry.occurred_at.isoformat(), str(entry.entry_id))
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    occurred, entry_id = cursors.decode_cursor(cursor, 2)
     try:
-        occurred, entry_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(occurred), int(entry_id)
-    except (ValueError, UnicodeError) as error:
+    except ValueError as error:
         raise CursorError("invalid cursor") from error
 
 

@@ -23,7 +23,8 @@ from strawberry.extensions.max_aliases import create_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from gateway.audit.service import CursorError, subject_history
+from gateway.audit.service import subject_history
+from gateway.cursors import CursorError
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
 from gateway.graph.forms import REGISTRIES, Form, error_for, value_at
 from gateway.graph.types import (

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gateway.audit.service import (
     AccessLogFilter,
-    CursorError,
     decode_cursor,
     export_csv,
     search,
@@ -24,6 +23,7 @@ from gateway.audit.service import (
 )
 from gateway.audit.verify import verify
 from gateway.audit.writer import AccessLogWriter, AuditUnavailable, Disclosure
+from gateway.cursors import CursorError
 from lienthong.settings import Settings
 from registries.db import create_engine
 

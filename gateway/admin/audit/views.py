@@ -17,7 +17,8 @@ from gateway.admin.http import AdminDep, Cursor, Limit, Page
 from gateway.admin.problems import bad_input, responses
 from gateway.admin.types import CLIENT_ID, PURPOSE_CODE, Day
 from gateway.audit import service
-from gateway.audit.service import AccessLogFilter, CursorError
+from gateway.audit.service import AccessLogFilter
+from gateway.cursors import CursorError
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 MAX_DAYS = 366

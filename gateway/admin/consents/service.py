@@ -10,9 +10,10 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.consents.models import PaperConsentIn
-from gateway.admin.http import decode_cursor, encode_cursor
+from gateway.admin.http import decode_cursor
 from gateway.admin.problems import bad_input
 from gateway.admin.schema_rules import check_fields
+from gateway.cursors import encode_cursor
 from gateway.policy.models import Agency, Consent, Purpose
 from gateway.policy.service import grant_consent
 from registries.history import is_current

@@ -1,0 +1,31 @@
+"""Opaque page cursors: a few strings, base64 of JSON, for the GraphQL and the admin API alike.
+
+A client may only hand back what it was given; anything else is a CursorError (the caller says
+which argument was wrong, in its own API's terms).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+
+class CursorError(ValueError):
+    """Not a cursor this platform handed out."""
+
+
+def encode_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error, UnicodeError) as error:
+        raise CursorError("invalid cursor") from error
+    if not (
+        isinstance(parts, list) and len(parts) == size and all(isinstance(p, str) for p in parts)
+    ):
+        raise CursorError("invalid cursor")
+    return parts
