@@ -19,7 +19,6 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,8 +32,7 @@ from lienthong import migrate
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings
 from registries.residents.merge import RESIDENT_COLUMNS
-
-LIENTHONG = Path(sys.executable).parent / "lienthong"
+from tests.net import LIENTHONG
 
 
 def _option(argv: list[str], name: str, default: int) -> int:

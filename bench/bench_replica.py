@@ -18,13 +18,8 @@ import csv
 import json
 import os
 import re
-import signal
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -32,9 +27,8 @@ import httpx
 from bench.bench_etl import _option
 from lienthong.settings import Settings
 from lienthong.standby import replicated_pair
-from tests.net import free_port
+from tests.net import LIENTHONG, free_port, lienthong_serve
 
-BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 # wrk: every request the CT01 prefill trusted document (answered by its compiled plan), for the
 # next resident in the list.
@@ -65,38 +59,13 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 
 def _load(primary_url: str, work: Path, residents: int) -> list[str]:
     env = {**os.environ, "LIENTHONG_DATABASE_URL": primary_url}
-    lienthong = str(BIN / "lienthong")
+    lienthong = str(LIENTHONG)
     _run([lienthong, "etl", "synth", "--residents", str(residents), "--enterprises", "10",
           "--parcels", "10", "--out", str(work), "--seed", "7"], env)  # fmt: skip
     _run([lienthong, "etl", "load", "residents", str(work / "residents.csv")], env)
     _run([lienthong, "etl", "load", "agreements", str(ROOT / "infra/sample/policy.json")], env)
     with (work / "residents.csv").open(encoding="utf-8") as handle:
         return [row["personal_id"] for row in csv.DictReader(handle)]
-
-
-@contextmanager
-def _gateway(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "lienthong"), "serve", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the gateway did not become ready")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def _wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, float]:
@@ -151,7 +120,7 @@ def main(argv: list[str]) -> None:
             "replica": {**base, "LIENTHONG_DATABASE_REPLICA_URLS": replica.settings.libpq_url},
         }
         token = _run(
-            [str(BIN / "lienthong"), "dev", "token", "--agency", "motcua-danang", "--ttl", "3600"],
+            [str(LIENTHONG), "dev", "token", "--agency", "motcua-danang", "--ttl", "3600"],
             base,
         ).strip()
         script = work / "prefill.lua"
@@ -165,7 +134,7 @@ def main(argv: list[str]) -> None:
         best: dict[str, dict[str, float]] = {}
         for _ in range(rounds):
             for side, env in sides.items():
-                with _gateway(env) as url:
+                with lienthong_serve(env) as url:
                     _check_prefill(url, token, sample[0])
                     _wrk(url, script, seconds=2, connections=connections)  # warm caches, JIT
                     figures = _wrk(url, script, seconds=seconds, connections=connections)

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.net import LIENTHONG
+
 BENCH = Path(__file__).resolve().parent.parent
 ROOT = BENCH.parent
 POSTGRAPHILE_DIR = BENCH / "postgraphile"
@@ -141,7 +143,7 @@ def gateway(name: str, port: int, dsn: str, workers: int) -> Server:
     is lifted (it is still charged on every request) so that it does not cap the measurement."""
     return Server(
         name=name,
-        command=[str(Path(sys.executable).parent / "lienthong"), "serve", "--port", str(port),
+        command=[str(LIENTHONG), "serve", "--port", str(port),
                  "--workers", str(workers)],
         port=port,
         ready_path="/healthz",

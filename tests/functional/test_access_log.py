@@ -26,8 +26,7 @@ from gateway.audit.writer import AccessLogWriter, AuditUnavailable, Disclosure
 from gateway.cursors import CursorError
 from lienthong.settings import Settings
 from registries.db import create_engine
-
-LIENTHONG = Path(sys.executable).parent / "lienthong"
+from tests.net import LIENTHONG
 
 
 @pytest.fixture

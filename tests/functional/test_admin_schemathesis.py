@@ -4,15 +4,11 @@ requests to every operation, with a steward token, and never a 5xx (bounded, der
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -24,10 +20,9 @@ from schemathesis.generation.case import Case
 
 from gateway.identity.dev_issuer import DevIssuer
 from lienthong.settings import Settings
-from tests.net import free_port
+from tests.net import LIENTHONG, lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 SAMPLE_POLICY = ROOT / "infra" / "sample" / "policy.json"
 EXAMPLES_PER_OPERATION = 12
 SAMPLE_AGREEMENT = "motcua-danang/CT01/Resident"
@@ -44,30 +39,11 @@ def server(
         "LIENTHONG_HOME": str(settings.home),
     }
     subprocess.run(
-        [str(BIN / "lienthong"), "etl", "load", "agreements", str(SAMPLE_POLICY)],
+        [str(LIENTHONG), "etl", "load", "agreements", str(SAMPLE_POLICY)],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "lienthong"), "serve", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("lienthong serve did not start")
-            time.sleep(0.2)
+    with lienthong_serve(env) as base:
         yield base, settings
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
 
 
 def test_no_request_makes_a_server_error(server: tuple[str, Settings]) -> None:

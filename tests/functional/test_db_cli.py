@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.net import free_port
-
-LIENTHONG = Path(sys.executable).parent / "lienthong"
+from tests.net import LIENTHONG, free_port
 
 
 @pytest.fixture

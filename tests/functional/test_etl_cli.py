@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import psycopg
 import pytest
 
 from lienthong.settings import Settings
-
-LIENTHONG = Path(sys.executable).parent / "lienthong"
+from tests.net import LIENTHONG
 
 
 @pytest.fixture

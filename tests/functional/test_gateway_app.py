@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.jwks import RemoteKeys
 from gateway.identity.verifier import TokenVerifier
 from lienthong.settings import AuthMode, Settings
-from tests.net import free_port
+from tests.net import LIENTHONG, lienthong_serve
 
 
 @pytest.fixture
@@ -98,39 +95,23 @@ async def test_keycloak_mode_serves_no_dev_issuer(app_settings: Settings) -> Non
 
 
 def test_lienthong_serve_runs_a_real_uvicorn(app_settings: Settings) -> None:
-    port = free_port()
     env = {
         **os.environ,
         "LIENTHONG_DATABASE_URL": app_settings.libpq_url,
         "LIENTHONG_HOME": str(app_settings.home),
     }
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "lienthong"), "serve", "--port", str(port),
-         "--workers", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("lienthong serve did not start")
-                time.sleep(0.2)
-        assert answer.status_code == 200
-        lienthong = str(Path(sys.executable).parent / "lienthong")
+    with lienthong_serve(env) as base:
+        assert httpx.get(f"{base}/readyz").status_code == 200
         token = subprocess.run(
-            [lienthong, "dev", "token", "--agency", "thue-hcm"],
+            [str(LIENTHONG), "dev", "token", "--agency", "thue-hcm"],
             env=env,
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
-        certs = httpx.get(f"http://127.0.0.1:{port}/realms/lienthong/protocol/openid-connect/certs")
+        certs = httpx.get(f"{base}/realms/lienthong/protocol/openid-connect/certs")
         assert certs.json()["keys"][0]["kid"] == DevIssuer(app_settings).key_id
-        graphql = f"http://127.0.0.1:{port}/graphql"
+        graphql = f"{base}/graphql"
         query = {"query": '{ resident(id: "048085000123") { fullName } }'}
         refused = httpx.post(graphql, json=query)
         assert refused.status_code == 401
@@ -140,6 +121,3 @@ def test_lienthong_serve_runs_a_real_uvicorn(app_settings: Settings) -> None:
         assert no_purpose["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED"
         absent = httpx.post(graphql, json=query, headers={**headers, "X-Purpose": "DKKD"})
         assert absent.json() == {"data": {"resident": None}}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)

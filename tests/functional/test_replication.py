@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -39,7 +38,7 @@ from lienthong.standby import StandbyCluster, replicated_pair
 from registries.db import create_engine, session_factory
 from registries.routing import Replica
 from tests import factories
-from tests.net import free_port
+from tests.net import LIENTHONG, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -381,7 +380,7 @@ async def test_failover_replica_then_primary_no_acknowledged_entry_lost(
         }
     assert acknowledged - logged == set(), "an acknowledged disclosure is missing from the log"
     verify = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "lienthong"), "audit", "verify",
+        str(LIENTHONG), "audit", "verify",
         env={**os.environ, "LIENTHONG_DATABASE_URL": primary.settings.libpq_url},
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 from gateway.policy.bundle import build_bundle
 from gateway.policy.embedded import POLICIES_DIR
 from gateway.policy.rego_tests import run_rego_tests
-
-LIENTHONG = Path(sys.executable).parent / "lienthong"
+from tests.net import LIENTHONG
 
 
 def test_every_rego_test_passes() -> None:
