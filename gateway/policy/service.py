@@ -167,6 +167,14 @@ async def revoke_consent(*, session: AsyncSession, consent_id: str, subject_id: 
     return revoked
 
 
+async def agency_status(*, session: AsyncSession, agency: str) -> str | None:
+    """`active` or `suspended` as the agency stands now; None for an agency never registered."""
+    found = await session.execute(
+        select(Agency.status).where(Agency.client_id == agency, is_current(Agency))
+    )
+    return found.scalar_one_or_none()
+
+
 async def consent_records(*, session: AsyncSession, subject_id: str) -> list[Consent]:
     """A citizen's consents as they stand now (revoked ones included), newest first."""
     rows = await session.execute(
@@ -238,11 +246,7 @@ class AgreementCache:
         cached = self._by_agency.get(agency)
         if cached is not None and cached.version == version:
             return cached
-        active = (
-            await session.execute(
-                select(Agency.status).where(Agency.client_id == agency, is_current(Agency))
-            )
-        ).scalar_one_or_none()
+        active = await agency_status(session=session, agency=agency)
         agreements: list[dict[str, Any]] = []
         if active == "active":  # a suspended or unknown agency gets no agreement at all
             rows = await session.execute(

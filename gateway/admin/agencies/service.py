@@ -18,6 +18,7 @@ from gateway.admin.history import current, for_change, keyset_page, versions
 from gateway.admin.problems import conflict, unavailable
 from gateway.identity.provisioning import AgencyProvisioner
 from gateway.policy.models import Agency
+from gateway.policy.service import agency_status
 from registries.history import is_current, supersede
 
 WHAT = "agency"
@@ -57,11 +58,7 @@ async def register_agency(
     actor: str,
     provisioner: AgencyProvisioner | None,
 ) -> Agency:
-    existing = (
-        await session.execute(
-            select(Agency.status).where(Agency.client_id == new.client_id, is_current(Agency))
-        )
-    ).scalar_one_or_none()
+    existing = await agency_status(session=session, agency=new.client_id)
     if existing is not None:
         raise conflict(f"agency {new.client_id!r} is already registered ({existing})")
     agency, _ = await supersede(

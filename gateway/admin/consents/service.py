@@ -14,8 +14,8 @@ from gateway.admin.http import decode_cursor
 from gateway.admin.problems import bad_input
 from gateway.admin.schema_rules import check_fields
 from gateway.cursors import encode_cursor
-from gateway.policy.models import Agency, Consent, Purpose
-from gateway.policy.service import grant_consent
+from gateway.policy.models import Consent, Purpose
+from gateway.policy.service import agency_status, grant_consent
 from registries.history import is_current
 from registries.identifiers import IdentifierError, validate_personal_id
 
@@ -68,11 +68,7 @@ async def record_paper_consent(
         subject_id = validate_personal_id(paper.subject_id)
     except IdentifierError as error:
         raise bad_input("subject_id", str(error)) from error
-    status = (
-        await session.execute(
-            select(Agency.status).where(Agency.client_id == paper.agency, is_current(Agency))
-        )
-    ).scalar_one_or_none()
+    status = await agency_status(session=session, agency=paper.agency)
     if status != "active":
         raise bad_input("agency", f"no active agency {paper.agency!r}")
     purpose = await session.execute(

@@ -9,7 +9,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from graphql import GraphQLSchema
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.explain.models import ExplainOut, FieldExplanation
@@ -20,9 +19,7 @@ from gateway.identity.principal import AGENCY
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest, PolicyUnavailable
 from gateway.policy.explain import explain
-from gateway.policy.models import Agency
-from gateway.policy.service import AgreementCache, consents_of
-from registries.history import is_current
+from gateway.policy.service import AgreementCache, agency_status, consents_of
 from registries.identifiers import (
     IdentifierError,
     validate_enterprise_code,
@@ -57,11 +54,7 @@ async def explain_access(
     except IdentifierError as error:
         raise bad_input("subject", str(error)) from error
     check_fields(schema, subject_type, fields)
-    status = (
-        await session.execute(
-            select(Agency.status).where(Agency.client_id == agency, is_current(Agency))
-        )
-    ).scalar_one_or_none()
+    status = await agency_status(session=session, agency=agency)
     scope = await agreements.agreements_for(
         session=session, agency=agency, purpose=purpose, subject_type=subject_type
     )
