@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from strawberry import Schema
 
 from gateway import health
 from gateway.admin.app import create_admin_app
@@ -17,6 +18,7 @@ from gateway.admin.bundle.views import bundle_router
 from gateway.admin.purposes.service import form_catalogue
 from gateway.audit.writer import AccessLogWriter
 from gateway.graph.context import Services
+from gateway.graph.planned import PlannedDocuments
 from gateway.graph.plans import open_reads
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.router import GatewayRouter
@@ -127,18 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "policy": policy_ready,
         "audit": audit_ready,
     }
-    app.include_router(health.router)
-    app.include_router(
-        GatewayRouter(schema, services=lambda: app.state.services, settings=settings),
-        prefix="/graphql",
-    )
-    app.include_router(bundle_router(lambda: app.state.services))
-    app.mount(
-        "/admin",
-        create_admin_app(
-            services=lambda: app.state.services, schema=schema._schema, settings=settings
-        ),
-    )
+    _mount(app, schema=schema, settings=settings)
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)
         app.include_router(identity_views.router)
@@ -148,3 +139,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
+    """`/graphql` (and its planned-documents shortcut), the OPA bundle, `/admin`; `services`
+    are read per request: the lifespan builds them after routing."""
+
+    def services() -> Services:
+        return app.state.services  # type: ignore[no-any-return]
+
+    app.include_router(health.router)
+    graphql = GatewayRouter(schema, services=services, settings=settings)
+    app.include_router(graphql, prefix="/graphql")
+    app.add_middleware(PlannedDocuments, router=graphql)
+    app.include_router(bundle_router(services))
+    app.mount(
+        "/admin", create_admin_app(services=services, schema=schema._schema, settings=settings)
+    )

@@ -665,14 +665,14 @@ class Plans:
     """The plans of the trusted documents that have one, by document text."""
 
     def __init__(self, schema: strawberry.Schema, trusted: TrustedDocuments) -> None:
-        self._by_source: dict[str, Plan] = {}
+        self._by_source: dict[str, tuple[str, Plan]] = {}
         for document in trusted:
             operation = next(
                 d for d in document.document.definitions if isinstance(d, OperationDefinitionNode)
             )
             for kind in (PrefillPlan, ResidentsPlan):
                 try:
-                    self._by_source[document.source] = kind(schema, operation)
+                    self._by_source[document.source] = (document.name, kind(schema, operation))
                     break
                 except UnplannableError:
                     continue  # the next kind, or the generic executor runs it
@@ -680,5 +680,10 @@ class Plans:
     def __len__(self) -> int:
         return len(self._by_source)
 
-    def get(self, query: str) -> Plan | None:
-        return self._by_source.get(query)
+    def get(self, query: str, operation_name: str | None) -> Plan | None:
+        """The plan of this document text, unless the request names another operation (which
+        the generic executor reports as unknown)."""
+        found = self._by_source.get(query)
+        if found is None or operation_name not in (None, found[0]):
+            return None
+        return found[1]

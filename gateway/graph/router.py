@@ -14,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -70,13 +70,32 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     def services(self) -> Services:
         return self._services()
 
-    def _plan_for(self, data: GraphQLRequestData) -> Plan | None:
-        """The compiled plan of an admitted trusted document, if it has one."""
-        if not self._plans_enabled or data.query is None or not isinstance(self.schema, Schema):
+    @property
+    def plans_enabled(self) -> bool:
+        return self._plans_enabled
+
+    def _plan_for(self, query: str | None, operation_name: str | None) -> Plan | None:
+        """The compiled plan of a trusted document's text, if it has one."""
+        if not self._plans_enabled or query is None or not isinstance(self.schema, Schema):
             return None
         if self._plans is None:
             self._plans = Plans(self.schema, self.services.trusted)
-        return self._plans.get(data.query)
+        return self._plans.get(query, operation_name)
+
+    def has_plan(self, data: GraphQLRequestData) -> bool:
+        """Whether a request, before admission, names a trusted document with a plan (by its
+        text, its name or its hash). Only routing: admission still decides everything."""
+        query = data.query
+        if query is None:
+            persisted = (data.extensions or {}).get("persistedQuery") or {}
+            sha256 = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+            try:
+                query = self.services.trusted.find(
+                    query=None, document_id=data.operation_name, sha256=sha256
+                ).source
+            except GatewayError:
+                return False
+        return self._plan_for(query, data.operation_name) is not None
 
     def encode_json(self, data: object) -> bytes:
         """Compact UTF-8 JSON (Vietnamese names as they are, not escaped), through orjson;
@@ -95,23 +114,35 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        return await self.answer(request, request_adapter, sub_response, context, request_data)
+
+    async def answer(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: GatewayContext,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """One operation, admitted, executed (by its plan if it has one) and sealed: what both
+        strawberry's view and the planned-documents shortcut (gateway.graph.planned) run."""
         started = time.perf_counter()
         metrics = self.services.metrics
         try:
             try:
-                admitted = await self._admit(request, request_data, context, sub_response)
+                admitted = await self._admit(request.headers, request_data, context, sub_response)
             except GatewayError as error:
                 return self._refuse(error, context, sub_response)
             except GraphQLError as error:  # a syntax error: the document never ran
                 return ExecutionResult(data=None, errors=[error])
-            plan = self._plan_for(admitted)
+            plan = self._plan_for(admitted.query, admitted.operation_name)
             result = await plan.execute(context, admitted.variables) if plan else None
             if plan is not None:
                 answered_by = "generic" if result is None else "plan"
                 metrics.plans.labels(context.operation or "", answered_by).inc()
             if result is None:  # no plan, or a case the plan leaves to the generic executor
                 result = await super().execute_single(
-                    request, request_adapter, sub_response, context, root_value, admitted
+                    request, request_adapter, sub_response, context, None, admitted
                 )
             return await self._seal(context, result, sub_response)
         finally:
@@ -142,19 +173,19 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
     async def _admit(
         self,
-        request: Request,
+        headers: Mapping[str, str],
         data: GraphQLRequestData,
         context: GatewayContext,
         sub_response: Response,
     ) -> GraphQLRequestData:
         services, settings = self.services, self.services.settings
-        request_id = request.headers.get("x-request-id", "")
+        request_id = headers.get("x-request-id", "")
         context.request_id = (
             request_id if REQUEST_ID_PATTERN.match(request_id) else uuid.uuid4().hex
         )
         sub_response.headers["X-Request-Id"] = context.request_id
 
-        authorization = request.headers.get("authorization", "")
+        authorization = headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
         try:
             principal = await services.verifier.verify(
@@ -204,7 +235,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                     f"{settings.graphql_max_cost} are allowed",
                 )
 
-        purpose = request.headers.get("x-purpose", "").strip() or None
+        purpose = headers.get("x-purpose", "").strip() or None
         if purpose is not None and not PURPOSE_PATTERN.match(purpose):
             raise bad_user_input("X-Purpose", "X-Purpose: a purpose code such as CT01 or TD-VAY")
         if purpose is None and (shape is None or shape.needs_purpose):
@@ -212,7 +243,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 ErrorCode.PURPOSE_REQUIRED,
                 "registry data needs a declared purpose: send the X-Purpose header (e.g. CT01)",
             )
-        officer = request.headers.get("x-officer", "").strip() or None
+        officer = headers.get("x-officer", "").strip() or None
         if officer is not None and not OFFICER_PATTERN.match(officer):
             raise bad_user_input("X-Officer", "X-Officer: up to 64 letters, digits or . @ : _ -")
         context.officer = officer

@@ -8,11 +8,13 @@ leaving them to the generic executor."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import event
@@ -230,3 +232,74 @@ async def test_a_warm_prefill_or_batch_runs_one_statement_outside_the_orm(
     assert answer.status_code == 200
     assert len(residents.json()["data"]["residents"]) == 100
     assert statements == []
+
+
+def _shape(answer: httpx.Response) -> tuple[int, list[str], str, bytes]:
+    """What a client sees of an answer, but for the request id each gateway draws itself."""
+    return (
+        answer.status_code,
+        sorted(answer.headers.keys()),
+        answer.headers["content-type"],
+        re.sub(rb"[0-9a-f]{32}", b"<id>", answer.content),
+    )
+
+
+async def test_refusals_of_planned_documents_read_as_the_views(
+    apis: tuple[Api, Api], world: World
+) -> None:
+    """The planned-documents shortcut answers before FastAPI and strawberry's view: its
+    refusals (token, purpose, officer, an operation the document does not hold) carry the same
+    status, headers and body as the view's."""
+    fast, generic = apis
+    prefill = {"operationName": "PrefillCT01", "variables": {"subject": world.spouse}}
+    source = fast.app.state.services.trusted.find(
+        query=None, document_id="PrefillCT01", sha256=None
+    ).source
+    cases: list[tuple[dict[str, Any], dict[str, str]]] = [
+        (prefill, {"Authorization": "Bearer not-a-token"}),
+        (prefill, {"Authorization": ""}),
+        (prefill, {"X-Purpose": "not a purpose"}),
+        (prefill, {"X-Officer": "a b c"}),
+        ({"query": source, "operationName": "Another", "variables": prefill["variables"]}, {}),
+        ({"query": source, "variables": {"subject": 48}}, {}),
+    ]
+    statuses = []
+    for body, headers in cases:
+        shapes = []
+        for api in (fast, generic):
+            answer = await api.post(None, body=body, headers=headers)
+            shapes.append(_shape(answer))
+        assert shapes[0] == shapes[1], (body, headers)
+        statuses.append(shapes[0][0])
+    assert statuses == [401, 401, 200, 200, 400, 200]
+
+
+async def test_what_the_shortcut_does_not_take_reaches_the_view_whole(
+    apis: tuple[Api, Api], world: World
+) -> None:
+    """Bodies the shortcut leaves alone (malformed, a batch — refused, batching is off —, members of the wrong type, another
+    content type) reach strawberry's view with their body intact: the same answers as a
+    gateway without plans."""
+    fast, generic = apis
+    prefill = {"operationName": "PrefillCT01", "variables": {"subject": world.spouse}}
+    bodies: list[tuple[bytes, str]] = [
+        (b'{"operationName": "PrefillCT01", "variables": ', "application/json"),
+        (json.dumps([prefill, prefill]).encode(), "application/json"),
+        (json.dumps({**prefill, "variables": [world.spouse]}).encode(), "application/json"),
+        (json.dumps(prefill).encode(), "text/plain"),
+        (json.dumps({"query": "{ __typename }"}).encode(), "application/json"),
+    ]
+    statuses = []
+    for content, content_type in bodies:
+        shapes = []
+        for api in (fast, generic):
+            headers = {
+                "Authorization": f"Bearer {api.token('motcua-danang')}",
+                "X-Purpose": "CT01",
+                "Content-Type": content_type,
+            }
+            answer = await api.client.post("/graphql", content=content, headers=headers)
+            shapes.append(_shape(answer))
+        assert shapes[0] == shapes[1], content
+        statuses.append(shapes[0][0])
+    assert statuses == [400, 400, 400, 400, 200]

@@ -1,0 +1,136 @@
+"""The planned-documents shortcut: `POST /graphql` of a trusted document that has a compiled plan
+(gateway.graph.plans) is answered here, in front of FastAPI's routing and strawberry's view.
+
+Both cost more than the plan itself on the prefill path (route matching, dependency solving,
+request and response objects); neither checks anything. What does the checking — admission,
+the plan or the generic executor it falls back to, sealing with the access log — is the
+router's `answer`, which strawberry's view runs too. The response is what the view would send:
+strawberry's `process_result`, the router's JSON encoding, its status and headers.
+
+Anything else — another path or method, a body that is not one JSON object, a stream, a
+document without a plan — goes on to the application unchanged, its body replayed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.http import GraphQLRequestData, process_result
+
+from gateway.graph.context import GatewayContext
+
+if TYPE_CHECKING:
+    from gateway.graph.router import GatewayRouter
+
+GRAPHQL_PATH = "/graphql"
+
+
+class _Post:
+    """The request adapter strawberry's execution reads: only its method."""
+
+    method = "POST"
+
+
+def _request_data(body: bytes) -> GraphQLRequestData | None:
+    """One operation as strawberry's view reads it, or None for anything it would treat
+    otherwise (a batch, malformed JSON, members of the wrong type: its own 400s)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, variables = data.get("query"), data.get("variables")
+    operation_name, extensions = data.get("operationName"), data.get("extensions")
+    if (
+        not isinstance(query, str | None)
+        or not isinstance(variables, dict | None)
+        or not isinstance(operation_name, str | None)
+        or not isinstance(extensions, dict | None)
+    ):
+        return None
+    return GraphQLRequestData(
+        query=query, variables=variables, operation_name=operation_name, extensions=extensions
+    )
+
+
+async def _body(receive: Receive) -> tuple[bytes, list[Message]]:
+    """The whole request body, and the messages it came in (to replay them)."""
+    messages, chunks = [], []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away
+            return b"", messages
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), messages
+
+
+class PlannedDocuments:
+    """ASGI middleware; `router` is the application's GatewayRouter."""
+
+    def __init__(self, app: ASGIApp, router: GatewayRouter) -> None:
+        self.app = app
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == GRAPHQL_PATH
+            and self.router.plans_enabled
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        accept = headers.get("accept", "")
+        if (
+            "application/json" not in headers.get("content-type", "")
+            or "multipart" in accept
+            or "text/event-stream" in accept
+        ):
+            await self.app(scope, receive, send)
+            return
+        body, messages = await _body(receive)
+        data = _request_data(body) if messages[-1]["type"] == "http.request" else None
+        if data is None or not self.router.has_plan(data):
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        await self._answer(Request(scope, receive), data, send)
+
+    async def _answer(self, request: Request, data: GraphQLRequestData, send: Send) -> None:
+        router = self.router
+        # As FastAPI makes the sub-response strawberry's view answers with: no length, no status.
+        sub_response = Response()
+        del sub_response.headers["content-length"]
+        context = GatewayContext(router.services)
+        result = await router.answer(request, _Post(), sub_response, context, data)
+        content = router.encode_json(process_result(result))
+        response = Response(
+            content, status_code=sub_response.status_code, media_type="application/json"
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives the messages already read, then the client's own."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
