@@ -175,29 +175,16 @@ class Guard:
 
     async def _decide(self, keys: list[DecisionKey]) -> list[Grant]:
         agency = self.principal.agency
+        await self._scope({k[0] for k in keys} - self._scoped.keys())
+        scoped = self._scoped
         consenting = sorted({subject for t, subject, _, _ in keys if t in CONSENTING_TYPES})
-        async with self._database.session() as session:
-            for type_name in {k[0] for k in keys} - self._scoped.keys():
-                self._scoped[type_name] = (
-                    await self._agreements.agreements_for(
-                        session=session,
-                        agency=agency,
-                        purpose=self.purpose,
-                        subject_type=type_name,
-                        version=self.policy_version,
-                    )
-                    if self.purpose is not None
-                    else []
-                )
-            scoped = self._scoped
-            needs_consent = any(
-                a["consent_required"] for t in CONSENTING_TYPES for a in scoped.get(t, [])
-            )
-            consents = (
-                await consents_of(session=session, subject_ids=consenting, agency=agency)
-                if needs_consent and consenting
-                else {}
-            )
+        needs_consent = any(
+            a["consent_required"] for t in CONSENTING_TYPES for a in scoped.get(t, [])
+        )
+        consents: dict[str, list[dict[str, Any]]] = {}
+        if needs_consent and consenting:
+            async with self._database.session() as session:
+                consents = await consents_of(session=session, subject_ids=consenting, agency=agency)
         grants = []
         roles = tuple(sorted(self.principal.roles))
         ordered: dict[frozenset[str], list[str]] = {}  # a level's subjects share their field set
@@ -221,6 +208,38 @@ class Guard:
             self._remember(type_name, subject, decision)
             grants.append(Grant(type_name, subject, decision))
         return grants
+
+    async def _scope(self, types: set[str]) -> None:
+        """The agreements of each type's scope, from the cache when it holds the policy version a
+        compiled plan has just read, else through the database."""
+        agency, purpose, version = self.principal.agency, self.purpose, self.policy_version
+        unknown = set()
+        for type_name in types:
+            if purpose is None:
+                self._scoped[type_name] = []
+                continue
+            cached = (
+                self._agreements.cached_for(
+                    agency=agency, purpose=purpose, subject_type=type_name, version=version
+                )
+                if version is not None
+                else None
+            )
+            if cached is None:
+                unknown.add(type_name)
+            else:
+                self._scoped[type_name] = cached
+        if not unknown:
+            return
+        async with self._database.session() as session:
+            for type_name in unknown:
+                self._scoped[type_name] = await self._agreements.agreements_for(
+                    session=session,
+                    agency=agency,
+                    purpose=purpose,
+                    subject_type=type_name,
+                    version=version,
+                )
 
     def _remember(self, type_name: str, subject: str, decision: Decision) -> None:
         outcomes = decision.fields.values()

@@ -56,21 +56,29 @@ class Decision:
 
     @classmethod
     def from_verdict(cls, request: DecisionRequest, verdict: Any) -> Decision:
-        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego."""
+        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego,
+        read as `from_result` reads that: a field is allowed if the verdict allows it, masked if
+        it masks it with a kind, denied otherwise. Built directly: this runs per subject."""
         if not isinstance(verdict, dict):
             raise PolicyUnavailable("the policy gave no verdict")
-        outcomes: dict[str, FieldOutcome] = dict.fromkeys(verdict.get("masked") or (), "mask")
-        outcomes.update(dict.fromkeys(verdict.get("allowed") or (), "allow"))
+        allowed = set(verdict.get("allowed") or ())
+        masked = set(verdict.get("masked") or ())
+        masks = {str(k): str(v) for k, v in (verdict.get("masks") or {}).items()}
+        fields: dict[str, FieldOutcome] = {
+            name: "allow"
+            if name in allowed
+            else "mask"
+            if name in masked and masks.get(name)
+            else "deny"
+            for name in request.fields
+        }
         denials = verdict.get("denials") or {}
-        return cls.from_result(
-            request,
-            {
-                "allow": verdict.get("allow"),
-                "fields": outcomes,
-                "reasons": {name: why for why, names in denials.items() for name in names},
-                "legal_basis": verdict.get("legal_basis"),
-                "obligations": {"mask": verdict.get("masks")},
-            },
+        return cls(
+            allow=bool(verdict.get("allow")) and any(v != "deny" for v in fields.values()),
+            fields=fields,
+            reasons={str(name): str(why) for why, names in denials.items() for name in names},
+            legal_basis=[str(item) for item in verdict.get("legal_basis") or []],
+            masks=masks,
         )
 
     @classmethod

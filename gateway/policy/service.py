@@ -240,6 +240,16 @@ class AgreementCache:
             return cached.agreements
         return cached.by_scope.get((purpose, subject_type), [])
 
+    def cached_for(
+        self, *, agency: str, purpose: str, subject_type: str, version: int
+    ) -> list[dict[str, Any]] | None:
+        """`agreements_for` of a scope when the cache holds the agency at `version` (which the
+        caller has just read); None when only the database can answer."""
+        cached = self._by_agency.get(agency)
+        if cached is None or cached.version != version:
+            return None
+        return cached.by_scope.get((purpose, subject_type), [])
+
     async def _load(self, *, session: AsyncSession, agency: str, version: int | None) -> _Cached:
         if version is None:
             version = (await session.execute(select(PolicyVersion.version))).scalar_one()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest
-from gateway.policy.models import Agency, Agreement
+from gateway.policy.models import Agency, Agreement, PolicyVersion
 from gateway.policy.service import (
     AgreementCache,
     ConsentNotFound,
@@ -161,3 +161,18 @@ async def test_a_consent_must_expire_after_it_is_granted(loaded: AsyncSession) -
             fields=["fullName"],
             expires_at=datetime.now(UTC) - timedelta(days=1),
         )
+
+
+async def test_the_cache_answers_without_the_database_only_at_the_version_it_holds(
+    loaded: AsyncSession,
+) -> None:
+    cache = AgreementCache()
+    scope = {"agency": "motcua-danang", "purpose": "CT01", "subject_type": "Resident"}
+    version = (await loaded.execute(select(PolicyVersion.version))).scalar_one()
+    assert cache.cached_for(**scope, version=version) is None  # nothing loaded yet
+    loaded_scope = await cache.agreements_for(session=loaded, **scope)
+    assert [a["agreement_id"] for a in loaded_scope] == ["motcua-danang/CT01/Resident"]
+    assert cache.cached_for(**scope, version=version) == loaded_scope
+    assert cache.cached_for(**{**scope, "purpose": "TD-VAY"}, version=version) == []
+    assert cache.cached_for(**{**scope, "agency": "bhxh-danang"}, version=version) is None
+    assert cache.cached_for(**scope, version=version + 1) is None  # a newer version: reload
