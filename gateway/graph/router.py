@@ -127,7 +127,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         """One operation, admitted, executed (by its plan if it has one) and sealed: what both
         strawberry's view and the planned-documents shortcut (gateway.graph.planned) run."""
         started = time.perf_counter()
-        metrics = self.services.metrics
+        metrics = context.services.metrics
         try:
             try:
                 admitted = await self._admit(request.headers, request_data, context, sub_response)
@@ -154,7 +154,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         """Metric labels stay bounded: registered agencies, and trusted documents by name
         (any other operation counts as `anonymous`, whatever name its author gave it)."""
         agency = context.principal.agency if context.principal else "unauthenticated"
-        trusted = context.operation in self.services.trusted
+        trusted = context.operation in context.services.trusted
         return agency, context.operation if trusted and context.operation else "anonymous"
 
     def _refuse(
@@ -165,11 +165,12 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             sub_response.headers["WWW-Authenticate"] = 'Bearer realm="lienthong"'
         if error.code is ErrorCode.RATE_LIMITED:
             sub_response.headers["Retry-After"] = str((error.extensions or {})["retryAfter"])
-        self._count(*self._labels(context), error.code.value)
+        self._count(context, error.code.value)
         return ExecutionResult(data=None, errors=[error])
 
-    def _count(self, agency: str, operation: str, outcome: str) -> None:
-        self.services.metrics.requests.labels(operation, agency, outcome).inc()
+    def _count(self, context: GatewayContext, outcome: str) -> None:
+        agency, operation = self._labels(context)
+        context.services.metrics.requests.labels(operation, agency, outcome).inc()
 
     async def _admit(
         self,
@@ -178,7 +179,8 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         context: GatewayContext,
         sub_response: Response,
     ) -> GraphQLRequestData:
-        services, settings = self.services, self.services.settings
+        services = context.services
+        settings = services.settings
         request_id = headers.get("x-request-id", "")
         context.request_id = (
             request_id if REQUEST_ID_PATTERN.match(request_id) else uuid.uuid4().hex
@@ -272,11 +274,11 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         if disclosures:
             started = time.perf_counter()
             try:
-                await self.services.audit.record(disclosures)
+                await context.services.audit.record(disclosures)
             except AuditUnavailable:
                 log.error("access log unavailable", request_id=context.request_id)
                 return self._refuse(unavailable("the access log"), context, sub_response)
-            self.services.metrics.audit_flush.observe(time.perf_counter() - started)
+            context.services.metrics.audit_flush.observe(time.perf_counter() - started)
         codes = [(error.extensions or {}).get("code") for error in result.errors or []]
-        self._count(*self._labels(context), next((c for c in codes if c), "ok"))
+        self._count(context, next((c for c in codes if c), "ok"))
         return result

@@ -277,9 +277,9 @@ async def test_refusals_of_planned_documents_read_as_the_views(
 async def test_what_the_shortcut_does_not_take_reaches_the_view_whole(
     apis: tuple[Api, Api], world: World
 ) -> None:
-    """Bodies the shortcut leaves alone (malformed, a batch — refused, batching is off —, members of the wrong type, another
-    content type) reach strawberry's view with their body intact: the same answers as a
-    gateway without plans."""
+    """Bodies the shortcut leaves alone (malformed, a batch, which the view refuses, members of
+    the wrong type, another content type) reach strawberry's view with their body intact: the
+    same answers as a gateway without plans."""
     fast, generic = apis
     prefill = {"operationName": "PrefillCT01", "variables": {"subject": world.spouse}}
     bodies: list[tuple[bytes, str]] = [
