@@ -129,7 +129,8 @@ class Guard:
         self._agreements = agreements
         self._database = database
         self._metrics = metrics
-        self._loader: DataLoader[DecisionKey, Grant] = DataLoader(self._decide_batch)
+        self._loader: DataLoader[DecisionKey, Grant] | None = None  # made on first use
+        self._granted: dict[DecisionKey, Grant] = {}  # every decision this request made
         self._disclosed: dict[tuple[str, str], _Disclosed] = {}
         # One request decides on one snapshot of the agreements: each type's are fetched once,
         # not again on every level of the answer
@@ -137,10 +138,16 @@ class Guard:
         # The policy version counter, when a compiled plan read it with the request's subjects
         self.policy_version: int | None = None
 
+    @property
+    def loader(self) -> DataLoader[DecisionKey, Grant]:
+        if self._loader is None:
+            self._loader = DataLoader(self._decide_batch)
+        return self._loader
+
     async def decide(
         self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
     ) -> Grant:
-        return await self._loader.load((type_name, subject, frozenset(fields), via))
+        return await self.loader.load((type_name, subject, frozenset(fields), via))
 
     async def decide_many_now(
         self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
@@ -149,19 +156,23 @@ class Guard:
         plan walking its subjects level by level): no wait for a batch to gather. The grants are
         kept under the same keys, so a later `decide` gets them back without deciding again."""
         wanted = frozenset(fields)
-        keys = [(type_name, subject, wanted, via) for subject in subjects]
-        grants = await self._decide_batch(keys)
-        for key, grant in zip(keys, grants, strict=True):
-            self._loader.prime(key, grant)
-        return grants
+        return await self._decide_batch([(type_name, subject, wanted, via) for subject in subjects])
 
     async def decide_many(
         self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
     ) -> list[Grant]:
         wanted = frozenset(fields)
-        return list(await self._loader.load_many([(type_name, s, wanted, via) for s in subjects]))
+        return list(await self.loader.load_many([(type_name, s, wanted, via) for s in subjects]))
 
     async def _decide_batch(self, keys: list[DecisionKey]) -> list[Grant]:
+        """Grants for these keys: those already decided in this request, the rest decided now."""
+        undecided = [key for key in keys if key not in self._granted]
+        if undecided:
+            for key, grant in zip(undecided, await self._decide_safely(undecided), strict=True):
+                self._granted[key] = grant
+        return [self._granted[key] for key in keys]
+
+    async def _decide_safely(self, keys: list[DecisionKey]) -> list[Grant]:
         try:
             return await self._decide(keys)
         except PolicyUnavailable as error:
