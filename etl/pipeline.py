@@ -24,6 +24,7 @@ from etl.readers import Source, SourceRecord, open_source
 from etl.targets import TARGETS, LoadContext, LoadTarget
 from etl.validation import RowError
 from lienthong.settings import Settings
+from registries.bulk import rebuilt, should_bulk
 from registries.merge import MergeCounts
 
 Progress = Callable[[int], None]
@@ -48,6 +49,7 @@ class LoadReport:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     duration_seconds: float = 0.0
     rejects_path: Path | None = None
+    bulk: bool = False  # merged with the registry's structures rebuilt after (registries.bulk)
 
     @property
     def rejected(self) -> int:
@@ -123,7 +125,10 @@ def load(
     crs: str | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int | None], None] | None = None,
+    bulk: bool | None = None,
 ) -> LoadReport:
+    """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
+    forces the bulk path on or off (registries without bulk tables always merge normally)."""
     spec = TARGETS.get(target)
     if spec is None:
         raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
@@ -155,6 +160,7 @@ def load(
                     rejects=rejects,
                     report=report,
                     progress=progress,
+                    bulk=bulk,
                 )
                 _store_rejects(connection, report.run_id, rejects)
         except Exception as error:
@@ -181,13 +187,15 @@ def _stage_and_merge(
     rejects: _Rejects,
     report: LoadReport,
     progress: Progress | None,
+    bulk: bool | None,
 ) -> MergeCounts:
     """Stream validated rows into staging (the server ingests while rows are validated), then
-    one set-based merge of the whole file."""
+    one set-based merge of the whole file, on the bulk path when the rule or `bulk` says so."""
     context = spec.reference(connection)
     spec.create_staging(connection)
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(spec.staging), columns)
+    staged = 0
     with connection.cursor().copy(copy_sql) as copy:
         for row in _validated_rows(
             spec=spec,
@@ -198,7 +206,14 @@ def _stage_and_merge(
             progress=progress,
         ):
             copy.write_row(row)
-    return spec.merge(connection)
+            staged += 1
+    report.bulk = bool(spec.bulk_tables) and should_bulk(
+        connection, table=spec.bulk_tables[0], staged=staged, forced=bulk
+    )
+    if not report.bulk:
+        return spec.merge(connection)
+    with rebuilt(connection, spec.bulk_tables):
+        return spec.merge(connection)
 
 
 def _validated_rows(
