@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,10 +110,6 @@ class _Rejects:
             return None
         self._handle.close()
         return self.path
-
-
-def _row_fingerprint(row: Mapping[str, Any]) -> int:
-    return hash(tuple(row.values()))
 
 
 def load(
@@ -243,7 +239,8 @@ def _validated_rows(
             rejects.add(record, error.code, str(error))
             continue
         key = spec.key(row)
-        fingerprint = _row_fingerprint(row)
+        values = [row[column] for column in spec.columns]
+        fingerprint = hash(tuple(values))
         earlier = seen.get(key)
         if earlier is not None:
             if earlier == fingerprint:
@@ -252,7 +249,7 @@ def _validated_rows(
                 rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
             continue
         seen[key] = fingerprint
-        yield [row[column] for column in spec.columns]
+        yield values
     if progress is not None and pending:
         progress(pending)
 
