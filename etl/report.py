@@ -24,9 +24,12 @@ def print_report(report: LoadReport, console: Console) -> None:
         f"read = inserted + updated + unchanged + rejected: {balance} · "
         f"{report.duration_seconds:.1f}s · {report.read / max(report.duration_seconds, 1e-9):,.0f}"
         f" rows/s · encoding {report.encoding or 'n/a'} · CRS {report.crs or 'n/a'}"
-        f" · merge {'bulk (indexes and constraints rebuilt)' if report.bulk else 'incremental'}"
     )
     console.print(table)
+    if report.bulk:
+        console.print(
+            "Bulk merge: exclusion constraints, foreign keys and indexes rebuilt and re-validated."
+        )
     if report.changed_nothing and report.read:
         console.print("Nothing changed: the registry already holds this data.")
     if report.rejects_path is not None:

@@ -104,15 +104,17 @@ def _drop(connection: Connection[tuple[object, ...]], structure: Structure) -> N
 
 def _create(connection: Connection[tuple[object, ...]], structure: Structure) -> None:
     # The definitions are the server's own rendering of what the migrations created, not input.
+    definition = sql.SQL(structure.definition)
     if structure.kind == "constraint":
-        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-            sql.Identifier(structure.schema, structure.table),
-            sql.Identifier(structure.name),
-            sql.SQL(structure.definition),  # type: ignore[arg-type]
+        connection.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                sql.Identifier(structure.schema, structure.table),
+                sql.Identifier(structure.name),
+                definition,
+            )
         )
     else:
-        statement = sql.SQL(structure.definition)  # type: ignore[arg-type]
-    connection.execute(statement)
+        connection.execute(definition)
 
 
 @contextmanager
