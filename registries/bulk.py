@@ -3,9 +3,10 @@
 Inserting a row into a registry table maintains, row by row, the GiST index of its history
 exclusion constraint, its secondary B-tree indexes and a foreign-key trigger per reference.
 For a load that brings far more rows than the table holds (its first fill above all), building
-them once over the finished table is several times cheaper. Inside the load's transaction,
-`rebuilt` drops the exclusion constraints, foreign keys and secondary indexes of the given
-tables, lets the merge run, and re-creates each from the definition the catalog held
+them once over the finished table is cheaper: 40 s instead of 61 s for 1,000,000 residents and
+their households (`python -m bench etl`, bulk floor against registry floor). Inside the load's
+transaction, `rebuilt` drops the exclusion constraints, foreign keys and secondary indexes of
+the given tables, lets the merge run, and re-creates each from the definition the catalog held
 (`pg_get_constraintdef`, `pg_get_indexdef`: what the migrations created, so the two cannot
 drift). `ADD CONSTRAINT` validates every row and `CREATE UNIQUE INDEX` every key, so nothing the
 normal path would refuse can land; a violation fails the statement and PostgreSQL's
