@@ -5,11 +5,15 @@ In one run, on a scratch database of the embedded cluster (or LIENTHONG_DATABASE
   2. the floor: a raw `COPY` of that same file into an unindexed all-text table;
   3. `lienthong etl load residents` of that file (a subprocess: its peak memory is reported):
      validation, normalisation, COPY into staging, the set-based merge into the versioned,
-     indexed, constraint-checked registry.
+     indexed, constraint-checked registry — into an empty registry, so the bulk merge
+     (registries.bulk) when the rule takes it, which the figures say;
   4. the registry floor: the rows the load produced, already typed and valid, inserted again
      with one `INSERT … SELECT` into the emptied registry tables (residents and households, with
      their indexes, the history exclusion constraints, checks and foreign keys) — the fastest
-     any load into these tables can be, with no reading, validation or merge logic at all.
+     an incremental load into these tables can be, with no reading, validation or merge logic;
+  5. the bulk floor: the same insert with the tables' exclusion constraints, foreign keys and
+     secondary indexes dropped first and rebuilt after (registries.bulk.rebuilt) — the fastest
+     the bulk merge can be.
 Prints rows/s of each and the ratios, and writes .lienthong/bench/etl.json.
 """
 
@@ -22,6 +26,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import psycopg
@@ -31,6 +36,7 @@ from sqlalchemy import make_url
 from lienthong import migrate
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings
+from registries.bulk import rebuilt
 from registries.residents.merge import RESIDENT_COLUMNS
 from tests.net import LIENTHONG
 
@@ -89,16 +95,18 @@ def _raw_copy(url: str, path: Path) -> float:
         return time.perf_counter() - started
 
 
-def _registry_floor(url: str) -> float:
-    """Re-insert what the load wrote into the emptied registry tables, timed."""
+def _registry_floor(url: str, *, bulk: bool) -> float:
+    """Re-insert what the load wrote into the emptied registry tables, timed; with `bulk`, with
+    their structures dropped and rebuilt around the insert as the bulk merge does."""
     with psycopg.connect(url) as connection:
         connection.execute("CREATE TEMP TABLE typed_residents AS SELECT * FROM residents")
         connection.execute("CREATE TEMP TABLE typed_households AS SELECT * FROM households")
         connection.execute("TRUNCATE residents, households")
         connection.commit()
         started = time.perf_counter()
-        connection.execute("INSERT INTO residents SELECT * FROM typed_residents")
-        connection.execute("INSERT INTO households SELECT * FROM typed_households")
+        with rebuilt(connection, ("residents", "households")) if bulk else nullcontext():
+            connection.execute("INSERT INTO residents SELECT * FROM typed_residents")
+            connection.execute("INSERT INTO households SELECT * FROM typed_households")
         connection.commit()
         return time.perf_counter() - started
 
@@ -133,7 +141,8 @@ def main(argv: list[str]) -> None:
             if result.returncode != 0:
                 print(result.stderr)
                 raise SystemExit(f"load failed with exit code {result.returncode}")
-            floor_seconds = _registry_floor(url)
+            floor_seconds = _registry_floor(url, bulk=False)
+            bulk_floor_seconds = _registry_floor(url, bulk=True)
     finally:
         _drop(settings, url)
     figures = {
@@ -147,13 +156,18 @@ def main(argv: list[str]) -> None:
         "etl_load_rows_per_s": round(rows / load_seconds),
         "etl_vs_raw_copy": round(copy_seconds / load_seconds, 3),
         "etl_load_peak_rss_mb": round(load_peak),
+        "etl_load_bulk_merge": "Bulk merge" in result.stderr,
         "registry_floor_seconds": round(floor_seconds, 2),
         "registry_floor_rows_per_s": round(rows / floor_seconds),
         "registry_floor_vs_raw_copy": round(copy_seconds / floor_seconds, 3),
         "etl_vs_registry_floor": round(floor_seconds / load_seconds, 3),
+        "bulk_floor_seconds": round(bulk_floor_seconds, 2),
+        "bulk_floor_rows_per_s": round(rows / bulk_floor_seconds),
+        "bulk_floor_vs_raw_copy": round(copy_seconds / bulk_floor_seconds, 3),
+        "etl_vs_bulk_floor": round(bulk_floor_seconds / load_seconds, 3),
     }
     for name, value in figures.items():
-        print(f"{name:>24}: {value}")
+        print(f"{name:>26}: {value}")
     target = settings.home / "bench"
     target.mkdir(parents=True, exist_ok=True)
     (target / "etl.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")

@@ -105,6 +105,15 @@ def load_command(
     path: Path = typer.Argument(..., help="CSV, JSON lines, GeoJSON, Shapefile or GeoPackage."),
     crs: str | None = typer.Option(None, help="Source CRS, e.g. EPSG:3405 or VN2000:da-nang."),
     encoding: str | None = typer.Option(None, help="Override the detected text encoding."),
+    bulk: bool | None = typer.Option(
+        None,
+        "--bulk/--no-bulk",
+        help="Force the bulk merge on or off (residents, enterprises). Default: bulk when the "
+        "load brings at least 10,000 rows and 10 times what the registry holds. Bulk drops the "
+        "registry's exclusion constraints, secondary indexes and foreign keys, merges, and "
+        "re-creates and re-validates them in the same transaction; readers of the registry and "
+        "of the reference tables it points to wait for the merge meanwhile.",
+    ),
 ) -> None:
     """Validate and load an export; print the reconciliation report; exit 1 if unbalanced."""
     if registry in POLICY_DOCUMENTS:
@@ -132,6 +141,7 @@ def load_command(
                 crs=crs,
                 progress=lambda n: progress.advance(task, n),
                 on_total=lambda total: progress.update(task, total=total),
+                bulk=bulk,
             )
         except (LoadError, SourceError, EncodingError, CRSInputError) as error:
             console.print(f"[red]load refused:[/red] {error}")

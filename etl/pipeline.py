@@ -2,7 +2,9 @@
 
 Every input row ends up counted exactly once: inserted, updated, unchanged or rejected (with a
 reason code, in `<input>.rejects.csv` and in `etl_rejects`). The run and its counts are recorded
-in `etl_runs`. The load is one transaction: it lands whole or not at all.
+in `etl_runs`. The load is one transaction: it lands whole or not at all. A load that dwarfs
+its registry merges in bulk (registries.bulk): the registry's exclusion constraints, foreign
+keys and secondary indexes rebuilt, and every row re-validated, after the merge.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from etl.readers import Source, SourceRecord, open_source
 from etl.targets import TARGETS, LoadContext, LoadTarget
 from etl.validation import RowError
 from lienthong.settings import Settings
+from registries.bulk import rebuilt, should_bulk
 from registries.merge import MergeCounts
 
 Progress = Callable[[int], None]
@@ -48,6 +51,7 @@ class LoadReport:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     duration_seconds: float = 0.0
     rejects_path: Path | None = None
+    bulk: bool = False  # merged with the registry's structures rebuilt after (registries.bulk)
 
     @property
     def rejected(self) -> int:
@@ -110,10 +114,6 @@ class _Rejects:
         return self.path
 
 
-def _row_fingerprint(row: Mapping[str, Any]) -> int:
-    return hash(tuple(row.values()))
-
-
 def load(
     *,
     settings: Settings,
@@ -123,7 +123,10 @@ def load(
     crs: str | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int | None], None] | None = None,
+    bulk: bool | None = None,
 ) -> LoadReport:
+    """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
+    forces the bulk path on or off (registries without bulk tables always merge normally)."""
     spec = TARGETS.get(target)
     if spec is None:
         raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
@@ -155,6 +158,7 @@ def load(
                     rejects=rejects,
                     report=report,
                     progress=progress,
+                    bulk=bulk,
                 )
                 _store_rejects(connection, report.run_id, rejects)
         except Exception as error:
@@ -181,13 +185,15 @@ def _stage_and_merge(
     rejects: _Rejects,
     report: LoadReport,
     progress: Progress | None,
+    bulk: bool | None,
 ) -> MergeCounts:
     """Stream validated rows into staging (the server ingests while rows are validated), then
-    one set-based merge of the whole file."""
+    one set-based merge of the whole file, on the bulk path when the rule or `bulk` says so."""
     context = spec.reference(connection)
     spec.create_staging(connection)
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(spec.staging), columns)
+    staged = 0
     with connection.cursor().copy(copy_sql) as copy:
         for row in _validated_rows(
             spec=spec,
@@ -198,7 +204,14 @@ def _stage_and_merge(
             progress=progress,
         ):
             copy.write_row(row)
-    return spec.merge(connection)
+            staged += 1
+    report.bulk = bool(spec.bulk_tables) and should_bulk(
+        connection, table=spec.bulk_tables[0], staged=staged, forced=bulk
+    )
+    if not report.bulk:
+        return spec.merge(connection)
+    with rebuilt(connection, spec.bulk_tables):
+        return spec.merge(connection)
 
 
 def _validated_rows(
@@ -228,7 +241,8 @@ def _validated_rows(
             rejects.add(record, error.code, str(error))
             continue
         key = spec.key(row)
-        fingerprint = _row_fingerprint(row)
+        values = [row[column] for column in spec.columns]
+        fingerprint = hash(tuple(values))
         earlier = seen.get(key)
         if earlier is not None:
             if earlier == fingerprint:
@@ -237,7 +251,7 @@ def _validated_rows(
                 rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
             continue
         seen[key] = fingerprint
-        yield [row[column] for column in spec.columns]
+        yield values
     if progress is not None and pending:
         progress(pending)
 

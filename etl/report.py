@@ -26,6 +26,10 @@ def print_report(report: LoadReport, console: Console) -> None:
         f" rows/s · encoding {report.encoding or 'n/a'} · CRS {report.crs or 'n/a'}"
     )
     console.print(table)
+    if report.bulk:
+        console.print(
+            "Bulk merge: exclusion constraints, foreign keys and indexes rebuilt and re-validated."
+        )
     if report.changed_nothing and report.read:
         console.print("Nothing changed: the registry already holds this data.")
     if report.rejects_path is not None:

@@ -71,17 +71,19 @@ def parse_date(raw: Mapping[str, Any], field: str, *, required: bool = False) ->
     value = text(raw, field, required=required)
     if value is None:
         return None
-    match = _ISO.match(value)
-    if match:
-        year, month, day = (int(part) for part in match.groups())
+    if _ISO.match(value):
+        parts = None
     else:
         match = _DMY.match(value)
         if not match:
             raise RowError(
                 "DATE_INVALID", f"{field} {value!r} is neither yyyy-mm-dd nor dd/mm/yyyy"
             )
-        day, month, year = (int(part) for part in match.groups())
+        parts = match.groups()
     try:
+        if parts is None:  # checked by the pattern: fromisoformat alone takes 20230101 too
+            return date.fromisoformat(value)
+        day, month, year = (int(part) for part in parts)
         return date(year, month, day)
     except ValueError as error:
         raise RowError("DATE_INVALID", f"{field} {value!r}: {error}") from error

@@ -71,6 +71,7 @@ def _country_prefixes() -> dict[str, str]:
     }
 
 
+@cache  # at most 1,000 prefixes; every personal ID checked asks (millions per load)
 def birth_registration_place(prefix: str) -> BirthRegistrationPlace | None:
     """Where a birth with this ID prefix was registered; a province code wins over a country."""
     province = birth_registration_provinces().get(prefix)
