@@ -11,9 +11,9 @@ In one run, on a scratch database of the embedded cluster (or LIENTHONG_DATABASE
      with one `INSERT … SELECT` into the emptied registry tables (residents and households, with
      their indexes, the history exclusion constraints, checks and foreign keys) — the fastest
      an incremental load into these tables can be, with no reading, validation or merge logic;
-  5. the bulk floor: the same insert with the tables' exclusion constraints, foreign keys and
-     secondary indexes dropped first and rebuilt after (registries.bulk.rebuilt) — the fastest
-     the bulk merge can be.
+  5. the bulk floor: the same insert with the tables' exclusion constraints and secondary
+     indexes dropped first and rebuilt after (registries.bulk.rebuilt) — the fastest the bulk
+     merge can be.
 Prints rows/s of each and the ratios, and writes .lienthong/bench/etl.json.
 """
 

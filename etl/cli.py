@@ -110,9 +110,9 @@ def load_command(
         "--bulk/--no-bulk",
         help="Force the bulk merge on or off (residents, enterprises). Default: bulk when the "
         "load brings at least 10,000 rows and 10 times what the registry holds. Bulk drops the "
-        "registry's exclusion constraints, secondary indexes and foreign keys, merges, and "
-        "re-creates and re-validates them in the same transaction; readers of the registry and "
-        "of the reference tables it points to wait for the merge meanwhile.",
+        "registry's history exclusion constraints and secondary indexes, merges, and re-creates "
+        "and re-validates them in the same transaction; readers of that registry wait for the "
+        "merge meanwhile.",
     ),
 ) -> None:
     """Validate and load an export; print the reconciliation report; exit 1 if unbalanced."""

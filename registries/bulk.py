@@ -1,24 +1,25 @@
 """Bulk merge: a registry table's costly structures set aside for a large merge, then rebuilt.
 
 Inserting a row into a registry table maintains, row by row, the GiST index of its history
-exclusion constraint, its secondary B-tree indexes and a foreign-key trigger per reference.
-For a load that brings far more rows than the table holds (its first fill above all), building
-them once over the finished table is cheaper: 40 s instead of 61 s for 1,000,000 residents and
-their households (`python -m bench etl`, bulk floor against registry floor). Inside the load's
-transaction, `rebuilt` drops the exclusion constraints, foreign keys and secondary indexes of
-the given tables, lets the merge run, and re-creates each from the definition the catalog held
+exclusion constraint and its secondary B-tree indexes. For a load that brings far more rows than
+the table holds (its first fill above all), building them once over the finished table is
+cheaper (`python -m bench etl`: bulk floor against registry floor). Inside the load's
+transaction, `rebuilt` drops the exclusion constraints and secondary indexes of the given
+tables, lets the merge run, and re-creates each from the definition the catalog held
 (`pg_get_constraintdef`, `pg_get_indexdef`: what the migrations created, so the two cannot
 drift). `ADD CONSTRAINT` validates every row and `CREATE UNIQUE INDEX` every key, so nothing the
 normal path would refuse can land; a violation fails the statement and PostgreSQL's
 transactional DDL rolls the whole load back, structures included.
 
-The price is the lock: dropping a constraint takes ACCESS EXCLUSIVE on the table, and dropping
-a foreign key the same on the table it references (communes, ethnic groups…), until the load
-commits. Readers of those tables wait for the merge and the rebuild (not for reading and
-validating the file, which happens before). `should_bulk` therefore only chooses this path
-where that is acceptable: a table still being filled, whose current content is small beside
-the load. Primary keys and CHECK constraints stay: a primary key is a cheap B-tree on an
-identity column, and a CHECK costs the same per row whether checked on insert or on re-adding.
+The price is the lock: dropping a constraint takes ACCESS EXCLUSIVE on the table until the load
+commits, so readers of the registry being loaded wait for the merge and the rebuild (not for
+reading and validating the file, which happens before). `should_bulk` therefore only chooses
+this path where that is acceptable: a table still being filled, whose current content is small
+beside the load. Foreign keys stay, checked row by row: dropping one would take the same lock
+on the table it references (communes, ethnic groups…), stalling reads of every other registry
+for a load of one. Primary keys and CHECK constraints stay too: a primary key is a cheap B-tree
+on an identity column, and a CHECK costs the same per row whether checked on insert or on
+re-adding.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ REBUILD_MAINTENANCE_WORK_MEM = "512MB"
 
 @dataclass(frozen=True)
 class Structure:
-    """An exclusion constraint, foreign key or secondary index, as the catalog defines it."""
+    """An exclusion constraint or secondary index, as the catalog defines it."""
 
     schema: str
     table: str
@@ -71,13 +72,13 @@ def should_bulk(
 def deferrable_structures(
     connection: Connection[tuple[object, ...]], tables: Sequence[str]
 ) -> list[Structure]:
-    """The exclusion constraints, foreign keys and secondary indexes of `tables` (indexes that
-    back a primary key, unique or exclusion constraint come with their constraint)."""
+    """The exclusion constraints and secondary indexes of `tables` (indexes that back a primary
+    key, unique or exclusion constraint come with their constraint)."""
     rows = connection.execute(
         "SELECT n.nspname, t.relname, c.conname, 'constraint', pg_get_constraintdef(c.oid) "
         "FROM pg_constraint AS c JOIN pg_class AS t ON t.oid = c.conrelid "
         "JOIN pg_namespace AS n ON n.oid = t.relnamespace "
-        "WHERE c.conrelid = ANY(%(tables)s::regclass[]) AND c.contype IN ('x', 'f') "
+        "WHERE c.conrelid = ANY(%(tables)s::regclass[]) AND c.contype = 'x' "
         "UNION ALL "
         "SELECT n.nspname, t.relname, x.relname, 'index', pg_get_indexdef(i.indexrelid) "
         "FROM pg_index AS i JOIN pg_class AS x ON x.oid = i.indexrelid "

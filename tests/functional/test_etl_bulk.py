@@ -169,10 +169,17 @@ def test_a_second_bulk_load_of_the_same_file_changes_nothing(
             "ethnicity_code, nationality, deceased FROM residents LIMIT 1",
             (psycopg.errors.ExclusionViolation, psycopg.errors.UniqueViolation),
         ),
-        # an ethnic group that does not exist: caught by the re-added foreign key
-        ("UPDATE residents SET ethnicity_code = 999", (psycopg.errors.ForeignKeyViolation,)),
+        # a closed version overlapping the open one: caught by the rebuilt exclusion constraint
+        (
+            "INSERT INTO residents (personal_id, full_name, birth_date, sex, ethnicity_code, "
+            "nationality, deceased, valid_from, valid_to) SELECT personal_id, full_name, "
+            "birth_date, sex, ethnicity_code, nationality, deceased, "
+            "valid_from - interval '1 day', valid_from + interval '1 second' "
+            "FROM residents LIMIT 1",
+            (psycopg.errors.ExclusionViolation,),
+        ),
     ],
-    ids=["second-open-version", "unknown-ethnic-group"],
+    ids=["second-open-version", "overlapping-history"],
 )
 def test_a_bulk_load_whose_rows_break_a_rebuilt_structure_fails_whole(
     clean: Settings,
@@ -205,19 +212,44 @@ def test_a_bulk_load_whose_rows_break_a_rebuilt_structure_fails_whole(
     assert runs == [("done",), ("failed",)]
 
 
-def test_deferrable_structures_are_the_exclusion_constraints_foreign_keys_and_indexes(
+def test_deferrable_structures_are_the_exclusion_constraints_and_secondary_indexes(
     settings: Settings,
 ) -> None:
     with psycopg.connect(settings.libpq_url) as connection:
         structures = bulk.deferrable_structures(connection, ["residents", "households"])
     assert {(s.table, s.name, s.kind) for s in structures} == {
         ("households", "ex_households_no_overlap", "constraint"),
-        ("households", "fk_households_commune_code_communes", "constraint"),
         ("households", "uq_households_open_version", "index"),
         ("residents", "ex_residents_no_overlap", "constraint"),
-        ("residents", "fk_residents_ethnicity_code_ethnic_groups", "constraint"),
-        ("residents", "fk_residents_permanent_commune_code_communes", "constraint"),
-        ("residents", "fk_residents_temporary_commune_code_communes", "constraint"),
         ("residents", "ix_residents_household_id", "index"),
         ("residents", "uq_residents_open_version", "index"),
-    }  # primary keys and CHECK constraints stay in place
+    }  # primary keys, CHECK constraints and foreign keys stay in place
+
+
+def test_a_bulk_load_locks_only_the_registry_it_loads(
+    clean: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Foreign keys stay during a bulk merge: the reference tables they point to are not
+    locked, so other registries' reads (which join communes) go on."""
+    spec = pipeline.TARGETS["residents"]
+    locked: list[tuple[str, str]] = []
+
+    def merge_and_look(connection: psycopg.Connection[tuple[object, ...]]) -> MergeCounts:
+        counts = spec.merge(connection)
+        locked.extend(
+            (str(relation), str(mode))
+            for relation, mode in connection.execute(
+                "SELECT relation::regclass::text, mode FROM pg_locks WHERE pid = "
+                "pg_backend_pid() AND mode = 'AccessExclusiveLock' AND relation IS NOT NULL "
+                "AND relation::regclass::text IN ('residents', 'households', 'communes', "
+                "'ethnic_groups')"
+            ).fetchall()
+        )
+        return counts
+
+    monkeypatch.setitem(pipeline.TARGETS, "residents", replace(spec, merge=merge_and_look))
+    report = load(
+        settings=clean, target="residents", path=_synth(tmp_path) / "residents.csv", bulk=True
+    )
+    assert report.bulk
+    assert sorted({relation for relation, _ in locked}) == ["households", "residents"]
