@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -56,29 +56,21 @@ class Decision:
 
     @classmethod
     def from_verdict(cls, request: DecisionRequest, verdict: Any) -> Decision:
-        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego,
-        read as `from_result` reads that: a field is allowed if the verdict allows it, masked if
-        it masks it with a kind, denied otherwise. Built directly: this runs per subject."""
+        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego:
+        allowed wins over masked. Read directly, not through a `decision`-shaped dict: this runs
+        per subject."""
         if not isinstance(verdict, dict):
             raise PolicyUnavailable("the policy gave no verdict")
         allowed = set(verdict.get("allowed") or ())
         masked = set(verdict.get("masked") or ())
-        masks = {str(k): str(v) for k, v in (verdict.get("masks") or {}).items()}
-        fields: dict[str, FieldOutcome] = {
-            name: "allow"
-            if name in allowed
-            else "mask"
-            if name in masked and masks.get(name)
-            else "deny"
-            for name in request.fields
-        }
         denials = verdict.get("denials") or {}
-        return cls(
-            allow=bool(verdict.get("allow")) and any(v != "deny" for v in fields.values()),
-            fields=fields,
-            reasons={str(name): str(why) for why, names in denials.items() for name in names},
-            legal_basis=[str(item) for item in verdict.get("legal_basis") or []],
-            masks=masks,
+        return cls._read(
+            request,
+            allow=verdict.get("allow"),
+            outcome=lambda name: "allow" if name in allowed else "mask" if name in masked else None,
+            masks=verdict.get("masks") or {},
+            reasons=((name, why) for why, names in denials.items() for name in names),
+            legal_basis=verdict.get("legal_basis"),
         )
 
     @classmethod
@@ -87,19 +79,43 @@ class Decision:
         if not isinstance(result, dict):
             raise PolicyUnavailable("the policy gave no decision")
         outcomes = result.get("fields") or {}
-        fields: dict[str, FieldOutcome] = {
-            name: outcomes[name] if outcomes.get(name) in ("allow", "mask") else "deny"
-            for name in request.fields
-        }
-        masks = (result.get("obligations") or {}).get("mask") or {}
-        for name, outcome in fields.items():
-            if outcome == "mask" and not masks.get(name):
-                fields[name] = "deny"  # a mask without a kind cannot be applied
+        return cls._read(
+            request,
+            allow=result.get("allow"),
+            outcome=outcomes.get,
+            masks=(result.get("obligations") or {}).get("mask") or {},
+            reasons=(result.get("reasons") or {}).items(),
+            legal_basis=result.get("legal_basis"),
+        )
+
+    @classmethod
+    def _read(
+        cls,
+        request: DecisionRequest,
+        *,
+        allow: Any,
+        outcome: Callable[[str], Any],
+        masks: Mapping[Any, Any],
+        reasons: Iterable[tuple[Any, Any]],
+        legal_basis: Any,
+    ) -> Decision:
+        """The one reading of an answer: each requested field allowed, masked (only with a mask
+        kind, which it needs to be applied) or denied; allowed overall only if some field is."""
+        fields: dict[str, FieldOutcome] = {}
+        for name in request.fields:
+            given = outcome(name)
+            fields[name] = (
+                "allow"
+                if given == "allow"
+                else "mask"
+                if given == "mask" and masks.get(name)
+                else "deny"
+            )
         return cls(
-            allow=bool(result.get("allow")) and any(v != "deny" for v in fields.values()),
+            allow=bool(allow) and any(v != "deny" for v in fields.values()),
             fields=fields,
-            reasons={str(k): str(v) for k, v in (result.get("reasons") or {}).items()},
-            legal_basis=[str(item) for item in result.get("legal_basis") or []],
+            reasons={str(k): str(v) for k, v in reasons},
+            legal_basis=[str(item) for item in legal_basis or []],
             masks={str(k): str(v) for k, v in masks.items()},
         )
 
