@@ -87,11 +87,9 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         text, its name or its hash). Only routing: admission still decides everything."""
         query = data.query
         if query is None:
-            persisted = (data.extensions or {}).get("persistedQuery") or {}
-            sha256 = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
             try:
                 query = self.services.trusted.find(
-                    query=None, document_id=data.operation_name, sha256=sha256
+                    query=None, document_id=data.operation_name, sha256=_persisted_sha256(data)
                 ).source
             except GatewayError:
                 return False
@@ -206,8 +204,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 retryAfter=retry_after,
             )
 
-        persisted = (data.extensions or {}).get("persistedQuery") or {}
-        sha256 = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        sha256 = _persisted_sha256(data)
         query, operation_name = data.query, data.operation_name
         if settings.env is Env.PROD and not principal.is_steward:
             document = services.trusted.find(
@@ -282,3 +279,9 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         codes = [(error.extensions or {}).get("code") for error in result.errors or []]
         self._count(context, next((c for c in codes if c), "ok"))
         return result
+
+
+def _persisted_sha256(data: GraphQLRequestData) -> str | None:
+    """The APQ-style `extensions.persistedQuery.sha256Hash` a request names, if any."""
+    persisted = (data.extensions or {}).get("persistedQuery") or {}
+    return persisted.get("sha256Hash") if isinstance(persisted, dict) else None
