@@ -245,16 +245,18 @@ class AgreementCache:
     ) -> list[dict[str, Any]] | None:
         """`agreements_for` of a scope when the cache holds the agency at `version` (which the
         caller has just read); None when only the database can answer."""
+        cached = self._at(agency, version)
+        return None if cached is None else cached.by_scope.get((purpose, subject_type), [])
+
+    def _at(self, agency: str, version: int) -> _Cached | None:
         cached = self._by_agency.get(agency)
-        if cached is None or cached.version != version:
-            return None
-        return cached.by_scope.get((purpose, subject_type), [])
+        return cached if cached is not None and cached.version == version else None
 
     async def _load(self, *, session: AsyncSession, agency: str, version: int | None) -> _Cached:
         if version is None:
             version = (await session.execute(select(PolicyVersion.version))).scalar_one()
-        cached = self._by_agency.get(agency)
-        if cached is not None and cached.version == version:
+        cached = self._at(agency, version)
+        if cached is not None:
             return cached
         active = await agency_status(session=session, agency=agency)
         agreements: list[dict[str, Any]] = []
