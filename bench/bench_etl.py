@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from etl.report import BULK_MERGE_LINE
 from lienthong import migrate
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings
@@ -156,7 +157,7 @@ def main(argv: list[str]) -> None:
         "etl_load_rows_per_s": round(rows / load_seconds),
         "etl_vs_raw_copy": round(copy_seconds / load_seconds, 3),
         "etl_load_peak_rss_mb": round(load_peak),
-        "etl_load_bulk_merge": "Bulk merge" in result.stderr,
+        "etl_load_bulk_merge": BULK_MERGE_LINE in result.stderr,
         "registry_floor_seconds": round(floor_seconds, 2),
         "registry_floor_rows_per_s": round(rows / floor_seconds),
         "registry_floor_vs_raw_copy": round(copy_seconds / floor_seconds, 3),

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from etl.report import BULK_MERGE_LINE
 from lienthong.settings import Settings
 from tests.net import LIENTHONG
 
@@ -57,10 +58,10 @@ def test_synth_then_load_all_three_registries(env: dict[str, str], tmp_path: Pat
         assert result.returncode == 0, result.stderr
         assert "balanced" in result.stderr
         assert "NOT BALANCED" not in result.stderr
-        assert "Bulk merge" not in result.stderr  # small loads keep the normal path
+        assert BULK_MERGE_LINE not in result.stderr  # small loads keep the normal path
     second = _run(env, "load", "--bulk", "residents", str(out / "residents.csv"))
     assert second.returncode == 0, second.stderr
-    assert "Bulk merge" in second.stderr
+    assert BULK_MERGE_LINE in second.stderr
     assert "Nothing changed" in second.stderr
 
 
