@@ -4,11 +4,9 @@ an approval or a suspension on the very next GraphQL request."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +19,8 @@ from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
 from tests import factories
+from tests.functional.test_graphql import SAMPLE_POLICY
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
 PROBLEM = "application/problem+json"
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName birthDate } }"
 

@@ -14,9 +14,7 @@ the Debian PostgreSQL, and the gateway (the whole app, lifespan included) config
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -38,16 +36,13 @@ from lienthong.standby import StandbyCluster, replicated_pair
 from registries.db import create_engine, session_factory
 from registries.routing import Replica
 from tests import factories
+from tests.functional.test_fast_path import PLANS_METRIC
+from tests.functional.test_graphql import SAMPLE_POLICY
 from tests.net import LIENTHONG, free_port
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName } }"
-PLANS_METRIC = re.compile(
-    r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="\w+"\} (\d+)'
-)
 PREFILL = """query($id: ID!) { prefill(form: "CT01", subject: $id) { fields { key value } } }"""
 
 
