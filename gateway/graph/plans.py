@@ -35,7 +35,6 @@ guard's DataLoader answers those from its cache.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -120,15 +119,8 @@ class _ResolverInfo:
     context: GatewayContext
 
 
-Reader = Callable[[Any, _ResolverInfo], Any]
-
-
 @dataclass(frozen=True)
 class _Field:
-    """A selected field, with `value` (read it from its parent) and `complete` (the value as
-    the generic executor completes it: serialized leaves, selected fields) made into closures
-    once, at compile time: they run for every field of every answer."""
-
     name: str  # the GraphQL name, which is the response key (plans take no aliases inside)
     python_name: str
     resolver: Callable[..., Any] | None
@@ -139,47 +131,30 @@ class _Field:
     serialize: Callable[[Any], Any] | None  # a leaf
     children: tuple[_Field, ...] = ()  # the selected fields of a plain object value
     relation: _Relation | None = None
-    value: Reader = dataclasses.field(init=False, repr=False, compare=False)
-    complete: Reader = dataclasses.field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "value", _reader(self))
-        object.__setattr__(self, "complete", _completer(self))
+    def value(self, source: Any, info: _ResolverInfo) -> Any:
+        if self.resolver is None:
+            return getattr(source, self.python_name)
+        if self.info_parameter is not None:
+            return self.resolver(source, **{self.info_parameter: info})
+        return self.resolver(source)
 
-
-def _reader(selected: _Field) -> Reader:
-    resolver, parameter, name = selected.resolver, selected.info_parameter, selected.python_name
-    if resolver is None:
-        return lambda source, _: getattr(source, name)
-    if parameter is not None:
-        return lambda source, info: resolver(source, **{parameter: info})
-    return lambda source, _: resolver(source)
-
-
-def _completer(selected: _Field) -> Reader:
-    serialize, non_null = selected.serialize, selected.non_null
-    children = tuple((child.name, child.value, child.complete) for child in selected.children)
-
-    def one(value: Any, info: _ResolverInfo) -> Any:
-        if serialize is not None:
-            return serialize(value)
-        return {name: complete(read(value, info), info) for name, read, complete in children}
-
-    def complete(value: Any, info: _ResolverInfo) -> Any:
+    def complete(self, value: Any, info: _ResolverInfo) -> Any:
+        """The value as the generic executor completes it: serialized leaves, selected fields."""
         if value is None:
-            if non_null:  # the generic executor would report a null it cannot give
+            if self.non_null:  # the generic executor would report a null it cannot give
                 raise _Fallback
             return None
-        return one(value, info)
+        if self.is_list:
+            return [self._complete_one(item, info) for item in value]
+        return self._complete_one(value, info)
 
-    def complete_list(value: Any, info: _ResolverInfo) -> Any:
-        if value is None:
-            if non_null:
-                raise _Fallback
-            return None
-        return [one(item, info) for item in value]
-
-    return complete_list if selected.is_list else complete
+    def _complete_one(self, value: Any, info: _ResolverInfo) -> Any:
+        if self.serialize is not None:
+            return self.serialize(value)
+        return {
+            child.name: child.complete(child.value(value, info), info) for child in self.children
+        }
 
 
 @dataclass(frozen=True)
