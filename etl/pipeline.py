@@ -3,8 +3,8 @@
 Every input row ends up counted exactly once: inserted, updated, unchanged or rejected (with a
 reason code, in `<input>.rejects.csv` and in `etl_rejects`). The run and its counts are recorded
 in `etl_runs`. The load is one transaction: it lands whole or not at all. A load that dwarfs
-its registry merges in bulk (registries.bulk): the registry's exclusion constraints, foreign
-keys and secondary indexes rebuilt, and every row re-validated, after the merge.
+its registry merges in bulk (registries.bulk): the registry's history exclusion constraints and
+secondary indexes rebuilt, and every row re-validated, after the merge.
 """
 
 from __future__ import annotations

@@ -71,22 +71,16 @@ def parse_date(raw: Mapping[str, Any], field: str, *, required: bool = False) ->
     value = text(raw, field, required=required)
     if value is None:
         return None
-    if _ISO.match(value):
-        parts = None
-    else:
-        match = _DMY.match(value)
-        if not match:
-            raise RowError(
-                "DATE_INVALID", f"{field} {value!r} is neither yyyy-mm-dd nor dd/mm/yyyy"
-            )
-        parts = match.groups()
     try:
-        if parts is None:  # checked by the pattern: fromisoformat alone takes 20230101 too
+        if _ISO.match(value):  # the pattern first: fromisoformat alone also takes 20230101
             return date.fromisoformat(value)
-        day, month, year = (int(part) for part in parts)
-        return date(year, month, day)
-    except ValueError as error:
+        match = _DMY.match(value)
+        if match:
+            day, month, year = (int(part) for part in match.groups())
+            return date(year, month, day)
+    except ValueError as error:  # a day the calendar does not have
         raise RowError("DATE_INVALID", f"{field} {value!r}: {error}") from error
+    raise RowError("DATE_INVALID", f"{field} {value!r} is neither yyyy-mm-dd nor dd/mm/yyyy")
 
 
 def parse_int(raw: Mapping[str, Any], field: str, *, required: bool = False) -> int | None:
