@@ -18,11 +18,13 @@ interleave them, and the quietest round of each (its highest throughput) counts:
 are shared and drift by tens of percent between rounds, so only same-run ratios mean anything.
 After each gateway run the harness checks that every good answer's request id has its
 access-log row.
-Prints req/s, p50, p99, errors and CPU (servers, wrk, PostgreSQL) of each, the ratios
-prefill/floor and prefill/peer, and writes .lienthong/bench/http.json (the servers' output goes
-to .lienthong/bench/http-logs/). `--keep` keeps the
-databases (their URLs are printed); `LIENTHONG_BENCH_DATABASE` / `_SMALL` / `_LARGE` reuse
-databases kept earlier instead of loading new ones.
+Prints req/s, p50, p99, errors and CPU (servers, wrk, PostgreSQL) of each, in cores and in
+milliseconds per request; the ratios prefill/floor and prefill/peer; the CPU budget of the
+issue's 0.6 × the floor (how much gateway CPU a prefill could cost once its own PostgreSQL and
+wrk work are paid, beside what it costs and what the bare floor costs). Writes
+.lienthong/bench/http.json (the servers' output goes to .lienthong/bench/http-logs/). `--keep`
+keeps the databases (their URLs are printed); `LIENTHONG_BENCH_DATABASE` / `_SMALL` / `_LARGE`
+reuse databases kept earlier instead of loading new ones.
 """
 
 from __future__ import annotations
@@ -35,18 +37,21 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from bench.bench_etl import LIENTHONG, _drop, _option, _scratch_database
 from bench.http import servers
-from bench.http.load import Figures, Lookup, run_wrk
+from bench.http.load import Figures, Lookup, gateway_allowance, run_wrk
 from gateway.identity.dev_issuer import DevIssuer
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings
 from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# The issue's must: prefill throughput at least this share of the floor's, in the same run.
+PREFILL_TARGET = 0.6
 SAMPLE_POLICY = ROOT / "infra" / "sample" / "policy.json"
 PEER_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS bench_peer;
@@ -177,6 +182,25 @@ def _print(results: dict[str, dict[str, object]]) -> None:
             )
         )
     print("(CPU in cores busy on average; the machine has", os.cpu_count(), "cores)")
+    print("{:<16}{:>9}{:>7}{:>10}  (CPU ms per request)".format("", "server", "wrk", "postgres"))
+    for name, figures in results.items():
+        per: Any = figures["cpu_ms_per_request"]
+        print(f"{name:<16}{per['server']:>9}{per['wrk']:>7}{per.get('database', '-'):>10}")
+
+
+def _print_allowance(allowance: dict[str, float] | None, floor_per_s: float) -> None:
+    if allowance is None:
+        print("(no CPU budget: the database's CPU is not measured outside the embedded cluster)")
+        return
+    target = allowance["target_vs_floor"]
+    print(
+        f"CPU budget at {target} × the floor ({target * floor_per_s:,.0f} req/s): "
+        f"{allowance['machine_cpu_ms_per_request_at_target']} ms of the machine per request, "
+        f"{allowance['prefill_database_and_wrk_cpu_ms']} ms of it the prefill's PostgreSQL and "
+        f"wrk work; the gateway may spend {allowance['server_cpu_ms_allowed']} ms. It spends "
+        f"{allowance['server_cpu_ms_of_prefill']} ms; the bare floor server "
+        f"{allowance['server_cpu_ms_of_floor']} ms."
+    )
 
 
 @dataclass(frozen=True)
@@ -315,9 +339,13 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
         ],
         "scale_lowest_vs_highest": round(min(scale.values()) / max(*scale.values(), 1.0), 3),
     }
+    allowance = gateway_allowance(
+        best["floor"], best["prefill"], cores=os.cpu_count() or 1, target=PREFILL_TARGET
+    )
     _print(results)
     for name, value in ratios.items():
         print(f"{name:>28}: {value}")
+    _print_allowance(allowance, best["floor"].requests_per_s)
     print(f"{'scale curve (req/s)':>28}: "
           + ", ".join(f"{name} {value:.0f}" for name, value in scale.items()))  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)
@@ -325,6 +353,7 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
         **{k: v for k, v in options.__dict__.items() if k != "keep"},
         "results": results,
         "ratios": ratios,
+        "prefill_cpu_budget": allowance,
         "scale_requests_per_s": {k: round(v) for k, v in scale.items()},
         "per_round": {name: [f.as_dict() for f in runs] for name, runs in per_round.items()},
         "warm_up_errors": measured.warm_up_errors,

@@ -177,6 +177,37 @@ def load(
     return report
 
 
+def count_valid(
+    *,
+    connection: psycopg.Connection[tuple[Any, ...]],
+    target: str,
+    path: Path,
+    encoding: str | None = None,
+    crs: str | None = None,
+) -> tuple[int, int]:
+    """Read and validate an export exactly as a load does, staging and merging nothing: (rows
+    read, rows valid). Rejects go to `<input>.rejects.csv` as in a load. This is the Python part
+    of a load alone, which `python -m bench etl` times beside the database's part."""
+    spec = TARGETS[target]
+    source = open_source(path, encoding=encoding, crs=crs)
+    report = LoadReport(run_id=0, target=target, source=path, sha256="",
+                        encoding=source.encoding, crs=source.crs)  # fmt: skip
+    rejects = _Rejects(Path(f"{path}.rejects.csv"))
+    try:
+        rows = _validated_rows(
+            spec=spec,
+            source=source,
+            context=spec.reference(connection),
+            rejects=rejects,
+            report=report,
+            progress=None,
+        )
+        valid = sum(1 for _ in rows)
+    finally:
+        rejects.close()
+    return report.read, valid
+
+
 def _stage_and_merge(
     connection: psycopg.Connection[tuple[Any, ...]],
     *,

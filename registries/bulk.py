@@ -92,7 +92,7 @@ def deferrable_structures(
     return [Structure(*(str(value) for value in row)) for row in rows]
 
 
-def _drop(connection: Connection[tuple[object, ...]], structure: Structure) -> None:
+def drop(connection: Connection[tuple[object, ...]], structure: Structure) -> None:
     if structure.kind == "constraint":
         statement = sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
             sql.Identifier(structure.schema, structure.table), sql.Identifier(structure.name)
@@ -104,7 +104,7 @@ def _drop(connection: Connection[tuple[object, ...]], structure: Structure) -> N
     connection.execute(statement)
 
 
-def _create(connection: Connection[tuple[object, ...]], structure: Structure) -> None:
+def create(connection: Connection[tuple[object, ...]], structure: Structure) -> None:
     # The definitions are the server's own rendering of what the migrations created, not input.
     definition = sql.SQL(structure.definition)
     if structure.kind == "constraint":
@@ -131,10 +131,10 @@ def rebuilt(connection: Connection[tuple[object, ...]], tables: Sequence[str]) -
     )
     structures = deferrable_structures(connection, tables)
     for structure in structures:
-        _drop(connection, structure)
+        drop(connection, structure)
     yield
     connection.execute(
         "SELECT set_config('maintenance_work_mem', %s, true)", (REBUILD_MAINTENANCE_WORK_MEM,)
     )
     for structure in structures:
-        _create(connection, structure)
+        create(connection, structure)

@@ -69,7 +69,37 @@ class Figures:
             "database_cpu_cores": None
             if self.database_cpu is None
             else round(self.database_cpu, 2),
+            "cpu_ms_per_request": {k: round(v, 3) for k, v in self.cpu_ms_per_request().items()},
         }
+
+    def cpu_ms_per_request(self) -> dict[str, float]:
+        """CPU milliseconds one request cost each process group (the database's when measured)."""
+        per = 1000 / self.requests_per_s if self.requests_per_s else 0.0
+        spent = {"server": self.server_cpu, "wrk": self.load_cpu}
+        if self.database_cpu is not None:
+            spent["database"] = self.database_cpu
+        return {name: cores * per for name, cores in spent.items()}
+
+
+def gateway_allowance(
+    floor: Figures, prefill: Figures, *, cores: int, target: float
+) -> dict[str, float] | None:
+    """How much server CPU a prefill may cost for the prefill to reach `target` × the floor's
+    throughput on this machine: at that rate the machine has `cores` / rate of CPU per request,
+    of which the prefill's own database and wrk work (as measured) take their share. None when
+    the database's CPU was not measured (an external database)."""
+    prefill_ms, floor_ms = prefill.cpu_ms_per_request(), floor.cpu_ms_per_request()
+    if "database" not in prefill_ms or not floor.requests_per_s:
+        return None
+    machine_ms = cores * 1000 / (target * floor.requests_per_s)
+    return {
+        "target_vs_floor": target,
+        "machine_cpu_ms_per_request_at_target": round(machine_ms, 3),
+        "prefill_database_and_wrk_cpu_ms": round(prefill_ms["database"] + prefill_ms["wrk"], 3),
+        "server_cpu_ms_allowed": round(machine_ms - prefill_ms["database"] - prefill_ms["wrk"], 3),
+        "server_cpu_ms_of_prefill": round(prefill_ms["server"], 3),
+        "server_cpu_ms_of_floor": round(floor_ms["server"], 3),
+    }
 
 
 def _children_cpu() -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.http import servers
-from bench.http.load import Lookup, figures_of, run_wrk
+from bench.http.load import Figures, Lookup, figures_of, gateway_allowance, run_wrk
 from lienthong import models  # noqa: F401 - every mapped table, for the residents' foreign keys
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
@@ -76,3 +76,33 @@ def test_a_request_spec_holds_one_line_per_part() -> None:
     assert lookup.spec() == 'POST\n/graphql\n{"v":{IDS}}\n"prefill":{\n2\nX-Purpose: CT01\n'
     with pytest.raises(ValueError, match="newline"):
         Lookup("GET", "/x", "a\nb").spec()
+
+
+def _figures(requests_per_s: float, server: float, wrk: float, database: float | None) -> Figures:
+    return Figures(requests_per_s, 1.0, 2.0, 0, int(requests_per_s), server, wrk, database)
+
+
+def test_cpu_per_request_divides_cores_by_throughput() -> None:
+    figures = _figures(2000, server=1.0, wrk=0.1, database=0.5)
+    assert figures.cpu_ms_per_request() == pytest.approx(
+        {"server": 0.5, "wrk": 0.05, "database": 0.25}
+    )
+    assert "database" not in _figures(2000, 1.0, 0.1, None).cpu_ms_per_request()
+
+
+def test_the_gateway_allowance_is_what_the_machine_leaves_after_the_prefills_own_work() -> None:
+    floor = _figures(5000, server=1.0, wrk=0.2, database=0.6)  # 0.2 ms of server per request
+    prefill = _figures(1000, server=1.4, wrk=0.1, database=0.4)  # 1.4, 0.1 and 0.4 ms
+    allowance = gateway_allowance(floor, prefill, cores=2, target=0.6)
+    assert allowance == pytest.approx(
+        {
+            "target_vs_floor": 0.6,
+            "machine_cpu_ms_per_request_at_target": 2 * 1000 / 3000,  # 3,000 req/s on 2 cores
+            "prefill_database_and_wrk_cpu_ms": 0.5,
+            "server_cpu_ms_allowed": 2 / 3 - 0.5,
+            "server_cpu_ms_of_prefill": 1.4,
+            "server_cpu_ms_of_floor": 0.2,
+        },
+        abs=1e-3,
+    )
+    assert gateway_allowance(floor, _figures(1000, 1.4, 0.1, None), cores=2, target=0.6) is None

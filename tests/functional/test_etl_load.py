@@ -136,6 +136,22 @@ def test_every_defect_kind_is_rejected_with_its_own_reason(clean: Settings, tmp_
     assert dict(stored) == dict(report.rejected_by_reason)  # type: ignore[arg-type]
 
 
+def test_counting_valid_rows_validates_as_a_load_does_and_loads_nothing(
+    clean: Settings, tmp_path: Path
+) -> None:
+    path = _synth(tmp_path, residents=800, defects=0.3) / "residents.csv"
+    with psycopg.connect(clean.libpq_url) as connection:
+        read, valid = pipeline.count_valid(connection=connection, target="residents", path=path)
+    assert _query(clean, "SELECT count(*) FROM residents") == [(0,)]
+    assert _query(clean, "SELECT count(*) FROM etl_runs") == [(0,)]
+    counted_rejects = Path(f"{path}.rejects.csv").read_text(encoding="utf-8")
+    report = load(settings=clean, target="residents", path=path)
+    assert 0 < valid < read
+    assert (read, valid) == (report.read, report.inserted)
+    assert report.rejects_path is not None
+    assert report.rejects_path.read_text(encoding="utf-8") == counted_rejects
+
+
 def test_normalisable_variants_load_normalised(clean: Settings, tmp_path: Path) -> None:
     path = tmp_path / "variants.csv"
     path.write_text(
