@@ -7,6 +7,9 @@
 #   agreements[] (the agency's data-sharing agreements), consents[] (the subject's consents).
 # Output: decision = {allow, fields: {name: "allow"|"deny"|"mask"}, reasons: {name: why},
 #   legal_basis[], obligations: {mask: {name: kind}}}.
+# Many subjects decided alike (one level of an answer: the same request but for the subject and
+# its consents) in one evaluation: the same input with subjects[] = [{subject, consents[]}] in
+# place of subject and consents; verdicts is then one verdict per subject, in order.
 # Deny by default: a field no applicable agreement names is denied.
 package lienthong.authz
 
@@ -47,10 +50,27 @@ applicable := [agreement |
 	applies(agreement)
 ]
 
-# A live consent of the subject for this agency and purpose, and the fields it covers.
-consented_fields contains field if {
-	some consent in input.consents
-	consent.subject == input.subject
+requested := {field | some field in input.fields}
+
+# What each applicable agreement offers this request, computed once for every subject decided
+# with it: the fields it lists, those of the request it lists, and those of them it masks. A
+# subject's outcome below is set algebra over these and its own consents: regorus pays per rule
+# body, per call and per element.
+offers := [{"agreement": agreement, "listed": listed, "offered": offered, "masking": masking} |
+	some agreement in applicable
+	listed := {field | some field in agreement.fields}
+	offered := requested & listed
+	masking := offered & {field | some field, _ in object.get(agreement, "masking", {})}
+]
+
+listed_anywhere := union({offer.listed | some offer in offers})
+
+listed_with_consent := union({offer.listed | some offer in offers; offer.agreement.consent_required})
+
+# The fields `subject`'s live consents (among `consents`) cover for this agency and purpose.
+consented(subject, consents) := {field |
+	some consent in consents
+	consent.subject == subject
 	consent.agency == input.agency
 	consent.purpose == input.purpose
 	consent.revoked_at == null
@@ -58,47 +78,31 @@ consented_fields contains field if {
 	some field in consent.fields
 }
 
-requested := {field | some field in input.fields}
+# Where an agreement requires consent, it gives only the fields the subject consented to.
+gives(offer, _) := offer.offered if not offer.agreement.consent_required
 
-# Per applicable agreement, computed once: the fields it lists, those of the request it gives
-# (where it requires consent, only those the subject consented to) and those it masks. Every
-# outcome below is set algebra over these: regorus pays per rule body, per call and per element.
-grants := [{"agreement": agreement, "listed": listed, "given": given_here, "masked": masked_here} |
-	some agreement in applicable
-	listed := {field | some field in agreement.fields}
-	given_here := gives(agreement, requested & listed)
-	masked_here := given_here & {field | some field, _ in object.get(agreement, "masking", {})}
-]
-
-gives(agreement, fields) := fields if not agreement.consent_required
-
-gives(agreement, fields) := fields & consented_fields if agreement.consent_required
-
-given := union({grant.given | some grant in grants})
-
-# A field some agreement gives in clear is given in clear (unmasked wins over masked).
-clear_fields := union({clear |
-	some grant in grants
-	clear := grant.given - grant.masked
-})
+gives(offer, consented_fields) := offer.offered & consented_fields if offer.agreement.consent_required
 
 # A citizen may read their own record and who accessed it (their access log).
-citizen_self if {
+citizen_self(subject) if {
 	"citizen" in input.roles
 	input.citizen_id != null
 	input.type in {"Resident", "AccessLog"}
-	input.subject == input.citizen_id
+	subject == input.citizen_id
 }
 
-allowed := requested if citizen_self
+is_self(subject) := true if citizen_self(subject)
 
-allowed := clear_fields if not citizen_self
+is_self(subject) := false if not citizen_self(subject)
 
-masked := set() if citizen_self
+allowed_of(true, _) := requested
 
-masked := given - clear_fields if not citizen_self
+allowed_of(false, clear) := clear
 
-denied := (requested - allowed) - masked
+masked_of(true, _, _) := set()
+
+# A field some agreement gives in clear is given in clear (unmasked wins over masked).
+masked_of(false, given, clear) := given - clear
 
 no_agreement_reason := "no approved agreement in force for this agency, purpose and type"
 
@@ -107,48 +111,86 @@ consent_reason := "consent required and none in force for this field"
 outside_reason := "field outside the agreement"
 
 # Denied fields grouped by the reason they are denied.
-denials := {no_agreement_reason: denied} if count(applicable) == 0
+denials_of(denied) := {no_agreement_reason: denied} if count(applicable) == 0
 
-denials := {
-	consent_reason: denied & union({grant.listed | some grant in grants; grant.agreement.consent_required}),
-	outside_reason: denied - union({grant.listed | some grant in grants}),
+denials_of(denied) := {
+	consent_reason: denied & listed_with_consent,
+	outside_reason: denied - listed_anywhere,
 } if count(applicable) > 0
 
-legal_basis := ["data subject's own record"] if citizen_self
+legal_basis_of(true, _) := ["data subject's own record"]
 
-legal_basis := sort({grant.agreement.legal_basis |
+legal_basis_of(false, grants) := sort({grant.agreement.legal_basis |
 	some grant in grants
 	count(grant.given) > 0
-}) if not citizen_self
+})
 
-masks := {field: kind |
-	some grant in grants
-	some field in grant.masked & masked
-	kind := grant.agreement.masking[field]
+# One subject's outcome as sets: allowed, masked (with their mask kinds), denied by reason.
+outcome(subject, consents) := result if {
+	consented_fields := consented(subject, consents)
+	grants := [grant |
+		some offer in offers
+		given_here := gives(offer, consented_fields)
+		grant := {"agreement": offer.agreement, "given": given_here, "masked": given_here & offer.masking}
+	]
+	given := union({grant.given | some grant in grants})
+	clear := union({clear_here |
+		some grant in grants
+		clear_here := grant.given - grant.masked
+	})
+	self := is_self(subject)
+	allowed := allowed_of(self, clear)
+	masked := masked_of(self, given, clear)
+	result := {
+		"allow": count(allowed) + count(masked) > 0,
+		"allowed": allowed,
+		"masked": masked,
+		"denials": denials_of((requested - allowed) - masked),
+		"legal_basis": legal_basis_of(self, grants),
+		"masks": {field: kind |
+			some grant in grants
+			some field in grant.masked & masked
+			kind := grant.agreement.masking[field]
+		},
+	}
 }
-
-allow := count(allowed) + count(masked) > 0
 
 # The outcome as sets, which the embedded adapter shapes into a decision itself (cheaper than
 # building per-field objects in the engine); `decision` below is the same, shaped in Rego.
-verdict := {
-	"allow": allow,
-	"allowed": allowed,
-	"masked": masked,
-	"denials": denials,
-	"legal_basis": legal_basis,
-	"masks": masks,
+verdict := outcome(input.subject, input.consents)
+
+# The verdicts of many subjects decided alike (see the input above), in their order.
+verdicts := [verdict_of(entry) | some entry in input.subjects]
+
+# `outcome` reads the subject only through its consents and whether it is the citizen asking:
+# every subject with no consent who is not the citizen gets the same outcome, computed once.
+shared := outcome(null, [])
+
+verdict_of(entry) := shared if {
+	count(entry.consents) == 0
+	not citizen_self(entry.subject)
 }
 
+verdict_of(entry) := outcome(entry.subject, entry.consents) if {
+	count(entry.consents) > 0
+}
+
+verdict_of(entry) := outcome(entry.subject, entry.consents) if {
+	count(entry.consents) == 0
+	citizen_self(entry.subject)
+}
+
+denied := (requested - verdict.allowed) - verdict.masked
+
 decision := {
-	"allow": allow,
+	"allow": verdict.allow,
 	"fields": object.union(
-		object.union({field: "allow" | some field in allowed}, {field: "mask" | some field in masked}),
+		object.union({field: "allow" | some field in verdict.allowed}, {field: "mask" | some field in verdict.masked}),
 		{field: "deny" | some field in denied},
 	),
-	"reasons": {field: reason | some reason, fields in denials; some field in fields},
-	"legal_basis": legal_basis,
-	"obligations": {"mask": masks},
+	"reasons": {field: reason | some reason, fields in verdict.denials; some field in fields},
+	"legal_basis": verdict.legal_basis,
+	"obligations": {"mask": verdict.masks},
 }
 
 # For stewards: why each of the agency's agreements did or did not apply to this request.

@@ -167,3 +167,25 @@ test_clear_wins_over_masked if {
 	d.fields.id == "allow"
 	d.obligations.mask == {}
 }
+
+# Many subjects in one evaluation: each gets the verdict it gets alone — a consenting subject,
+# one without consent, and the citizen reading their own record.
+test_verdicts_are_each_subjects_own_verdict if {
+	loan_input := object.union(base, {
+		"agency": "nganhang-abc", "purpose": "TD-VAY", "agreements": [loan],
+		"roles": ["agency", "citizen"], "citizen_id": "001090000001",
+	})
+	batch := object.union(object.remove(loan_input, ["subject", "consents"]), {"subjects": [
+		{"subject": "048085000123", "consents": [consent]},
+		{"subject": "079090000456", "consents": []},
+		{"subject": "001090000001", "consents": []},
+	]})
+	vs := authz.verdicts with input as batch
+	count(vs) == 3
+	vs[0] == authz.verdict with input as object.union(loan_input, {"consents": [consent]})
+	vs[1] == authz.verdict with input as object.union(loan_input, {"subject": "079090000456"})
+	vs[2] == authz.verdict with input as object.union(loan_input, {"subject": "001090000001"})
+	vs[0].allowed == {"fullName"}
+	vs[1].allowed == set()
+	vs[2].legal_basis == ["data subject's own record"]
+}

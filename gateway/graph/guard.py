@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -196,28 +197,38 @@ class Guard:
         if needs_consent and consenting:
             async with self._database.session() as session:
                 consents = await consents_of(session=session, subject_ids=consenting, agency=agency)
-        grants = []
-        roles = tuple(sorted(self.principal.roles))
-        ordered: dict[frozenset[str], list[str]] = {}  # a level's subjects share their field set
+        roles, now = tuple(sorted(self.principal.roles)), datetime.now(UTC)
+        # A level's subjects share their type, field set and relation: each such group is one
+        # call, which the engine answers in one evaluation
+        levels: dict[tuple[str, frozenset[str], str | None], list[DecisionRequest]] = {}
         for type_name, subject, fields, via in keys:
-            if fields not in ordered:
-                ordered[fields] = sorted(fields)
-            decision = await self._engine.decide(
+            level = levels.setdefault((type_name, fields, via), [])
+            level.append(
                 DecisionRequest(
                     agency=agency,
                     roles=roles,
                     purpose=self.purpose,
                     type=type_name,
                     subject=subject,
-                    fields=ordered[fields],
+                    fields=level[0].fields if level else sorted(fields),
                     agreements=scoped[type_name],
                     consents=consents.get(subject, []),
                     via=via,
                     citizen_id=self.principal.citizen_id,
+                    now=now,
                 )
             )
-            self._remember(type_name, subject, decision)
-            grants.append(Grant(type_name, subject, decision))
+        decided: dict[DecisionKey, Decision] = {}
+        for (type_name, fields, via), requests in levels.items():
+            for request, decision in zip(
+                requests, await self._engine.decide_many(requests), strict=True
+            ):
+                decided[type_name, request.subject, fields, via] = decision
+        grants = []
+        for key in keys:  # remembered in the order asked: the access log's order
+            type_name, subject = key[0], key[1]
+            self._remember(type_name, subject, decided[key])
+            grants.append(Grant(type_name, subject, decided[key]))
         return grants
 
     async def _scope(self, types: set[str]) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 FieldOutcome = Literal["allow", "deny", "mask"]
 DECISION_PATH = "lienthong/authz/decision"
 VERDICT_PATH = "lienthong/authz/verdict"
+VERDICTS_PATH = "lienthong/authz/verdicts"
 
 
 class PolicyUnavailable(RuntimeError):  # noqa: N818 - the gateway maps it to UNAVAILABLE
@@ -44,6 +45,25 @@ class DecisionRequest:
             "agreements": list(self.agreements),
             "consents": list(self.consents),
         }
+
+    def alike(self, other: DecisionRequest) -> bool:
+        """The same request but for the subject and its consents: decidable together."""
+        return replace(other, subject=self.subject, consents=self.consents) == self
+
+
+def batch_input(requests: Sequence[DecisionRequest]) -> dict[str, Any] | None:
+    """The policy's input deciding `requests` in one evaluation (rule `verdicts`): the first's
+    input with `subjects` in place of its subject and consents. None unless there are several
+    and all are alike."""
+    first = requests[0] if len(requests) > 1 else None
+    if first is None or not all(first.alike(request) for request in requests[1:]):
+        return None
+    common = first.as_input()
+    del common["subject"], common["consents"]
+    common["subjects"] = [
+        {"subject": request.subject, "consents": list(request.consents)} for request in requests
+    ]
+    return common
 
 
 @dataclass(frozen=True)
@@ -122,3 +142,8 @@ class Decision:
 
 class PolicyEngine(Protocol):
     async def decide(self, request: DecisionRequest) -> Decision: ...
+
+    async def decide_many(self, requests: Sequence[DecisionRequest]) -> list[Decision]:
+        """One decision per request, in order: in one evaluation when they are alike (a level
+        of an answer), else one by one."""
+        ...

@@ -3,6 +3,8 @@ asked: a compiled plan's `decide_many_now`, then the generic resolvers' DataLoad
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from gateway.graph.context import RequestDatabase
@@ -15,15 +17,22 @@ from gateway.policy.service import AgreementCache
 
 
 class CountingEngine(EmbeddedEngine):
-    """The embedded engine, counting the decisions it is asked for."""
+    """The embedded engine, counting the decisions it is asked for and the calls asking."""
 
     def __init__(self) -> None:
         super().__init__()
         self.asked: list[str] = []
+        self.calls: list[list[str]] = []
 
     async def decide(self, request: DecisionRequest) -> Decision:
         self.asked.append(request.subject)
+        self.calls.append([request.subject])
         return await super().decide(request)
+
+    async def decide_many(self, requests: Sequence[DecisionRequest]) -> list[Decision]:
+        self.asked.extend(request.subject for request in requests)
+        self.calls.append([request.subject for request in requests])
+        return await super().decide_many(requests)
 
 
 def _guard(engine: CountingEngine) -> Guard:
@@ -69,3 +78,34 @@ async def test_every_decision_is_one_disclosure_per_subject() -> None:
     disclosures = guard.disclosures(request_id="r", officer=None, operation="PrefillCT01")
     assert [(d.subject_type, d.subject_id) for d in disclosures] == [("resident", "048188000001")]
     assert disclosures[0].fields_denied == ["fullName", "id"]  # no purpose: deny by default
+
+
+async def test_a_levels_subjects_are_decided_in_one_call_each_as_alone() -> None:
+    engine = CountingEngine()
+    guard = _guard(engine)
+    keys = [
+        ("Resident", "048188000001", frozenset({"id"}), None),
+        ("Household", "HK0001", frozenset({"members"}), "Resident.household"),
+        ("Resident", "048188000002", frozenset({"id"}), None),
+        ("Resident", "048188000003", frozenset({"id"}), "Household.head"),
+    ]
+    grants = await guard.loader.load_many(keys)
+    assert engine.calls == [
+        ["048188000001", "048188000002"],
+        ["HK0001"],
+        ["048188000003"],
+    ]
+    assert [g.subject for g in grants] == ["048188000001", "HK0001", "048188000002", "048188000003"]
+    for key, grant in zip(keys, grants, strict=True):
+        type_name, subject, fields, via = key
+        alone = await EmbeddedEngine().decide(
+            DecisionRequest(
+                agency="motcua-danang", roles=("agency",), purpose=None, type=type_name,
+                subject=subject, fields=sorted(fields), agreements=[], via=via,
+            )
+        )  # fmt: skip
+        assert grant.decision == alone
+    disclosed = guard.disclosures(request_id="r", officer=None, operation=None)
+    assert [d.subject_id for d in disclosed] == [
+        "048188000001", "HK0001", "048188000002", "048188000003"
+    ]  # fmt: skip

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.policy.embedded import POLICIES_DIR, EmbeddedEngine, policy_files
-from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable
+from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable, batch_input
 from gateway.policy.explain import explain
 from gateway.policy.opa import OpaEngine
 from tests.unit.gateway.policy.decision_table import (
     CITIZEN,
     NOW,
+    OTHER,
     ROWS,
     Row,
     agreements_of,
@@ -55,7 +57,8 @@ async def test_embedded_engine(row: Row) -> None:
 
 @pytest.fixture(scope="module")
 def opa_url() -> Iterator[str]:
-    """OPA's Data API on loopback: POST /v1/data/lienthong/authz/decision → {"result": …}.
+    """OPA's Data API on loopback: POST /v1/data/lienthong/authz/decision (or `verdicts`) →
+    {"result": …}.
     The OPA binary cannot be installed here; this stand-in evaluates the same Rego with the
     interpreter (the embedded adapter decides with the compiled program)."""
     policies = [(path.name, path.read_text(encoding="utf-8")) for path in policy_files()]
@@ -63,14 +66,15 @@ def opa_url() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.path != "/v1/data/lienthong/authz/decision":
+            rule = self.path.removeprefix("/v1/data/").replace("/", ".")
+            if rule not in ("lienthong.authz.decision", "lienthong.authz.verdicts"):
                 payload = json.dumps({}).encode()  # OPA answers {} for an undefined path
             else:
                 interpreter = regorus.Engine()  # regorus engines stay on their own thread
                 for name, source in policies:
                     interpreter.add_policy(name, source)
                 interpreter.set_input_json(json.dumps(body["input"]))
-                result = json.loads(interpreter.eval_rule_as_json("data.lienthong.authz.decision"))
+                result = json.loads(interpreter.eval_rule_as_json(f"data.{rule}"))
                 payload = json.dumps({"result": result}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -94,6 +98,62 @@ async def test_opa_adapter(row: Row, opa_url: str) -> None:
         _check(row, await engine.decide(row.request()))
     finally:
         await engine.close()
+
+
+def _alike(request: DecisionRequest) -> list[DecisionRequest]:
+    """The request, and the same for another subject with no consent and for the citizen."""
+    return [
+        request,
+        replace(request, subject=OTHER, consents=()),
+        replace(request, subject=CITIZEN, consents=()),
+    ]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+async def test_opa_adapter_decides_alike_subjects_in_one_call_as_one_by_one(
+    row: Row, opa_url: str
+) -> None:
+    requests = _alike(row.request())
+    posted: list[str] = []
+    engine = OpaEngine(opa_url, timeout_seconds=5, client=httpx.AsyncClient(
+        timeout=5, event_hooks={"request": [lambda r: _record(posted, r)]},
+    ))  # fmt: skip
+    try:
+        together = await engine.decide_many(requests)
+        assert posted == ["/v1/data/lienthong/authz/verdicts"]
+        assert together == [await engine.decide(r) for r in requests]
+    finally:
+        await engine.close()
+    assert together == [ENGINE.decide_sync(r) for r in requests]
+
+
+async def _record(posted: list[str], request: httpx.Request) -> None:
+    posted.append(request.url.path)
+
+
+async def test_opa_gives_a_verdict_for_every_subject_or_none_is_given() -> None:
+    engine = OpaEngine(
+        "http://opa.test",
+        client=httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda _: httpx.Response(200, json={"result": [{}]}))
+        ),
+    )
+    with pytest.raises(PolicyUnavailable, match="every subject"):
+        await engine.decide_many(_alike(ROWS[0].request()))
+
+
+def test_requests_differing_beyond_subject_and_consents_are_not_decided_together() -> None:
+    request = ROWS[0].request()
+    assert request.alike(replace(request, subject=OTHER, consents=(consent(),)))
+    for change in ({"via": "Household.head"}, {"fields": ["x"]}, {"type": "Parcel"},
+                   {"now": NOW.replace(minute=1)}, {"citizen_id": CITIZEN}):  # fmt: skip
+        assert not request.alike(replace(request, **change))
+    other = replace(request, type="Parcel", subject=OTHER)
+    assert batch_input([request, other]) is None
+    assert batch_input([request]) is None
+    assert ENGINE.decide_many_sync([request, other]) == [
+        ENGINE.decide_sync(request), ENGINE.decide_sync(other)
+    ]  # fmt: skip
 
 
 def _loan(consents: tuple[dict[str, Any], ...]) -> DecisionRequest:
@@ -191,6 +251,62 @@ def test_the_compiled_program_decides_as_the_interpreter(
     assert ENGINE.decide_sync(request) == ENGINE.interpret(request)
 
 
+SUBJECT_STATES = st.sampled_from(["none", "live", "revoked", "expired", "other's", "citizen"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    fields=st.lists(FIELD_NAMES, min_size=1, max_size=8, unique=True),
+    agency=st.sampled_from(["motcua-danang", "thue-hcm", "tainguyen-danang", "nganhang-abc"]),
+    purpose=st.sampled_from(["CT01", "DKKD", "TD-VAY", None]),
+    kind=st.sampled_from(["Resident", "Enterprise", "Household", "AccessLog"]),
+    via=st.sampled_from([None, "Enterprise.legalRepresentatives"]),
+    roles=st.sampled_from([("agency",), ("citizen",), ("agency", "citizen")]),
+    states=st.lists(SUBJECT_STATES, min_size=2, max_size=8),
+)
+def test_subjects_decided_together_get_what_each_gets_alone(
+    fields: list[str],
+    agency: str,
+    purpose: str | None,
+    kind: str,
+    via: str | None,
+    roles: tuple[str, ...],
+    states: list[str],
+) -> None:
+    subjects = [f"0480850{n:05d}" for n in range(len(states))]
+    citizen = subjects[states.index("citizen")] if "citizen" in states else CITIZEN
+    live = {"agency": agency, "purpose": purpose, "fields": fields}
+
+    def consents_of(subject: str, state: str) -> tuple[dict[str, Any], ...]:
+        return {
+            "none": (), "citizen": (),
+            "live": (consent(subject=subject, **live),),
+            "revoked": (consent(subject=subject, revoked_at="2026-11-20T00:00:00Z", **live),),
+            "expired": (consent(subject=subject, expires_at="2026-11-01T00:00:00Z", **live),),
+            "other's": (consent(subject=OTHER, **live),),
+        }[state]  # fmt: skip
+
+    requests = [
+        DecisionRequest(
+            agency=agency,
+            roles=roles,
+            purpose=purpose,
+            type=kind,
+            subject=subject,
+            fields=fields,
+            agreements=agreements_of(agency),
+            consents=consents_of(subject, state),
+            via=via,
+            citizen_id=citizen if "citizen" in roles else None,
+            now=NOW,
+        )
+        for subject, state in zip(subjects, states, strict=True)
+    ]
+    together = ENGINE.decide_many_sync(requests)
+    assert together == [ENGINE.decide_sync(r) for r in requests]
+    assert together == [ENGINE.interpret(r) for r in requests]
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     fields=st.lists(FIELD_NAMES, min_size=1, max_size=5, unique=True),
@@ -215,7 +331,7 @@ def test_policies_avoid_builtins_the_embedded_engine_lacks() -> None:
 async def test_an_engine_error_is_unavailable_never_allow(tmp_path: Path) -> None:
     (tmp_path / "broken.rego").write_text(
         "package lienthong.authz\nimport rego.v1\n"
-        "verdict := 1 / 0 if true\ndecision := 1 / 0 if true\n",
+        "verdict := 1 / 0 if true\nverdicts := [1 / 0] if true\ndecision := 1 / 0 if true\n",
         encoding="utf-8",
     )
     engine = EmbeddedEngine(tmp_path)
@@ -223,6 +339,8 @@ async def test_an_engine_error_is_unavailable_never_allow(tmp_path: Path) -> Non
         await engine.decide(ROWS[0].request())
     with pytest.raises(PolicyUnavailable):
         engine.interpret(ROWS[0].request())
+    with pytest.raises(PolicyUnavailable):
+        await engine.decide_many(_alike(ROWS[0].request()))
 
 
 def test_a_policy_without_the_decision_rules_does_not_load(tmp_path: Path) -> None:
