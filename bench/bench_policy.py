@@ -5,8 +5,10 @@ embedded engine is handed what the gateway hands it (the agency's agreements fro
 the subject's consents from one query) and decides a 20-field request. Prints decisions/s and
 the latency percentiles of data fetch + decision (one after the other, as the gateway does them),
 then of the adapter alone over the same requests back to back: the compiled program the gateway
-decides with, and the interpreter's `eval_rule_as_json` for comparison — R rounds (`--rounds`,
-default 5), of which the quietest counts: these machines are shared and noisy.
+decides with, the interpreter's `eval_rule_as_json` for comparison, and the compiled program
+deciding them as levels of 100 alike subjects in one evaluation each (`verdicts`, as a batch
+query's levels are decided) — R rounds (`--rounds`, default 5), of which the quietest counts:
+these machines are shared and noisy.
 """
 
 from __future__ import annotations
@@ -17,16 +19,21 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from bench.bench_etl import _drop, _option, _scratch_database
 from gateway.policy.embedded import EmbeddedEngine
-from gateway.policy.engine import Decision, DecisionRequest
+from gateway.policy.engine import DecisionRequest
 from gateway.policy.models import Consent
 from gateway.policy.service import AgreementCache, consents_of, load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 
+T = TypeVar("T")
+# Subjects per level when deciding together, as a batch of 100 residents does.
+BATCH = 100
 FIELDS = [
     "id", "fullName", "birthDate", "sex", "ethnicity", "nationality", "permanentAddress",
     "temporaryAddress", "household", "relationshipToHead", "religion", "placeOfBirth",
@@ -65,9 +72,7 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def _timed(
-    decide: Callable[[DecisionRequest], Decision], requests: list[DecisionRequest]
-) -> list[float]:
+def _timed(decide: Callable[[T], object], requests: list[T]) -> list[float]:
     timings = []
     for request in requests:
         started = time.perf_counter()
@@ -118,11 +123,21 @@ async def _run(url: str, decisions: int, rounds: int) -> dict[str, float]:
             if policy.interpret(request) != decision:
                 raise SystemExit("the compiled program and the interpreter disagree")
             requests.append(request)
-    # The adapter alone, back to back over the requests built above from the database.
-    engine_rounds, interpreter_rounds = [], []
+    # The adapter alone, back to back over the requests built above from the database; and the
+    # same requests as levels of BATCH alike subjects (one instant each), every one consenting.
+    levels = [
+        [replace(request, now=now) for request in requests[start : start + BATCH]]
+        for start in range(0, len(requests), BATCH)
+    ]
+    if [policy.decide_many_sync(level) for level in levels] != [
+        [policy.decide_sync(request) for request in level] for level in levels
+    ]:
+        raise SystemExit("subjects decided together and alone disagree")
+    engine_rounds, interpreter_rounds, batch_rounds = [], [], []
     for _ in range(rounds):
         engine_rounds.append(_timed(policy.decide_sync, requests))
         interpreter_rounds.append(_timed(policy.interpret, requests))
+        batch_rounds.append(sum(_timed(policy.decide_many_sync, levels)))
     engine_only, interpreted = min(engine_rounds, key=sum), min(interpreter_rounds, key=sum)
     await engine.dispose()
     return {
@@ -134,6 +149,7 @@ async def _run(url: str, decisions: int, rounds: int) -> dict[str, float]:
         "interpreter_decisions_per_s": round(len(interpreted) / sum(interpreted)),
         "interpreter_p50_us": round(statistics.median(interpreted) * 1e6),
         "interpreter_p99_us": round(_percentile(interpreted, 0.99) * 1e6),
+        "batch_decisions_per_s": round(len(requests) / min(batch_rounds)),
         "with_data_p50_us": round(statistics.median(with_data) * 1e6),
         "with_data_p99_us": round(_percentile(with_data, 0.99) * 1e6),
     }

@@ -218,53 +218,33 @@ def test_no_field_outside_an_applicable_agreement_is_ever_given(
             assert name in allowed_somewhere
 
 
-@settings(max_examples=80, deadline=None)
+def _consents(state: str, subject: str, **live: Any) -> tuple[dict[str, Any], ...]:
+    """A subject's consents in a given state: none, one in force, revoked, expired, or only
+    another subject's; "citizen" is the citizen asking, with none."""
+    return {
+        "none": (), "citizen": (),
+        "live": (consent(subject=subject, **live),),
+        "revoked": (consent(subject=subject, revoked_at="2026-11-20T00:00:00Z", **live),),
+        "expired": (consent(subject=subject, expires_at="2026-11-01T00:00:00Z", **live),),
+        "other's": (consent(subject=OTHER, **live),),
+    }[state]  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
 @given(
     fields=st.lists(FIELD_NAMES, min_size=1, max_size=8, unique=True),
     agency=st.sampled_from(["motcua-danang", "thue-hcm", "tainguyen-danang", "nganhang-abc"]),
     purpose=st.sampled_from(["CT01", "DKKD", "CPXD", "TD-VAY", None]),
     kind=st.sampled_from(["Resident", "Enterprise", "Parcel", "Household", "AccessLog"]),
     via=st.sampled_from([None, "Enterprise.legalRepresentatives", "Parcel.rights.holder"]),
-    roles=st.sampled_from([("agency",), ("citizen",), ("steward",)]),
-    consent_state=st.sampled_from(["none", "live", "revoked", "expired"]),
+    roles=st.sampled_from([("agency",), ("citizen",), ("steward",), ("agency", "citizen")]),
+    states=st.lists(
+        st.sampled_from(["none", "live", "revoked", "expired", "other's", "citizen"]),
+        min_size=1,
+        max_size=8,
+    ),
 )
-def test_the_compiled_program_decides_as_the_interpreter(
-    fields: list[str],
-    agency: str,
-    purpose: str | None,
-    kind: str,
-    via: str | None,
-    roles: tuple[str, ...],
-    consent_state: str,
-) -> None:
-    consents = {
-        "none": (),
-        "live": (consent(fields=fields),),
-        "revoked": (consent(fields=fields, revoked_at="2026-11-20T00:00:00Z"),),
-        "expired": (consent(fields=fields, expires_at="2026-11-01T00:00:00Z"),),
-    }[consent_state]
-    request = DecisionRequest(
-        agency=agency, roles=roles, purpose=purpose, type=kind, subject=CITIZEN,
-        fields=fields, agreements=agreements_of(agency), consents=consents, via=via,
-        citizen_id=CITIZEN if roles == ("citizen",) else None, now=NOW,
-    )  # fmt: skip
-    assert ENGINE.decide_sync(request) == ENGINE.interpret(request)
-
-
-SUBJECT_STATES = st.sampled_from(["none", "live", "revoked", "expired", "other's", "citizen"])
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    fields=st.lists(FIELD_NAMES, min_size=1, max_size=8, unique=True),
-    agency=st.sampled_from(["motcua-danang", "thue-hcm", "tainguyen-danang", "nganhang-abc"]),
-    purpose=st.sampled_from(["CT01", "DKKD", "TD-VAY", None]),
-    kind=st.sampled_from(["Resident", "Enterprise", "Household", "AccessLog"]),
-    via=st.sampled_from([None, "Enterprise.legalRepresentatives"]),
-    roles=st.sampled_from([("agency",), ("citizen",), ("agency", "citizen")]),
-    states=st.lists(SUBJECT_STATES, min_size=2, max_size=8),
-)
-def test_subjects_decided_together_get_what_each_gets_alone(
+def test_compiled_alone_together_and_interpreted_every_subject_gets_one_decision(
     fields: list[str],
     agency: str,
     purpose: str | None,
@@ -276,16 +256,6 @@ def test_subjects_decided_together_get_what_each_gets_alone(
     subjects = [f"0480850{n:05d}" for n in range(len(states))]
     citizen = subjects[states.index("citizen")] if "citizen" in states else CITIZEN
     live = {"agency": agency, "purpose": purpose, "fields": fields}
-
-    def consents_of(subject: str, state: str) -> tuple[dict[str, Any], ...]:
-        return {
-            "none": (), "citizen": (),
-            "live": (consent(subject=subject, **live),),
-            "revoked": (consent(subject=subject, revoked_at="2026-11-20T00:00:00Z", **live),),
-            "expired": (consent(subject=subject, expires_at="2026-11-01T00:00:00Z", **live),),
-            "other's": (consent(subject=OTHER, **live),),
-        }[state]  # fmt: skip
-
     requests = [
         DecisionRequest(
             agency=agency,
@@ -295,16 +265,16 @@ def test_subjects_decided_together_get_what_each_gets_alone(
             subject=subject,
             fields=fields,
             agreements=agreements_of(agency),
-            consents=consents_of(subject, state),
+            consents=_consents(state, subject, **live),
             via=via,
             citizen_id=citizen if "citizen" in roles else None,
             now=NOW,
         )
         for subject, state in zip(subjects, states, strict=True)
     ]
-    together = ENGINE.decide_many_sync(requests)
-    assert together == [ENGINE.decide_sync(r) for r in requests]
-    assert together == [ENGINE.interpret(r) for r in requests]
+    alone = [ENGINE.decide_sync(request) for request in requests]
+    assert alone == [ENGINE.interpret(request) for request in requests]
+    assert ENGINE.decide_many_sync(requests) == alone
 
 
 @settings(max_examples=40, deadline=None)
