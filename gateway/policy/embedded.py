@@ -32,6 +32,10 @@ POLICIES_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 RULE = "data." + DECISION_PATH.replace("/", ".")
 VERDICT_RULE = "data." + VERDICT_PATH.replace("/", ".")
 VERDICTS_RULE = "data." + VERDICTS_PATH.replace("/", ".")
+# Subjects per evaluation of `verdicts`: a level of 100 subjects with no consent costs about the
+# same in chunks of 20 as in one run; 100 subjects each with a consent and five agreements
+# requiring it overrun the VM's instruction limit in chunks of 50 (`decide_many_sync`).
+LEVEL_CHUNK = 20
 
 
 def policy_files(folder: Path = POLICIES_DIR) -> list[Path]:
@@ -57,10 +61,26 @@ class EmbeddedEngine:
         return Decision.from_verdict(request, self._run(VERDICT_RULE, request.as_input()))
 
     def decide_many_sync(self, requests: Sequence[DecisionRequest]) -> list[Decision]:
+        """Alike requests, LEVEL_CHUNK to an evaluation. regorus' VM stops a program after a
+        fixed number of instructions (25,000, not settable from Python), which a level of many
+        consenting subjects reaches, and a failed run costs as much as a good one: so levels go
+        in chunks that stay well within it, and a chunk the engine still fails on is decided
+        again as two halves, down to single requests, whose failure is the policy's
+        (PolicyUnavailable)."""
+        if len(requests) > LEVEL_CHUNK:
+            return [
+                decision
+                for start in range(0, len(requests), LEVEL_CHUNK)
+                for decision in self.decide_many_sync(requests[start : start + LEVEL_CHUNK])
+            ]
         common = batch_input(requests)
         if common is None:
             return [self.decide_sync(request) for request in requests]
-        verdicts = self._run(VERDICTS_RULE, common)
+        try:
+            verdicts = self._run(VERDICTS_RULE, common)
+        except PolicyUnavailable:
+            half = len(requests) // 2
+            return self.decide_many_sync(requests[:half]) + self.decide_many_sync(requests[half:])
         if not isinstance(verdicts, list) or len(verdicts) != len(requests):
             raise PolicyUnavailable("the policy gave no verdict for every subject")
         return [

@@ -142,6 +142,61 @@ async def test_opa_gives_a_verdict_for_every_subject_or_none_is_given() -> None:
         await engine.decide_many(_alike(ROWS[0].request()))
 
 
+class SizedEngine(EmbeddedEngine):
+    """The embedded engine, noting how many subjects each evaluation of `verdicts` held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def _run(self, rule: str, policy_input: dict[str, object]) -> object:
+        subjects = policy_input.get("subjects")
+        if isinstance(subjects, list):
+            self.sizes.append(len(subjects))
+        return super()._run(rule, policy_input)
+
+
+def _consenting_level(agreements: int, subjects: int) -> list[DecisionRequest]:
+    """A level of consenting subjects under `agreements` agreements that each require consent:
+    the heaviest evaluations, growing with both."""
+    fields = ["fullName", "birthDate", "sex", "religion", "permanentAddress", "household", "id"]
+    loans = [
+        {**agreements_of("nganhang-abc")[0], "agreement_id": f"a{n}", "fields": fields}
+        for n in range(agreements)
+    ]
+    return [
+        DecisionRequest(
+            agency="nganhang-abc",
+            roles=("agency",),
+            purpose="TD-VAY",
+            type="Resident",
+            subject=subject,
+            fields=fields,
+            agreements=loans,
+            now=NOW,
+            consents=(consent(subject=subject, fields=fields[: 1 + n % 7]),),
+        )
+        for n, subject in enumerate(f"0480850{n:05d}" for n in range(subjects))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("agreements", "subjects", "sizes"),
+    [(5, 100, [20, 20, 20, 20, 20]), (20, 40, [20, 10, 10, 20, 10, 10])],
+)
+def test_levels_go_in_chunks_and_a_chunk_over_the_vms_limit_in_halves(
+    agreements: int, subjects: int, sizes: list[int]
+) -> None:
+    requests = _consenting_level(agreements, subjects)
+    engine = SizedEngine()
+    together = engine.decide_many_sync(requests)
+    assert engine.sizes == sizes
+    assert together == [ENGINE.decide_sync(request) for request in requests]
+    assert [len(d.fields) - list(d.fields.values()).count("deny") for d in together[:7]] == [
+        1, 2, 3, 4, 5, 6, 7
+    ]  # fmt: skip
+
+
 def test_requests_differing_beyond_subject_and_consents_are_not_decided_together() -> None:
     request = ROWS[0].request()
     assert request.alike(replace(request, subject=OTHER, consents=(consent(),)))
