@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 
 
 class CursorError(ValueError):
@@ -29,3 +30,12 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
     ):
         raise CursorError("invalid cursor")
     return parts
+
+
+def decode_timed_cursor(cursor: str) -> tuple[datetime, str]:
+    """A cursor of (ISO instant, key), as keyset pages ordered by time hand out."""
+    instant, key = decode_cursor(cursor, 2)
+    try:
+        return datetime.fromisoformat(instant), key
+    except ValueError as error:
+        raise CursorError("invalid cursor") from error

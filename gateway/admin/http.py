@@ -87,11 +87,15 @@ class Page(BaseModel, Generic[ItemT]):
     next_cursor: str | None
 
 
+def bad_cursor() -> Problem:
+    return bad_input("cursor", "not a cursor this API handed out")
+
+
 def decode_cursor(cursor: str, size: int) -> list[str]:
     try:
         return cursors.decode_cursor(cursor, size)
     except cursors.CursorError as error:
-        raise bad_input("cursor", "not a cursor this API handed out") from error
+        raise bad_cursor() from error
 
 
 def tag(response: Response, version_id: int) -> None:

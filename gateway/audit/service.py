@@ -28,9 +28,9 @@ def encode_cursor(entry: AccessLogEntry) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    occurred, entry_id = cursors.decode_cursor(cursor, 2)
+    occurred, entry_id = cursors.decode_timed_cursor(cursor)
     try:
-        return datetime.fromisoformat(occurred), int(entry_id)
+        return occurred, int(entry_id)
     except ValueError as error:
         raise CursorError("invalid cursor") from error
 

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime
 
 from gateway.admin.audit.models import AccessLogOut, DailyCountOut
 from gateway.admin.context import Admin
-from gateway.admin.http import AdminDep, Cursor, Limit, Page
+from gateway.admin.http import AdminDep, Cursor, Limit, Page, bad_cursor
 from gateway.admin.problems import bad_input, responses
 from gateway.admin.types import CLIENT_ID, PURPOSE_CODE, Day
 from gateway.audit import service
@@ -60,7 +60,7 @@ async def search_access_log(
         async with admin.transaction() as session:
             page = await service.search(session=session, where=where, first=limit, after=cursor)
     except CursorError as error:
-        raise bad_input("cursor", "not a cursor this API handed out") from error
+        raise bad_cursor() from error
     return Page(
         items=[AccessLogOut.of(e) for e in page.entries],
         next_cursor=page.end_cursor if page.has_next_page else None,

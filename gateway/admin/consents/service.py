@@ -3,17 +3,15 @@ paper form through the same `grant_consent` citizens use online."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from graphql import GraphQLSchema
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.consents.models import PaperConsentIn
-from gateway.admin.http import decode_cursor
+from gateway.admin.http import bad_cursor
 from gateway.admin.problems import bad_input
 from gateway.admin.schema_rules import check_fields
-from gateway.cursors import encode_cursor
+from gateway.cursors import CursorError, decode_timed_cursor, encode_cursor
 from gateway.policy.models import Consent, Purpose
 from gateway.policy.service import agency_status, grant_consent
 from registries.history import is_current
@@ -36,11 +34,10 @@ async def list_consents(
     if agency is not None:
         query = query.where(Consent.agency == agency)
     if cursor is not None:
-        granted, consent_id = decode_cursor(cursor, 2)
         try:
-            granted_at = datetime.fromisoformat(granted)
-        except ValueError as error:
-            raise bad_input("cursor", "not a cursor this API handed out") from error
+            granted_at, consent_id = decode_timed_cursor(cursor)
+        except CursorError as error:
+            raise bad_cursor() from error
         query = query.where(
             tuple_(Consent.granted_at, Consent.consent_id) < (granted_at, consent_id)
         )
