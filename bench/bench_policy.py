@@ -6,7 +6,7 @@ the subject's consents from one query) and decides a 20-field request. Prints de
 the latency percentiles of data fetch + decision (one after the other, as the gateway does them),
 then of the adapter alone over the same requests back to back: the compiled program the gateway
 decides with, the interpreter's `eval_rule_as_json` for comparison, and the compiled program
-deciding them as levels of 100 alike subjects in one evaluation each (`verdicts`, as a batch
+deciding them as levels of 100 alike subjects together (`verdicts`, in chunks, as a batch
 query's levels are decided) — R rounds (`--rounds`, default 5), of which the quietest counts:
 these machines are shared and noisy.
 """
@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from bench.bench_etl import _drop, _option, _scratch_database
 from gateway.policy.embedded import EmbeddedEngine
-from gateway.policy.engine import DecisionRequest
+from gateway.policy.engine import DecisionRequest, batch_input
 from gateway.policy.models import Consent
 from gateway.policy.service import AgreementCache, consents_of, load_policy_document
 from lienthong.settings import Settings
@@ -129,6 +129,8 @@ async def _run(url: str, decisions: int, rounds: int) -> dict[str, float]:
         [replace(request, now=now) for request in requests[start : start + BATCH]]
         for start in range(0, len(requests), BATCH)
     ]
+    if any(batch_input(level) is None for level in levels):
+        raise SystemExit("the levels are not alike: they would be decided one by one")
     if [policy.decide_many_sync(level) for level in levels] != [
         [policy.decide_sync(request) for request in level] for level in levels
     ]:

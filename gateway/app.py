@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -102,12 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await connection.execute(text("SELECT 1"))
 
     async def policy_ready() -> None:
-        await app.state.services.policy.decide(
-            DecisionRequest(
-                agency="readiness", roles=(), purpose=None, type="Resident", subject="",
-                fields=("id",), agreements=(),
-            )
+        # Both rules the guard asks: `decision` alone and `verdicts` for a level (an OPA sidecar
+        # still on a bundle without `verdicts` would fail every batch)
+        request = DecisionRequest(
+            agency="readiness", roles=(), purpose=None, type="Resident", subject="",
+            fields=("id",), agreements=(),
         )  # fmt: skip
+        await app.state.services.policy.decide(request)
+        await app.state.services.policy.decide_many([request, replace(request, subject="x")])
 
     async def audit_ready() -> None:
         if not app.state.services.audit.healthy:

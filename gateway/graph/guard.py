@@ -199,7 +199,7 @@ class Guard:
                 consents = await consents_of(session=session, subject_ids=consenting, agency=agency)
         roles, now = tuple(sorted(self.principal.roles)), datetime.now(UTC)
         # A level's subjects share their type, field set and relation: each such group is one
-        # call, which the engine answers in one evaluation
+        # call, which the engine answers in as few evaluations as it can
         levels: dict[tuple[str, frozenset[str], str | None], list[DecisionRequest]] = {}
         for type_name, subject, fields, via in keys:
             level = levels.setdefault((type_name, fields, via), [])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal, Protocol
 
 FieldOutcome = Literal["allow", "deny", "mask"]
@@ -48,7 +49,14 @@ class DecisionRequest:
 
     def alike(self, other: DecisionRequest) -> bool:
         """The same request but for the subject and its consents: decidable together."""
-        return replace(other, subject=self.subject, consents=self.consents) == self
+        return _shared_part(self) == _shared_part(other)
+
+
+# Every field of a request but the subject and its consents, read in one C call: a batch compares
+# each of its requests with the first, and a field added later is compared without a change here.
+_shared_part = attrgetter(
+    *(f.name for f in fields(DecisionRequest) if f.name not in ("subject", "consents"))
+)
 
 
 def batch_input(requests: Sequence[DecisionRequest]) -> dict[str, Any] | None:
@@ -76,8 +84,9 @@ class Decision:
 
     @classmethod
     def from_verdict(cls, request: DecisionRequest, verdict: Any) -> Decision:
-        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego:
-        allowed wins over masked. Read directly, not through a `decision`-shaped dict: this runs
+        """Shape the policy's `verdict` (its outcome as sets) as `decision` shapes it in Rego
+        (the policy keeps allowed and masked apart; a field in both would be allowed here). Read
+        directly, not through a `decision`-shaped dict: this runs
         per subject."""
         if not isinstance(verdict, dict):
             raise PolicyUnavailable("the policy gave no verdict")
@@ -92,6 +101,23 @@ class Decision:
             reasons=((name, why) for why, names in denials.items() for name in names),
             legal_basis=verdict.get("legal_basis"),
         )
+
+    @classmethod
+    def from_verdicts(cls, requests: Sequence[DecisionRequest], verdicts: Any) -> list[Decision]:
+        """The policy's `verdicts` for alike requests, one per request in order, or none at all.
+        Alike requests ask the same fields, so an equal verdict (every subject without consent
+        shares one) makes an equal Decision: it is shaped once."""
+        if not isinstance(verdicts, list) or len(verdicts) != len(requests):
+            raise PolicyUnavailable("the policy gave no verdict for every subject")
+        decisions: list[Decision] = []
+        previous: Any = None
+        for request, verdict in zip(requests, verdicts, strict=True):
+            if decisions and verdict == previous:
+                decisions.append(decisions[-1])
+            else:
+                decisions.append(cls.from_verdict(request, verdict))
+            previous = verdict
+        return decisions
 
     @classmethod
     def from_result(cls, request: DecisionRequest, result: Any) -> Decision:
@@ -144,6 +170,6 @@ class PolicyEngine(Protocol):
     async def decide(self, request: DecisionRequest) -> Decision: ...
 
     async def decide_many(self, requests: Sequence[DecisionRequest]) -> list[Decision]:
-        """One decision per request, in order: in one evaluation when they are alike (a level
-        of an answer), else one by one."""
+        """One decision per request, in order: alike requests (a level of an answer) together,
+        in as few evaluations as the engine allows; others one by one."""
         ...

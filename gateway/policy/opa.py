@@ -30,8 +30,7 @@ class OpaEngine:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.url = f"{base_url.rstrip('/')}/v1/data/{DECISION_PATH}"
-        self.batch_url = f"{base_url.rstrip('/')}/v1/data/{VERDICTS_PATH}"
+        self._data = f"{base_url.rstrip('/')}/v1/data"
         self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
         self._failures_to_open = failures_to_open
         self._open_seconds = open_seconds
@@ -44,26 +43,20 @@ class OpaEngine:
         return self._clock() < self._open_until
 
     async def decide(self, request: DecisionRequest) -> Decision:
-        return Decision.from_result(request, await self._result(self.url, request.as_input()))
+        return Decision.from_result(request, await self._result(DECISION_PATH, request.as_input()))
 
     async def decide_many(self, requests: Sequence[DecisionRequest]) -> list[Decision]:
         """Alike requests in one round trip (rule `verdicts`), others one by one."""
         common = batch_input(requests)
         if common is None:
             return [await self.decide(request) for request in requests]
-        verdicts = await self._result(self.batch_url, common)
-        if not isinstance(verdicts, list) or len(verdicts) != len(requests):
-            raise PolicyUnavailable("OPA gave no verdict for every subject")
-        return [
-            Decision.from_verdict(request, verdict)
-            for request, verdict in zip(requests, verdicts, strict=True)
-        ]
+        return Decision.from_verdicts(requests, await self._result(VERDICTS_PATH, common))
 
-    async def _result(self, url: str, policy_input: dict[str, Any]) -> Any:
+    async def _result(self, path: str, policy_input: dict[str, Any]) -> Any:
         if self.circuit_open:
             raise PolicyUnavailable("OPA is failing: circuit open")
         try:
-            answer = await self._client.post(url, json={"input": policy_input})
+            answer = await self._client.post(f"{self._data}/{path}", json={"input": policy_input})
             answer.raise_for_status()
             document = answer.json()
         except (httpx.HTTPError, ValueError) as error:
@@ -74,7 +67,7 @@ class OpaEngine:
             raise PolicyUnavailable("OPA did not answer") from error
         self._failures = 0
         if "result" not in document:
-            raise PolicyUnavailable(f"OPA has no decision at {url.rpartition('/v1/data/')[2]}")
+            raise PolicyUnavailable(f"OPA has no decision at {path}")
         return document["result"]
 
     async def close(self) -> None:
