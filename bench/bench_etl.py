@@ -38,20 +38,21 @@ from sqlalchemy import make_url
 
 from etl import pipeline
 from etl.report import BULK_MERGE_LINE
+from etl.targets import TARGETS
 from lienthong import migrate
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings
 from registries.bulk import (
-    REBUILD_MAINTENANCE_WORK_MEM,
     create,
     deferrable_structures,
     drop,
+    for_rebuilding,
     rebuilt,
 )
 from registries.residents.merge import RESIDENT_COLUMNS
 from tests.net import LIENTHONG
 
-BULK_TABLES = ("residents", "households")
+BULK_TABLES = TARGETS["residents"].bulk_tables
 # The issue's target: a load at least this share of a raw COPY's speed, in the same run.
 TARGET_VS_RAW_COPY = 0.4
 
@@ -133,9 +134,7 @@ def _rebuild_seconds(url: str) -> dict[str, float]:
     (in a transaction rolled back): what each costs to build once, whatever loads the rows."""
     seconds = {}
     with psycopg.connect(url) as connection, connection.transaction(force_rollback=True):
-        connection.execute(
-            "SELECT set_config('maintenance_work_mem', %s, true)", (REBUILD_MAINTENANCE_WORK_MEM,)
-        )
+        for_rebuilding(connection)
         for structure in deferrable_structures(connection, BULK_TABLES):
             drop(connection, structure)
             started = time.perf_counter()

@@ -28,6 +28,7 @@ from etl.synth import SynthOptions, synthesize
 from etl.targets import TARGETS
 from gateway.policy.service import load_policy_document
 from lienthong.settings import get_settings
+from registries.bulk import BULK_MIN_ROWS, BULK_RATIO
 from registries.db import create_engine, session_factory
 
 app = typer.Typer(help="Synthetic agency exports and validated, idempotent registry loads.")
@@ -109,7 +110,8 @@ def load_command(
         None,
         "--bulk/--no-bulk",
         help="Force the bulk merge on or off (residents, enterprises). Default: bulk when the "
-        "load brings at least 10,000 rows and 10 times what the registry holds. Bulk drops the "
+        f"load brings at least {BULK_MIN_ROWS:,} rows and {BULK_RATIO} times what the registry "
+        "holds. Bulk drops the "
         "registry's history exclusion constraints and secondary indexes, merges, and re-creates "
         "and re-validates them in the same transaction; readers of that registry wait for the "
         "merge meanwhile.",

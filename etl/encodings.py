@@ -10,10 +10,12 @@ module decides which one a file is in and turns everything into NFC.
 from __future__ import annotations
 
 import codecs
+import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from viparse.normalize.detector import detect_encoding_by_content
 from viparse.normalize.encodings import AUTO_DETECT_CHARMAPS, CHARMAPS
@@ -73,6 +75,16 @@ class TextDecoder:
 
     def __call__(self, data: bytes) -> str:
         return _DECODERS[self.encoding](data)
+
+    def lines(self, handle: BinaryIO) -> Iterator[str]:
+        """The file's lines as text. UTF-8 is decoded in blocks at C speed and not normalised
+        here: values are brought to NFC field by field when validated (etl.validation.text).
+        Legacy encodings are decoded, to NFC, line by line."""
+        if self.encoding == UTF8:
+            yield from io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+            return
+        for line in handle:
+            yield self(line)
 
 
 def _decode_utf8(data: bytes) -> str:

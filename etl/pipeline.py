@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -127,28 +128,17 @@ def load(
 ) -> LoadReport:
     """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
     forces the bulk path on or off (registries without bulk tables always merge normally)."""
-    spec = TARGETS.get(target)
-    if spec is None:
-        raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
-    source = open_source(path, encoding=encoding, crs=crs)
+    spec, source, report, rejects = _opened(target, path, encoding=encoding, crs=crs)
     if on_total is not None:
         on_total(count_records(source))
     started = time.perf_counter()
-    report = LoadReport(
-        run_id=0,
-        target=target,
-        source=path,
-        sha256=file_sha256(path),
-        encoding=source.encoding,
-        crs=source.crs,
-    )
+    report.sha256 = file_sha256(path)
     try:
         connection = psycopg.connect(settings.libpq_url)
     except psycopg.OperationalError as error:
         raise LoadError(f"cannot reach the database: {error}") from error
     with connection:
         report.run_id = _start_run(connection, report)
-        rejects = _Rejects(Path(f"{path}.rejects.csv"))
         try:
             with connection.transaction():
                 counts = _stage_and_merge(
@@ -188,11 +178,7 @@ def count_valid(
     """Read and validate an export exactly as a load does, staging and merging nothing: (rows
     read, rows valid). Rejects go to `<input>.rejects.csv` as in a load. This is the Python part
     of a load alone, which `python -m bench etl` times beside the database's part."""
-    spec = TARGETS[target]
-    source = open_source(path, encoding=encoding, crs=crs)
-    report = LoadReport(run_id=0, target=target, source=path, sha256="",
-                        encoding=source.encoding, crs=source.crs)  # fmt: skip
-    rejects = _Rejects(Path(f"{path}.rejects.csv"))
+    spec, source, report, rejects = _opened(target, path, encoding=encoding, crs=crs)
     try:
         rows = _validated_rows(
             spec=spec,
@@ -206,6 +192,20 @@ def count_valid(
     finally:
         rejects.close()
     return report.read, valid
+
+
+def _opened(
+    target: str, path: Path, *, encoding: str | None, crs: str | None
+) -> tuple[LoadTarget, Source, LoadReport, _Rejects]:
+    """What reading an export for `target` starts from: its spec, its source, a report (not yet
+    a run) and its rejects file (written only when a row is rejected)."""
+    spec = TARGETS.get(target)
+    if spec is None:
+        raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
+    source = open_source(path, encoding=encoding, crs=crs)
+    report = LoadReport(run_id=0, target=target, source=path, sha256="",
+                        encoding=source.encoding, crs=source.crs)  # fmt: skip
+    return spec, source, report, _Rejects(Path(f"{path}.rejects.csv"))
 
 
 def _stage_and_merge(
@@ -236,8 +236,10 @@ def _stage_and_merge(
         ):
             copy.write_row(row)
             staged += 1
-    report.bulk = bool(spec.bulk_tables) and should_bulk(
-        connection, table=spec.bulk_tables[0], staged=staged, forced=bulk
+    report.bulk = bool(spec.bulk_tables) and (
+        bulk
+        if bulk is not None
+        else should_bulk(connection, table=spec.bulk_tables[0], staged=staged)
     )
     if not report.bulk:
         return spec.merge(connection)
@@ -253,10 +255,11 @@ def _validated_rows(
     rejects: _Rejects,
     report: LoadReport,
     progress: Progress | None,
-) -> Iterator[list[Any]]:
+) -> Iterator[tuple[Any, ...]]:
     """Validated rows in staging column order; rejects set aside, repeated keys rejected."""
     seen: dict[str, int] = {}
     pending = 0
+    in_staging_order = itemgetter(*spec.columns)  # a tuple per row, at C speed
     for record in source.records():
         report.read += 1
         pending += 1
@@ -272,8 +275,8 @@ def _validated_rows(
             rejects.add(record, error.code, str(error))
             continue
         key = spec.key(row)
-        values = [row[column] for column in spec.columns]
-        fingerprint = hash(tuple(values))
+        values = in_staging_order(row)
+        fingerprint = hash(values)
         earlier = seen.get(key)
         if earlier is not None:
             if earlier == fingerprint:

@@ -8,7 +8,6 @@ file's CRS or `--crs` to WGS 84.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,13 +63,7 @@ class Source:
 
     def _decoded_lines(self) -> Iterator[str]:
         with self.path.open("rb") as handle:
-            if self._decoder.encoding == UTF8:
-                # Decoded in blocks at C speed; values are brought to NFC field by field when
-                # validated (etl.validation.text), so lines need not be normalised here.
-                yield from io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-                return
-            for line in handle:
-                yield self._decoder(line)
+            yield from self._decoder.lines(handle)
 
     def _csv_records(self) -> Iterator[SourceRecord]:
         # csv.reader and zip rather than DictReader (Python code per row); blank lines skipped.

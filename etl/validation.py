@@ -31,7 +31,7 @@ from registries.parcels.service import GeometryError, check_declared_area, check
 from registries.reference.service import ReferenceCodes
 
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 SEX_WORDS = {
     "male": Sex.MALE,

@@ -13,6 +13,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_PORT = 54329
 EMBEDDED_DATABASE = "lienthong"
 EMBEDDED_SUPERUSER = "postgres"
+# What a database URL may start with: libpq's two spellings, or SQLAlchemy's with a driver.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+")
 
 
 class Env(StrEnum):
@@ -98,7 +100,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("postgresql://", "postgres://", "postgresql+")):
+        if value and not value.startswith(POSTGRES_SCHEMES):
             raise ValueError("LIENTHONG_DATABASE_URL must be a postgresql:// URL")
         return value
 
@@ -106,7 +108,7 @@ class Settings(BaseSettings):
     @classmethod
     def _replica_schemes(cls, value: str) -> str:
         for url in _split_urls(value):
-            if not url.startswith(("postgresql://", "postgres://", "postgresql+")):
+            if not url.startswith(POSTGRES_SCHEMES):
                 raise ValueError("LIENTHONG_DATABASE_REPLICA_URLS: postgresql:// URLs, by commas")
         return value
 
@@ -140,7 +142,7 @@ class Settings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         """SQLAlchemy URL for the asyncpg driver."""
-        return self.libpq_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+        return _asyncpg(self.libpq_url)
 
     @property
     def sync_database_url(self) -> str:
@@ -150,14 +152,15 @@ class Settings(BaseSettings):
     @property
     def async_replica_urls(self) -> list[str]:
         """SQLAlchemy asyncpg URLs of the read replicas, in the order given."""
-        return [
-            _libpq(url).replace("postgresql://", "postgresql+asyncpg://", 1)
-            for url in _split_urls(self.database_replica_urls)
-        ]
+        return [_asyncpg(_libpq(url)) for url in _split_urls(self.database_replica_urls)]
 
 
 def _split_urls(value: str) -> list[str]:
     return [url.strip() for url in value.split(",") if url.strip()]
+
+
+def _asyncpg(libpq_url: str) -> str:
+    return libpq_url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 def _libpq(url: str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from psycopg import Connection, sql
 
@@ -49,13 +50,9 @@ class Structure:
     definition: str  # pg_get_constraintdef (constraint) or pg_get_indexdef (index)
 
 
-def should_bulk(
-    connection: Connection[tuple[object, ...]], *, table: str, staged: int, forced: bool | None
-) -> bool:
-    """The rule: `forced` when given; otherwise at least BULK_MIN_ROWS staged rows and the
-    table holding at most a BULK_RATIO-th of that (counted no further than needed)."""
-    if forced is not None:
-        return forced
+def should_bulk(connection: Connection[tuple[object, ...]], *, table: str, staged: int) -> bool:
+    """At least BULK_MIN_ROWS staged rows, and the table holding at most a BULK_RATIO-th of that
+    (counted no further than needed)."""
     if staged < BULK_MIN_ROWS:
         return False
     limit = staged // BULK_RATIO + 1
@@ -65,7 +62,7 @@ def should_bulk(
         ),
         (limit,),
     ).fetchone()
-    existing = int(str(row[0])) if row else 0
+    existing = cast(int, row[0]) if row else 0
     return existing < limit
 
 
@@ -119,6 +116,13 @@ def create(connection: Connection[tuple[object, ...]], structure: Structure) -> 
         connection.execute(definition)
 
 
+def for_rebuilding(connection: Connection[tuple[object, ...]]) -> None:
+    """The session settings the rebuild runs with, for the rest of the caller's transaction."""
+    connection.execute(
+        "SELECT set_config('maintenance_work_mem', %s, true)", (REBUILD_MAINTENANCE_WORK_MEM,)
+    )
+
+
 @contextmanager
 def rebuilt(connection: Connection[tuple[object, ...]], tables: Sequence[str]) -> Iterator[None]:
     """Within the caller's transaction: drop the tables' deferrable structures, run the body,
@@ -133,8 +137,6 @@ def rebuilt(connection: Connection[tuple[object, ...]], tables: Sequence[str]) -
     for structure in structures:
         drop(connection, structure)
     yield
-    connection.execute(
-        "SELECT set_config('maintenance_work_mem', %s, true)", (REBUILD_MAINTENANCE_WORK_MEM,)
-    )
+    for_rebuilding(connection)
     for structure in structures:
         create(connection, structure)

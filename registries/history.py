@@ -104,18 +104,26 @@ class Reach:
     parent: str | None = None
     parent_attribute: str | None = None
 
+    def labelled(self) -> list[tuple[str, str]]:
+        """Each mapped column attribute of `model` and its label in `current_with_reach`'s rows."""
+        return [(a.key, f"{self.alias}_{a.key}") for a in inspect(self.model).column_attrs]
+
+    @property
+    def key_label(self) -> str:
+        return f"{self.alias}_{self.key}"
+
 
 def current_with_reach(reaches: Sequence[Reach], *, many: bool) -> Select[Any]:
     """Current versions of the root (`reaches[0]`) by its key — one bound key, or with `many`
     an array of them — each with the current version of what it reaches (left joins). Every
-    mapped column is labelled `<alias>_<attribute>`."""
+    mapped column is labelled as `Reach.labelled` says (`<alias>_<attribute>`)."""
     tables = {reach.alias: aliased(reach.model, name=reach.alias) for reach in reaches}
     root, table = reaches[0], tables[reaches[0].alias]
     query = select(
         *(
-            getattr(tables[reach.alias], attribute.key).label(f"{reach.alias}_{attribute.key}")
+            getattr(tables[reach.alias], attribute).label(label)
             for reach in reaches
-            for attribute in inspect(reach.model).column_attrs
+            for attribute, label in reach.labelled()
         )
     ).select_from(table)
     for reach in reaches[1:]:

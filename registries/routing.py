@@ -61,7 +61,7 @@ RECOVERY_CONFLICT = "40001"
 
 def server_failed(error: BaseException) -> bool:
     """Whether a read failed because of the server it ran on (so the primary may answer it)."""
-    if isinstance(error, OSError | TimeoutError):
+    if isinstance(error, OSError):  # TimeoutError included
         return True
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated or isinstance(error, exc.InterfaceError):
@@ -72,7 +72,7 @@ def server_failed(error: BaseException) -> bool:
         return (
             state.startswith(SERVER_FAILURE_CLASSES)
             or state == RECOVERY_CONFLICT
-            or isinstance(cause, OSError | TimeoutError)
+            or isinstance(cause, OSError)
         )
     return False
 
@@ -189,7 +189,7 @@ class ReadReplicas:
             replica.caught_up_at = now
             lag = 0.0
         else:
-            bounds = [age for age in (replay_age,) if age is not None]
+            bounds = [] if replay_age is None else [replay_age]
             if replica.caught_up_at is not None:
                 bounds.append(now - replica.caught_up_at)
             lag = min(bounds, default=math.inf)

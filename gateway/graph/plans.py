@@ -59,7 +59,7 @@ from graphql import (
     get_named_type,
     is_leaf_type,
 )
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import ExecutionResult
@@ -301,14 +301,7 @@ class _Reads:
             for level, parent, relation in levels
         ]
         # (alias, key label, [(attribute, label)]) of each level: what a row is read into
-        self._reads = [
-            (
-                reach.alias,
-                f"{reach.alias}_{reach.key}",
-                [(a.key, f"{reach.alias}_{a.key}") for a in inspect(reach.model).column_attrs],
-            )
-            for reach in reaches
-        ]
+        self._reads = [(reach.alias, reach.key_label, reach.labelled()) for reach in reaches]
         registry = current_with_reach(reaches, many=many)
         version = select(PolicyVersion.version).scalar_subquery().label("policy_version")
         # rides along: the guard's agreement cache needs no statement of its own
