@@ -150,6 +150,10 @@ class ReadReplicas:
             sessions=async_sessionmaker(engine, expire_on_commit=False),
         )
 
+    @property
+    def any_in_rotation(self) -> bool:
+        return any(replica.in_rotation for replica in self.replicas)
+
     def pick(self) -> Replica | None:
         """A replica in rotation (round robin), or None: read from the primary."""
         ready = [replica for replica in self.replicas if replica.in_rotation]

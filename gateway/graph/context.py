@@ -43,7 +43,7 @@ class RequestDatabase:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
-        self._reads = RequestReads(replicas, self.session) if replicas else None
+        self._reads = RequestReads(replicas, self.session) if replicas is not None else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -1,11 +1,11 @@
 """Field-level enforcement: one policy decision per subject, applied field by field.
 
-A resolver that reaches a subject (a resident, a household, an enterprise, a parcel) asks the
-guard for a `Grant` covering every field the operation selects on it. Decisions go through a
-per-request DataLoader, so the subjects of one level (100 residents, their households) are
-decided together: the agency's agreements come from the cache and the subjects' consents from
-one query. Fields declared with `guarded()` then give their value, a masked value, or `null`
-with a FORBIDDEN error — the declaration, not the resolver, does the check.
+A resolver that reaches a subject (a resident, a household, an enterprise, a parcel) asks the guard
+for a `Grant` covering every field the operation selects on it. Decisions go through a per-request
+DataLoader (or, from a compiled plan, `decide_many_now`), so the subjects of one level (100
+residents, their households) are decided together: the agency's agreements come from the cache and
+the subjects' consents from one query. Fields declared with `guarded()` then give their value, a
+masked value, or `null` with a FORBIDDEN error — the declaration, not the resolver, does the check.
 
 Every decision is kept as the subject's disclosure for the access log (one entry per subject
 per request, merged when a subject is reached twice).
@@ -235,11 +235,11 @@ class Guard:
         """The agreements of each type's scope, from the cache when it holds the policy version a
         compiled plan has just read, else through the database."""
         agency, purpose, version = self.principal.agency, self.purpose, self.policy_version
+        if purpose is None:  # no purpose, no agreement applies
+            self._scoped.update({type_name: [] for type_name in types})
+            return
         unknown = set()
         for type_name in types:
-            if purpose is None:
-                self._scoped[type_name] = []
-                continue
             cached = (
                 self._agreements.cached_for(
                     agency=agency, purpose=purpose, subject_type=type_name, version=version

@@ -4,8 +4,9 @@
 Both cost more than the plan itself on the prefill path (route matching, dependency solving,
 request and response objects); neither checks anything. What does the checking — admission,
 the plan or the generic executor it falls back to, sealing with the access log — is the
-router's `answer`, which strawberry's view runs too. The response is what the view would send:
-strawberry's `process_result`, the router's JSON encoding, its status and headers.
+router's `answer`, which strawberry's view runs too. The response is made by the router's
+`respond`, the very steps the view takes: its `process_result`, error hook, JSON encoding, status
+and headers.
 
 Anything else — another path or method, a body that is not one JSON object, a stream, a
 document without a plan — goes on to the application unchanged, its body replayed.
@@ -20,9 +21,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.http import GraphQLRequestData, process_result
-
-from gateway.graph.context import GatewayContext
+from strawberry.http import GraphQLRequestData
 
 if TYPE_CHECKING:
     from gateway.graph.router import GatewayRouter
@@ -106,24 +105,12 @@ class PlannedDocuments:
 
     async def _answer(self, request: Request, data: GraphQLRequestData, send: Send) -> None:
         router = self.router
-        # As FastAPI makes the sub-response strawberry's view answers with: no length, no status.
+        # As FastAPI makes the sub-response strawberry's view answers with: no length
         sub_response = Response()
         del sub_response.headers["content-length"]
-        context = GatewayContext(router.services)
-        result = await router.answer(request, _Post(), sub_response, context, data)
-        content = router.encode_json(process_result(result))
-        response = Response(
-            content, status_code=sub_response.status_code, media_type="application/json"
-        )
-        response.headers.raw.extend(sub_response.headers.raw)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        result = await router.answer(request, _Post(), sub_response, router.new_context(), data)
+        response = await router.respond(request, result, sub_response)
+        await response(request.scope, request.receive, send)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -11,7 +11,7 @@ admission (token, quota, trusted document, limits, `X-Purpose`), the plan:
 1. checks the form serves the declared purpose and validates the subject's ID;
 2. reads the subject and the subjects its form reaches in that one statement;
 3. asks the request's guard for one decision per subject reached, covering exactly the fields the
-   form's query selects on it, with the relation as `via` — the same DataLoader keys the generic
+   form's query selects on it, with the relation as `via` — the same decision keys the generic
    resolvers use, so the access log gets the same disclosures and the router seals them the same
    way (durable before the response, 503 UNAVAILABLE when the policy or the log is down);
 4. enforces every field through the same `Grant.admit` / `Grant.give` the `guarded()` fields
@@ -29,7 +29,7 @@ Whatever a plan does not reproduce exactly — an unknown form or another purpos
 refused subject, a masked relation, variables of another shape, any refusal in a batch (its
 FORBIDDEN errors), an unexpected failure — it hands to the generic executor. The only decisions
 it may have made by then are the ones the generic path makes first, for the same keys, and the
-guard's DataLoader answers those from its cache.
+guard answers those from its record of this request's decisions.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ class UnplannableError(ValueError):
     """A document or form the plans do not cover: the generic executor runs it."""
 
 
-POLICY_VERSION = str(select(PolicyVersion.version).compile(dialect=ASYNCPG))
+_POLICY_VERSION = select(PolicyVersion.version)
+POLICY_VERSION = str(_POLICY_VERSION.compile(dialect=ASYNCPG))
 
 
 class _Fallback(Exception):  # noqa: N818 - control flow, never shown
@@ -303,7 +304,7 @@ class _Reads:
         # (alias, key label, [(attribute, label)]) of each level: what a row is read into
         self._reads = [(reach.alias, reach.key_label, reach.labelled()) for reach in reaches]
         registry = current_with_reach(reaches, many=many)
-        version = select(PolicyVersion.version).scalar_subquery().label("policy_version")
+        version = _POLICY_VERSION.scalar_subquery().label("policy_version")
         # rides along: the guard's agreement cache needs no statement of its own
         self.sql = str(registry.add_columns(version).compile(dialect=ASYNCPG))
         self.registry_sql = str(registry.compile(dialect=ASYNCPG))
@@ -323,9 +324,11 @@ class _Reads:
         pool = context.services.reads
         if pool is None:
             raise _Fallback
-        if context.services.replicas is not None:
+        replicas = context.services.replicas
+        if replicas is not None and replicas.any_in_rotation:
             # Registry rows through the read routing (a replica in rotation, else the primary),
             # and meanwhile the policy version on the primary: a replica's may lag a suspension.
+            # With none in rotation, the one statement below reads both on the primary.
             async with asyncio.TaskGroup() as both:  # one failing cancels the other
                 registry = both.create_task(
                     context.database.read(partial(self._fetch_registry, key=key))

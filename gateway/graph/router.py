@@ -33,6 +33,7 @@ from gateway.graph.context import GatewayContext, Services
 from gateway.graph.limits import parse_limited, shape_of
 from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
+from gateway.trusted_documents import TrustedDocument, TrustedDocuments
 from lienthong.settings import Env, Settings
 from registries.routing import server_failed
 
@@ -55,7 +56,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         self, schema: BaseSchema, *, services: Callable[[], Services], settings: Settings
     ) -> None:
         async def context_getter() -> GatewayContext:
-            return GatewayContext(services())
+            return self.new_context()
 
         self._services = services
         self._plans_enabled = settings.graphql_plans
@@ -69,6 +70,19 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     @property
     def services(self) -> Services:
         return self._services()
+
+    def new_context(self) -> GatewayContext:
+        return GatewayContext(self.services)
+
+    async def respond(
+        self, request: Request, result: ExecutionResult, sub_response: Response
+    ) -> Response:
+        """The response strawberry's view makes of one operation's result (its own steps, for
+        the planned-documents shortcut, which answers without the view)."""
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data, sub_response)
 
     @property
     def plans_enabled(self) -> bool:
@@ -88,9 +102,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         query = data.query
         if query is None:
             try:
-                query = self.services.trusted.find(
-                    query=None, document_id=data.operation_name, sha256=_persisted_sha256(data)
-                ).source
+                query = _persisted(self.services.trusted, data).source
             except GatewayError:
                 return False
         return self._plan_for(query, data.operation_name) is not None
@@ -212,7 +224,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             )
             query, operation_name = document.source, document.name
         elif query is None and (sha256 or operation_name):
-            document = services.trusted.find(query=None, document_id=operation_name, sha256=sha256)
+            document = _persisted(services.trusted, data)
             query, operation_name = document.source, document.name
         if query is None:
             raise bad_user_input("query", "no GraphQL query in the request")
@@ -285,3 +297,8 @@ def _persisted_sha256(data: GraphQLRequestData) -> str | None:
     """The APQ-style `extensions.persistedQuery.sha256Hash` a request names, if any."""
     persisted = (data.extensions or {}).get("persistedQuery") or {}
     return persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+
+
+def _persisted(trusted: TrustedDocuments, data: GraphQLRequestData) -> TrustedDocument:
+    """The trusted document a request without a query names, by name or by hash."""
+    return trusted.find(query=None, document_id=data.operation_name, sha256=_persisted_sha256(data))
