@@ -115,6 +115,62 @@ class _Rejects:
         return self.path
 
 
+@dataclass(frozen=True)
+class _Export:
+    """One export being read for a registry: its spec, its source, the report (not yet a run)
+    and its rejects file (written only when a row is rejected)."""
+
+    spec: LoadTarget
+    source: Source
+    report: LoadReport
+    rejects: _Rejects
+
+    @classmethod
+    def open(cls, target: str, path: Path, *, encoding: str | None, crs: str | None) -> _Export:
+        spec = TARGETS.get(target)
+        if spec is None:
+            raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
+        source = open_source(path, encoding=encoding, crs=crs)
+        report = LoadReport(run_id=0, target=target, source=path, sha256="",
+                            encoding=source.encoding, crs=source.crs)  # fmt: skip
+        return cls(spec, source, report, _Rejects(Path(f"{path}.rejects.csv")))
+
+    def rows(self, context: LoadContext, *, progress: Progress | None) -> Iterator[tuple[Any, ...]]:
+        """Validated rows in staging column order; rejects set aside, repeated keys rejected."""
+        spec, report, rejects = self.spec, self.report, self.rejects
+        seen: dict[str, int] = {}
+        pending = 0
+        in_staging_order = itemgetter(*spec.columns)  # a tuple per row, at C speed
+        for record in self.source.records():
+            report.read += 1
+            pending += 1
+            if progress is not None and pending == 1000:
+                progress(pending)
+                pending = 0
+            if record.unreadable is not None:
+                rejects.add(record, *record.unreadable)
+                continue
+            try:
+                row = spec.validate(record, context)
+            except RowError as error:
+                rejects.add(record, error.code, str(error))
+                continue
+            key = spec.key(row)
+            values = in_staging_order(row)
+            fingerprint = hash(values)
+            earlier = seen.get(key)
+            if earlier is not None:
+                if earlier == fingerprint:
+                    rejects.add(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
+                else:
+                    rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
+                continue
+            seen[key] = fingerprint
+            yield values
+        if progress is not None and pending:
+            progress(pending)
+
+
 def load(
     *,
     settings: Settings,
@@ -128,9 +184,10 @@ def load(
 ) -> LoadReport:
     """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
     forces the bulk path on or off (registries without bulk tables always merge normally)."""
-    spec, source, report, rejects = _opened(target, path, encoding=encoding, crs=crs)
+    export = _Export.open(target, path, encoding=encoding, crs=crs)
+    report, rejects = export.report, export.rejects
     if on_total is not None:
-        on_total(count_records(source))
+        on_total(count_records(export.source))
     started = time.perf_counter()
     report.sha256 = file_sha256(path)
     try:
@@ -141,15 +198,7 @@ def load(
         report.run_id = _start_run(connection, report)
         try:
             with connection.transaction():
-                counts = _stage_and_merge(
-                    connection,
-                    spec=spec,
-                    source=source,
-                    rejects=rejects,
-                    report=report,
-                    progress=progress,
-                    bulk=bulk,
-                )
+                counts = _stage_and_merge(connection, export, progress=progress, bulk=bulk)
                 _store_rejects(connection, report.run_id, rejects)
         except Exception as error:
             _fail_run(connection, report.run_id, error)
@@ -178,116 +227,42 @@ def count_valid(
     """Read and validate an export exactly as a load does, staging and merging nothing: (rows
     read, rows valid). Rejects go to `<input>.rejects.csv` as in a load. This is the Python part
     of a load alone, which `python -m bench etl` times beside the database's part."""
-    spec, source, report, rejects = _opened(target, path, encoding=encoding, crs=crs)
+    export = _Export.open(target, path, encoding=encoding, crs=crs)
     try:
-        rows = _validated_rows(
-            spec=spec,
-            source=source,
-            context=spec.reference(connection),
-            rejects=rejects,
-            report=report,
-            progress=None,
-        )
-        valid = sum(1 for _ in rows)
+        valid = sum(1 for _ in export.rows(export.spec.reference(connection), progress=None))
     finally:
-        rejects.close()
-    return report.read, valid
-
-
-def _opened(
-    target: str, path: Path, *, encoding: str | None, crs: str | None
-) -> tuple[LoadTarget, Source, LoadReport, _Rejects]:
-    """What reading an export for `target` starts from: its spec, its source, a report (not yet
-    a run) and its rejects file (written only when a row is rejected)."""
-    spec = TARGETS.get(target)
-    if spec is None:
-        raise LoadError(f"unknown registry {target!r}; known: {', '.join(sorted(TARGETS))}")
-    source = open_source(path, encoding=encoding, crs=crs)
-    report = LoadReport(run_id=0, target=target, source=path, sha256="",
-                        encoding=source.encoding, crs=source.crs)  # fmt: skip
-    return spec, source, report, _Rejects(Path(f"{path}.rejects.csv"))
+        export.rejects.close()
+    return export.report.read, valid
 
 
 def _stage_and_merge(
     connection: psycopg.Connection[tuple[Any, ...]],
+    export: _Export,
     *,
-    spec: LoadTarget,
-    source: Source,
-    rejects: _Rejects,
-    report: LoadReport,
     progress: Progress | None,
     bulk: bool | None,
 ) -> MergeCounts:
     """Stream validated rows into staging (the server ingests while rows are validated), then
     one set-based merge of the whole file, on the bulk path when the rule or `bulk` says so."""
+    spec = export.spec
     context = spec.reference(connection)
     spec.create_staging(connection)
     columns = sql.SQL(", ").join(map(sql.Identifier, spec.columns))
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(spec.staging), columns)
     staged = 0
     with connection.cursor().copy(copy_sql) as copy:
-        for row in _validated_rows(
-            spec=spec,
-            source=source,
-            context=context,
-            rejects=rejects,
-            report=report,
-            progress=progress,
-        ):
+        for row in export.rows(context, progress=progress):
             copy.write_row(row)
             staged += 1
-    report.bulk = bool(spec.bulk_tables) and (
+    export.report.bulk = bool(spec.bulk_tables) and (
         bulk
         if bulk is not None
         else should_bulk(connection, table=spec.bulk_tables[0], staged=staged)
     )
-    if not report.bulk:
+    if not export.report.bulk:
         return spec.merge(connection)
     with rebuilt(connection, spec.bulk_tables):
         return spec.merge(connection)
-
-
-def _validated_rows(
-    *,
-    spec: LoadTarget,
-    source: Source,
-    context: LoadContext,
-    rejects: _Rejects,
-    report: LoadReport,
-    progress: Progress | None,
-) -> Iterator[tuple[Any, ...]]:
-    """Validated rows in staging column order; rejects set aside, repeated keys rejected."""
-    seen: dict[str, int] = {}
-    pending = 0
-    in_staging_order = itemgetter(*spec.columns)  # a tuple per row, at C speed
-    for record in source.records():
-        report.read += 1
-        pending += 1
-        if progress is not None and pending == 1000:
-            progress(pending)
-            pending = 0
-        if record.unreadable is not None:
-            rejects.add(record, *record.unreadable)
-            continue
-        try:
-            row = spec.validate(record, context)
-        except RowError as error:
-            rejects.add(record, error.code, str(error))
-            continue
-        key = spec.key(row)
-        values = in_staging_order(row)
-        fingerprint = hash(values)
-        earlier = seen.get(key)
-        if earlier is not None:
-            if earlier == fingerprint:
-                rejects.add(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
-            else:
-                rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
-            continue
-        seen[key] = fingerprint
-        yield values
-    if progress is not None and pending:
-        progress(pending)
 
 
 def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:

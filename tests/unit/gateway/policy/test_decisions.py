@@ -311,20 +311,13 @@ def test_compiled_alone_together_and_interpreted_every_subject_gets_one_decision
     subjects = [f"0480850{n:05d}" for n in range(len(states))]
     citizen = subjects[states.index("citizen")] if "citizen" in states else CITIZEN
     live = {"agency": agency, "purpose": purpose, "fields": fields}
+    level = DecisionRequest(
+        agency=agency, roles=roles, purpose=purpose, type=kind, subject="", fields=fields,
+        agreements=agreements_of(agency), via=via,
+        citizen_id=citizen if "citizen" in roles else None, now=NOW,
+    )  # fmt: skip
     requests = [
-        DecisionRequest(
-            agency=agency,
-            roles=roles,
-            purpose=purpose,
-            type=kind,
-            subject=subject,
-            fields=fields,
-            agreements=agreements_of(agency),
-            consents=_consents(state, subject, **live),
-            via=via,
-            citizen_id=citizen if "citizen" in roles else None,
-            now=NOW,
-        )
+        replace(level, subject=subject, consents=_consents(state, subject, **live))
         for subject, state in zip(subjects, states, strict=True)
     ]
     alone = [ENGINE.decide_sync(request) for request in requests]
