@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from graphql import GraphQLObjectType, GraphQLSchema
 
 from gateway.admin.problems import bad_input
+from gateway.subjects import RELATIONS
 
 
 def object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
@@ -24,9 +25,13 @@ def check_fields(schema: GraphQLSchema, type_name: str, fields: Iterable[str]) -
         raise bad_input("fields", f"{type_name} has no field {', '.join(unknown)}")
 
 
-def check_relations(schema: GraphQLSchema, relations: Iterable[str]) -> None:
-    for relation in relations:
-        owner, _, name = relation.partition(".")
-        owner_type = schema.get_type(owner)
-        if not isinstance(owner_type, GraphQLObjectType) or name not in owner_type.fields:
-            raise bad_input("via", f"the schema has no relation {relation}")
+def check_relations(subject_type: str, relations: Iterable[str]) -> None:
+    """Each `via` is a declared relation (gateway.subjects) that reaches this subject type."""
+    for via in relations:
+        relation = RELATIONS.get(via)
+        if relation is None:
+            known = ", ".join(sorted(RELATIONS))
+            raise bad_input("via", f"no relation {via} (known: {known})")
+        if subject_type not in relation.targets:
+            reaches = ", ".join(relation.targets)
+            raise bad_input("via", f"{via} reaches {reaches}, not {subject_type}")

@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
+from gateway.subjects import RELATIONS, SUBJECT_TYPE_PATTERN
+
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 CLIENT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 PURPOSE_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"  # the X-Purpose header's pattern
-SUBJECT_TYPE = r"^(Resident|Household|Enterprise|Parcel)$"
+SUBJECT_TYPE = SUBJECT_TYPE_PATTERN  # the subject kinds of gateway.subjects
+# An agreement's `via`: one of the relations gateway.subjects declares
+RELATION = rf"^({'|'.join(re.escape(v) for v in RELATIONS)})$"
 FORM_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=PRINTABLE)]
@@ -32,9 +37,7 @@ AgreementIdPath = Annotated[
     str,
     Path(pattern=AGREEMENT_ID, description="`agency/purpose/type`, e.g. thue-hcm/DKKD/Enterprise."),
 ]
-Relation = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z][A-Za-z]{1,31}\.[a-zA-Z][a-zA-Z0-9]{0,63}$")
-]
+Relation = Annotated[str, StringConstraints(pattern=RELATION)]
 
 # Dates the Rego can read: it parses RFC 3339 into int64 nanoseconds (years 1678–2261), and an
 # agreement it cannot read would make every decision for that agency fail.

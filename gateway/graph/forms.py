@@ -26,18 +26,9 @@ from graphql import (
     validate,
 )
 
+from gateway.subjects import SUBJECT_KINDS
+
 FORMS_DIR = Path(__file__).resolve().parent.parent.parent / "graphql" / "forms"
-ROOT_FIELDS = {
-    "Resident": ("resident", "id"),
-    "Parcel": ("parcel", "id"),
-    "Enterprise": ("enterprise", "code"),
-}
-REGISTRIES = {
-    "Resident": "residents",
-    "Household": "households",
-    "Enterprise": "enterprises",
-    "Parcel": "parcels",
-}
 _INDEX = re.compile(r"^(?P<name>\w+)(\[(?P<index>\d+)\])?$")
 
 
@@ -125,7 +116,8 @@ def form_tree(fields: tuple[FormField, ...]) -> Tree:
 def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -> Form:
     try:
         subject_type = document["subject_type"]
-        root_field, argument = ROOT_FIELDS[subject_type]
+        kind = SUBJECT_KINDS[subject_type]
+        root_field, argument = kind.root_field, kind.key_field
         fields = tuple(
             FormField(
                 key=str(f["key"]),

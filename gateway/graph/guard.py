@@ -1,14 +1,21 @@
-"""Field-level enforcement: one policy decision per subject, applied field by field.
+"""Field-level enforcement: one policy decision per subject, applied field by field, and the
+access log's record of what each answer actually gave.
 
-A resolver that reaches a subject (a resident, a household, an enterprise, a parcel) asks the guard
-for a `Grant` covering every field the operation selects on it. Decisions go through a per-request
-DataLoader (or, from a compiled plan, `decide_many_now`), so the subjects of one level (100
-residents, their households) are decided together: the agency's agreements come from the cache and
-the subjects' consents from one query. Fields declared with `guarded()` then give their value, a
-masked value, or `null` with a FORBIDDEN error — the declaration, not the resolver, does the check.
+A subject (a resident, a household, an enterprise, a parcel; gateway.subjects) is decided by key
+*before* its registry row is read: one decision per subject and path (`via`) over every field of
+its type, through a per-request DataLoader (or, from a compiled plan, `decide_many_now`), so the
+subjects of one level (100 residents, their households) are decided together. A subject is
+visible when some field of it is allowed; one that is not is refused whole, with the same error
+whatever the subject, its type, or whether it exists — the decision never reads the row.
 
-Every decision is kept as the subject's disclosure for the access log (one entry per subject
-per request, merged when a subject is reached twice).
+Fields declared with `guarded()` then give their value, a masked value, or `null` with a FORBIDDEN
+error: the declaration, not the resolver, does the check. The one value given without a decision
+is the key the caller sent at the root.
+
+The access log is computed from the answer, here and nowhere else: `Grant.give` records the field
+as given (or masked) when it writes the value, a refusal records it as denied, and every lookup by
+key records the subject even when nothing of it was given (refused, or absent: an attempt). Both
+executors (the generic one and the compiled plans) enforce through `Grant`, so both log alike.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 
 from gateway.audit.writer import Disclosure
-from gateway.errors import forbidden, unavailable
+from gateway.errors import ErrorCode, GatewayError, forbidden, unavailable
 from gateway.graph.masking import UnknownMask, apply_mask
 from gateway.policy.engine import Decision, DecisionRequest, PolicyEngine, PolicyUnavailable
 from gateway.policy.service import consents_of
+from gateway.subjects import CONSENTING, SUBJECT_KINDS
 
 if TYPE_CHECKING:
     from strawberry.types import Info
@@ -38,76 +46,131 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# The policy's subject types and the access log's names for them.
-AUDIT_SUBJECT_TYPES = {
-    "Resident": "resident",
-    "Household": "household",
-    "Enterprise": "enterprise",
-    "Parcel": "parcel",
-}
-# Only residents give consents; other subjects never need the consent query.
-CONSENTING_TYPES = frozenset({"Resident"})
+# A subject refused whole says nothing of the subject: not its type, not whether it exists, not
+# which agreement or consent is missing (that is for stewards' explain).
+SUBJECT_REASON = "no agreement in force or consent covers this subject for this purpose"
+
+# The access log's outcomes of a subject in one request.
+DISCLOSED, REFUSED, ABSENT = "disclosed", "refused", "absent"
+
+
+def subject_refused(field_name: str) -> GatewayError:
+    """The refusal of a subject the caller may not see (or that does not exist for it)."""
+    return forbidden(field_name, SUBJECT_REASON)
+
+
+@dataclass
+class _Disclosed:
+    """What one request's answer gave and refused of one subject."""
+
+    given: set[str] = field(default_factory=set)
+    masked: set[str] = field(default_factory=set)
+    denied: set[str] = field(default_factory=set)
+    legal_basis: set[str] = field(default_factory=set)
+    reasons: dict[str, str] = field(default_factory=dict)
+    refused: bool = False
+    absent: bool = False
+
+    @property
+    def outcome(self) -> str:
+        if self.given or self.masked:
+            return DISCLOSED
+        return ABSENT if self.absent else REFUSED if self.refused or self.denied else DISCLOSED
 
 
 @dataclass(frozen=True)
 class Grant:
-    """A subject's decision, as the fields of its GraphQL type read it."""
+    """A subject's decision, as the fields of its GraphQL type read it, and its log entry."""
 
     type: str
     subject: str
     decision: Decision
+    entry: _Disclosed
+    root: bool = False  # reached by the key the caller sent
+
+    @property
+    def visible(self) -> bool:
+        return self.decision.allow
+
+    def is_sent_key(self, field_name: str) -> bool:
+        return self.root and field_name == SUBJECT_KINDS[self.type].key_field
 
     def admit(self, field_name: str) -> str:
-        """The field's outcome, "allow" or "mask"; FORBIDDEN if it is denied."""
+        """The field's outcome, "allow" or "mask"; FORBIDDEN (recorded as denied) otherwise."""
+        if self.is_sent_key(field_name) and self.visible:
+            return "allow"
         outcome = self.decision.fields.get(field_name, "deny")
         if outcome in ("allow", "mask"):
             return outcome
-        raise forbidden(
-            f"{self.type}.{field_name}",
-            self.decision.reasons.get(field_name, "not allowed for this purpose"),
-        )
+        reason = self.decision.reasons.get(field_name, "not allowed for this purpose")
+        self.deny(field_name, reason)
+        raise forbidden(f"{self.type}.{field_name}", reason)
 
     def give(self, field_name: str, outcome: str, value: Any) -> Any:
+        """The value as it leaves (masked if so decided), recorded as given or masked."""
         if outcome == "allow":
+            self.entry.given.add(field_name)
+            if not self.is_sent_key(field_name):
+                self.entry.legal_basis.update(self.decision.legal_basis)
             return value
         try:
-            return apply_mask(self.decision.masks[field_name], value)
+            masked = apply_mask(self.decision.masks[field_name], value)
         except UnknownMask:
             log.warning("unknown mask kind", field=field_name, type=self.type)
+            self.deny(field_name, "the agreement's mask is unknown")
             raise forbidden(
                 f"{self.type}.{field_name}", "the agreement's mask is unknown"
             ) from None
+        self.entry.masked.add(field_name)
+        self.entry.legal_basis.update(self.decision.legal_basis)
+        return masked
 
-    def check_subject(self, field_name: str) -> None:
-        """A subject with no field allowed at all is refused whole, at the field reaching it."""
-        if not self.decision.allow:
-            reasons = sorted(set(self.decision.reasons.values()))
-            raise forbidden(field_name, reasons[0] if reasons else "not allowed for this purpose")
+    def deny(self, field_name: str, reason: str) -> None:
+        """A field of this subject answered with a refusal."""
+        self.entry.denied.add(field_name)
+        self.entry.reasons[field_name] = reason
+
+    def check_subject(self, field_name: str, asked: Iterable[str]) -> None:
+        """A subject with no field allowed at all is refused whole, at the field reaching it;
+        every field asked on it is recorded as denied."""
+        if not self.visible:
+            self.entry.refused = True
+            for name in asked:
+                self.deny(name, SUBJECT_REASON)
+            raise subject_refused(field_name)
+
+
+def _is_refusal(error: BaseException) -> bool:
+    return isinstance(error, GatewayError) and error.code is ErrorCode.FORBIDDEN
 
 
 class Guarded(FieldExtension):
-    """Declares a field of a subject type as policy-controlled: the parent's grant decides."""
+    """Declares a field of a subject type as policy-controlled: the parent's grant decides, and
+    what the field then writes (a value, or a refusal met below it) is what the log records."""
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
         grant: Grant = source.grant
         outcome = grant.admit(info.field_name)  # refused before anything is resolved
-        return grant.give(info.field_name, outcome, next_(source, info, **kwargs))
+        try:
+            value = next_(source, info, **kwargs)
+        except GatewayError as error:
+            if _is_refusal(error):
+                grant.deny(info.field_name, SUBJECT_REASON)
+            raise
+        return grant.give(info.field_name, outcome, value)
 
     async def resolve_async(
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
     ) -> Any:
         grant: Grant = source.grant
         outcome = grant.admit(info.field_name)
-        return grant.give(info.field_name, outcome, await next_(source, info, **kwargs))
-
-
-@dataclass
-class _Disclosed:
-    given: set[str] = field(default_factory=set)
-    masked: set[str] = field(default_factory=set)
-    denied: set[str] = field(default_factory=set)
-    legal_basis: set[str] = field(default_factory=set)
-    reasons: dict[str, str] = field(default_factory=dict)
+        try:
+            value = await next_(source, info, **kwargs)
+        except GatewayError as error:
+            if _is_refusal(error):
+                grant.deny(info.field_name, SUBJECT_REASON)
+            raise
+        return grant.give(info.field_name, outcome, value)
 
 
 DecisionKey = tuple[str, str, frozenset[str], str | None]
@@ -133,6 +196,8 @@ class Guard:
         self._loader: DataLoader[DecisionKey, Grant] | None = None  # made on first use
         self._granted: dict[DecisionKey, Grant] = {}  # every decision this request made
         self._disclosed: dict[tuple[str, str], _Disclosed] = {}
+        self._reads: list[dict[str, Any]] = []  # oversight and self reads (record_read)
+        self._looked_up: set[tuple[str, str]] = set()
         # One request decides on one snapshot of the agreements: each type's are fetched once,
         # not again on every level of the answer
         self._scoped: dict[str, list[dict[str, Any]]] = {}
@@ -144,6 +209,16 @@ class Guard:
         if self._loader is None:
             self._loader = DataLoader(self._decide_batch)
         return self._loader
+
+    def entry(self, type_name: str, subject: str) -> _Disclosed:
+        return self._disclosed.setdefault((type_name, subject), _Disclosed())
+
+    def looked_up(self, type_name: str, subject: str, *, found: bool | None = None) -> None:
+        """A lookup by key: logged whatever it finds (an absent key is an attempt)."""
+        entry = self.entry(type_name, subject)
+        if found is False:
+            entry.absent = True
+        self._looked_up.add((type_name, subject))
 
     async def decide(
         self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
@@ -164,6 +239,12 @@ class Guard:
     ) -> list[Grant]:
         wanted = frozenset(fields)
         return list(await self.loader.load_many([(type_name, s, wanted, via) for s in subjects]))
+
+    async def may_see_any(self, type_name: str, fields: Iterable[str], via: str | None) -> bool:
+        """Whether any subject of a kind without consents could be visible at this path: what a
+        lookup that is not by key (parcels at a point) is decided on before reading anything."""
+        (grant,) = await self.decide_many(type_name, [""], fields, via)
+        return grant.visible
 
     async def _decide_batch(self, keys: list[DecisionKey]) -> list[Grant]:
         """Grants for these keys: those already decided in this request, the rest decided now."""
@@ -189,10 +270,8 @@ class Guard:
         agency = self.principal.agency
         await self._scope({k[0] for k in keys} - self._scoped.keys())
         scoped = self._scoped
-        consenting = sorted({subject for t, subject, _, _ in keys if t in CONSENTING_TYPES})
-        needs_consent = any(
-            a["consent_required"] for t in CONSENTING_TYPES for a in scoped.get(t, [])
-        )
+        consenting = sorted({subject for t, subject, _, _ in keys if t in CONSENTING and subject})
+        needs_consent = any(a["consent_required"] for t in CONSENTING for a in scoped.get(t, []))
         consents: dict[str, list[dict[str, Any]]] = {}
         if needs_consent and consenting:
             async with self._database.session() as session:
@@ -225,10 +304,10 @@ class Guard:
             ):
                 decided[type_name, request.subject, fields, via] = decision
         grants = []
-        for key in keys:  # remembered in the order asked: the access log's order
-            type_name, subject = key[0], key[1]
-            self._remember(type_name, subject, decided[key])
-            grants.append(Grant(type_name, subject, decided[key]))
+        for key in keys:
+            type_name, subject, decision = key[0], key[1], decided[key]
+            self._count(decision)
+            grants.append(Grant(type_name, subject, decision, self.entry(type_name, subject)))
         return grants
 
     async def _scope(self, types: set[str]) -> None:
@@ -263,7 +342,7 @@ class Guard:
                     version=version,
                 )
 
-    def _remember(self, type_name: str, subject: str, decision: Decision) -> None:
+    def _count(self, decision: Decision) -> None:
         outcomes = decision.fields.values()
         if all(o == "allow" for o in outcomes):
             outcome = "allow"
@@ -272,23 +351,52 @@ class Guard:
         else:
             outcome = "deny"
         self._metrics.decisions.labels(outcome).inc()
-        if type_name not in AUDIT_SUBJECT_TYPES:
-            return
-        entry = self._disclosed.setdefault((type_name, subject), _Disclosed())
-        for name, field_outcome in decision.fields.items():
-            {"allow": entry.given, "mask": entry.masked}.get(field_outcome, entry.denied).add(name)
-        entry.legal_basis.update(decision.legal_basis)
-        entry.reasons.update(decision.reasons)
+
+    def reset(self) -> None:
+        """Forget every decision and record of this request: a compiled plan that hands the
+        request to the generic executor leaves nothing behind it (the executor starts afresh)."""
+        self._granted.clear()
+        self._disclosed.clear()
+        self._looked_up.clear()
+        self._scoped.clear()
+        self._loader = None
+        self.policy_version = None
+
+    def record_read(
+        self,
+        *,
+        subject_type: str,
+        subject_id: str,
+        read: str,
+        filters: dict[str, Any],
+        returned: int,
+    ) -> None:
+        """A read that is not a registry disclosure (a citizen's own log or consents): one
+        access-log row per request, with what was read, the filter and how much it returned."""
+        self._reads.append(
+            {
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "decision": {
+                    "outcome": "self",
+                    "read": read,
+                    "filter": filters,
+                    "returned": returned,
+                    "roles": sorted(self.principal.roles),
+                },
+            }
+        )
 
     def disclosures(
         self, *, request_id: str, officer: str | None, operation: str | None
     ) -> list[Disclosure]:
-        """One access-log entry per subject this request decided on."""
-        return [
+        """One access-log entry per subject this request looked up by key or wrote anything of
+        (given, masked or refused), and one per recorded read."""
+        entries = [
             Disclosure(
                 request_id=request_id,
                 agency=self.principal.agency,
-                subject_type=AUDIT_SUBJECT_TYPES[type_name],
+                subject_type=SUBJECT_KINDS[type_name].audit_name,
                 subject_id=subject,
                 officer=officer,
                 purpose=self.purpose,
@@ -297,7 +405,31 @@ class Guard:
                 fields_given=sorted(entry.given),
                 fields_masked=sorted(entry.masked),
                 fields_denied=sorted(entry.denied - entry.given - entry.masked),
-                decision={"reasons": entry.reasons, "roles": sorted(self.principal.roles)},
+                decision={
+                    "outcome": entry.outcome,
+                    "reasons": {k: v for k, v in entry.reasons.items() if k in entry.denied},
+                    "roles": sorted(self.principal.roles),
+                },
             )
             for (type_name, subject), entry in self._disclosed.items()
+            if type_name in SUBJECT_KINDS
+            and (
+                entry.given
+                or entry.masked
+                or entry.denied
+                or entry.refused
+                or (type_name, subject) in self._looked_up
+            )
         ]
+        entries.extend(
+            Disclosure(
+                request_id=request_id,
+                agency=self.principal.agency,
+                officer=officer,
+                purpose="self",
+                operation=operation,
+                **read,
+            )
+            for read in self._reads
+        )
+        return entries

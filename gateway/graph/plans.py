@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -66,14 +66,13 @@ from strawberry.types import ExecutionResult
 
 from gateway.errors import ErrorCode, GatewayError
 from gateway.graph.forms import Form, Tree, form_tree
-from gateway.graph.guard import Grant, Guarded
+from gateway.graph.guard import SUBJECT_REASON, Grant, Guarded
 from gateway.graph.schema import MAX_BATCH, prefill_form, prefilled
-from gateway.graph.types import Household, Resident
+from gateway.graph.types import SUBJECT_TYPES, governed
 from gateway.policy.models import PolicyVersion
+from gateway.subjects import SUBJECT_KINDS, relation_at
 from registries.history import Reach, current_with_reach
 from registries.identifiers import IdentifierError, validate_personal_id
-from registries.residents.models import Household as HouseholdRecord
-from registries.residents.models import Resident as ResidentRecord
 
 if TYPE_CHECKING:
     import strawberry
@@ -84,17 +83,20 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call] # plans' statements run on asyncpg connections directly
 
-# The subject types a plan reads, their registry records and business keys; and the relations it
-# follows: (type, field) -> (related type, the key attribute on the parent's record, `via`), as
-# the resolvers of `Resident.household` and `Household.head` in gateway/graph/types.py reach them.
-SUBJECTS: dict[str, tuple[type[Any], type[Any], str]] = {
-    "Resident": (Resident, ResidentRecord, "personal_id"),
-    "Household": (Household, HouseholdRecord, "household_id"),
-}
-RELATIONS = {
-    ("Resident", "household"): ("Household", "household_id", "Resident.household"),
-    ("Household", "head"): ("Resident", "head_id", "Household.head"),
-}
+# The subject types a plan reads (their records, keys and relations are gateway.subjects'): the
+# relations it follows are the single ones between them (`Resident.household`, `Household.head`).
+PLANNED = frozenset({"Resident", "Household"})
+
+
+def _single_relation(type_name: str, name: str) -> tuple[str, str, str] | None:
+    """(related type, the key attribute on the parent's record, `via`) of a single relation
+    between planned types, as the generic resolvers follow it."""
+    relation = relation_at(type_name, name)
+    if relation is None or relation.key_attribute is None or relation.targets[0] not in PLANNED:
+        return None
+    return relation.targets[0], relation.key_attribute, relation.via
+
+
 # What the form's query selects on every subject besides the form's own fields (forms.py).
 RECORD_VERSION: Tree = {"validFrom": {}, "validTo": {}, "recordedAt": {}}
 
@@ -177,11 +179,11 @@ class _Level:
 
     @property
     def cls(self) -> type[Any]:
-        return SUBJECTS[self.type_name][0]
+        return SUBJECT_TYPES[self.type_name]
 
     @property
     def key(self) -> str:
-        return SUBJECTS[self.type_name][2]
+        return SUBJECT_KINDS[self.type_name].key_attribute
 
 
 def _strawberry_field(schema: strawberry.Schema, type_name: str, name: str) -> Any:
@@ -217,7 +219,7 @@ def _compile_field(
     children: tuple[_Field, ...] = ()
     serialize = None
     if tree:
-        if not isinstance(named, GraphQLObjectType) or named.name in SUBJECTS:
+        if not isinstance(named, GraphQLObjectType) or named.name in SUBJECT_KINDS:
             raise UnplannableError(f"{type_name}.{name} is not a plain object")
         children = tuple(
             _compile_field(schema, named.name, child, sub, lists=lists)
@@ -255,7 +257,7 @@ def _compile_level(
     for name, sub in tree.items():
         if name in ("__typename", "recordVersion"):
             raise UnplannableError(f"a selection of {name}")
-        related = RELATIONS.get((type_name, name))
+        related = _single_relation(type_name, name)
         if related is None:
             fields.append(_compile_field(schema, type_name, name, sub, lists=False))
             continue
@@ -278,7 +280,9 @@ def _compile_level(
                 ),
             )
         )
-    return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields), form)
+    if type_name not in PLANNED:
+        raise UnplannableError(f"{type_name} is not read by plans")
+    return _Level(type_name, alias, tuple(fields), governed(type_name), form)
 
 
 class _Reads:
@@ -294,7 +298,7 @@ class _Reads:
         reaches = [
             Reach(
                 alias=level.alias,
-                model=SUBJECTS[level.type_name][1],
+                model=SUBJECT_KINDS[level.type_name].model,
                 key=level.key,
                 parent=parent.alias if parent else None,
                 parent_attribute=relation.key_attribute if relation else None,
@@ -334,13 +338,14 @@ class _Reads:
                     context.database.read(partial(self._fetch_registry, key=key))
                 )
                 version = both.create_task(pool.fetchval(POLICY_VERSION))
-            context.guard.policy_version = version.result()
+            _confirm(context, version.result())
             rows: list[Any] = registry.result()
             return rows
         async with pool.acquire() as connection:
             rows = await connection.fetch(self.sql, key)
-        if rows:
-            context.guard.policy_version = rows[0]["policy_version"]
+        if not rows:  # nothing confirms the version the decisions were taken on
+            raise _Fallback
+        _confirm(context, rows[0]["policy_version"])
         return rows
 
     async def _fetch_registry(self, *, session: AsyncSession, key: str | list[str]) -> list[Any]:
@@ -348,6 +353,33 @@ class _Reads:
         driver: asyncpg.Connection = raw.driver_connection  # asyncpg's, under SQLAlchemy's pool
         rows: list[Any] = await driver.fetch(self.registry_sql, key)
         return rows
+
+
+def _confirm(context: GatewayContext, version: int) -> None:
+    """The plan decided with the agreements cached at the version it last knew; the statement
+    that read the rows says whether that is still the version in force."""
+    if version != context.guard.policy_version:
+        raise _Fallback
+
+
+async def _decide_first(
+    context: GatewayContext, walk: _Walk, level: _Level, subjects: list[str]
+) -> None:
+    """The root subjects decided by key before any registry row is read, on the agreements
+    cached for the agency (confirmed, or the plan abandoned, by the statement that reads). A
+    refusal goes to the generic executor, which decides again on the version it reads itself
+    and refuses without reading the row."""
+    guard = context.guard
+    agreements, agency = context.services.agreements, guard.principal.agency
+    if agreements.latest(agency) is None:  # the agency's first request in this process
+        async with context.database.session() as session:
+            await agreements.agreements_for(session=session, agency=agency)
+    guard.policy_version = agreements.latest(agency)
+    for subject in subjects:
+        guard.looked_up(level.type_name, subject)
+    await walk.decide(level, subjects, None)
+    if not all(walk.grants[level.type_name, s, None].visible for s in subjects):
+        raise _Fallback
 
 
 class _Walk:
@@ -388,6 +420,8 @@ class _Walk:
         records: dict[str, Any],
     ) -> dict[str, Any]:
         grant = self.grants[level.type_name, getattr(record, level.key), via]
+        if via is None:  # the caller sent its key
+            grant = replace(grant, root=True)
         source = level.cls(record=record, grant=grant, as_of=None)
         data: dict[str, Any] = {"__typename": level.type_name} if level.form else {}
         for field in level.fields:
@@ -396,9 +430,15 @@ class _Walk:
                 if field.relation is not None:
                     if outcome != "allow":
                         raise _Fallback  # a masked relation is the generic executor's case
-                    data[field.name] = await self._related(
-                        field.relation, field.name, record, [*path, field.name], records
-                    )
+                    try:
+                        related = await self._related(
+                            field.relation, field.name, record, [*path, field.name], records
+                        )
+                    except GatewayError as refusal:  # as `guarded()` records a refusal below it
+                        if refusal.code is ErrorCode.FORBIDDEN:
+                            grant.deny(field.name, SUBJECT_REASON)
+                        raise
+                    data[field.name] = grant.give(field.name, outcome, related)
                     continue
                 value = field.value(source, self.info)
                 if field.guarded:
@@ -424,7 +464,9 @@ class _Walk:
             return None
         key = getattr(record, level.key)
         await self.decide(level, [key], relation.via)
-        self.grants[level.type_name, key, relation.via].check_subject(name)
+        self.grants[level.type_name, key, relation.via].check_subject(
+            name, [f.name for f in level.fields]
+        )
         return await self.subject(level, record, relation.via, path, records)
 
 
@@ -443,17 +485,13 @@ class FormPlan:
         self, context: GatewayContext, personal_id: str
     ) -> tuple[dict[str, Any], list[GraphQLError]]:
         """What the form's query answers for the subject: its data and its errors."""
-        rows = await self.reads.fetch(context, personal_id)
-        if not rows:
-            return {"subject": None}, []
-        root, records = self.reads.root, self.reads.records(rows[0])
-        subject = records[root.alias]
         errors: list[GraphQLError] = []
         walk = _Walk(context, errors)
-        await walk.decide(root, [subject.personal_id], None)
-        if not walk.grants["Resident", subject.personal_id, None].decision.allow:
-            raise _Fallback  # refused whole: the generic path reports it at `subject`
-        data = await walk.subject(root, subject, None, ["subject"], records)
+        root = self.reads.root
+        await _decide_first(context, walk, root, [personal_id])
+        rows = await self.reads.fetch(context, personal_id)  # none: the generic path answers
+        records = self.reads.records(rows[0])
+        data = await walk.subject(root, records[root.alias], None, ["subject"], records)
         return {"subject": data}, errors
 
 
@@ -502,11 +540,14 @@ class Plan(ABC):
         except GatewayError as error:
             if error.code is ErrorCode.UNAVAILABLE:  # the router fails closed on it
                 return ExecutionResult(data=None, errors=[_located(error, [self.response_key])])
+            context.guard.reset()
             return None
         except (IdentifierError, _Fallback):
+            context.guard.reset()  # the generic executor decides and records afresh
             return None
         except Exception as error:  # the generic executor masks and logs what it meets
             log.warning("plan failed; the generic executor answers", error=type(error).__name__)
+            context.guard.reset()
             return None
         return ExecutionResult(data={self.response_key: data}, errors=None)
 
@@ -592,14 +633,18 @@ class ResidentsPlan(Plan):
         ):
             raise _Fallback  # coercion and the batch limit are the generic executor's errors
         personal_ids = [validate_personal_id(i) for i in ids]
+        if not personal_ids:
+            return []
         root = self.reads.root
+        walk = _Walk(context, None)
+        await _decide_first(context, walk, root, list(dict.fromkeys(personal_ids)))
         found = {
             records[root.alias].personal_id: records
             for records in map(self.reads.records, await self.reads.fetch(context, personal_ids))
         }
+        for absent in set(personal_ids) - found.keys():
+            context.guard.looked_up("Resident", absent, found=False)
         present = [p for p in personal_ids if p in found]
-        walk = _Walk(context, None)
-        await walk.decide(root, present, None)
         for field in self.relations:
             relation = field.relation
             if relation is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -26,7 +26,8 @@ from strawberry.types import ExecutionContext, Info
 from gateway.audit.service import subject_history
 from gateway.cursors import CursorError
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
-from gateway.graph.forms import REGISTRIES, Form, error_for, value_at
+from gateway.graph.forms import Form, error_for, value_at
+from gateway.graph.guard import subject_refused
 from gateway.graph.types import (
     AccessLogConnection,
     AccessLogEntry,
@@ -43,7 +44,9 @@ from gateway.graph.types import (
     Resident,
     context_of,
     decide_subjects,
+    governed,
     reach,
+    reach_many,
     visible,
 )
 from gateway.policy.service import (
@@ -52,14 +55,13 @@ from gateway.policy.service import (
     grant_consent,
     revoke_consent,
 )
+from gateway.subjects import SUBJECT_KINDS
 from registries.identifiers import (
     IdentifierError,
     validate_enterprise_code,
-    validate_household_id,
-    validate_parcel_id,
     validate_personal_id,
 )
-from registries.parcels.service import GeometryError, parcels_at
+from registries.parcels.service import GeometryError, check_lon_lat, parcels_at
 from registries.routing import server_failed
 
 if TYPE_CHECKING:
@@ -122,15 +124,11 @@ class Query:
     async def residents(self, info: Info, ids: list[strawberry.ID]) -> list[Resident | None]:
         _batch(ids, "ids")
         personal_ids = [_checked(validate_personal_id, value, "ids") for value in ids]
-        records = await context_of(info).loaders.residents.load_many(
-            [(p, None) for p in personal_ids]
-        )
-        # a refused resident answers each of its fields with FORBIDDEN
-        return await decide_subjects(info, Resident, records, via=None, as_of=None)
+        return cast("list[Resident | None]", await reach_many(info, Resident, personal_ids))
 
     @strawberry.field
     async def household(self, info: Info, id: strawberry.ID) -> Household | None:
-        household_id = _checked(validate_household_id, id, "id")
+        household_id = _checked(SUBJECT_KINDS["Household"].validate, id, "id")
         return await reach(info, Household, household_id, via=None, as_of=None)
 
     @strawberry.field
@@ -146,25 +144,26 @@ class Query:
     async def enterprises(self, info: Info, codes: list[strawberry.ID]) -> list[Enterprise | None]:
         _batch(codes, "codes")
         checked = [_checked(validate_enterprise_code, code, "codes") for code in codes]
-        records = await context_of(info).loaders.enterprises.load_many(
-            [(code, None) for code in checked]
-        )
-        return await decide_subjects(info, Enterprise, records, via=None, as_of=None)
+        return cast("list[Enterprise | None]", await reach_many(info, Enterprise, checked))
 
     @strawberry.field
     async def parcel(self, info: Info, id: strawberry.ID) -> Parcel | None:
-        parcel_id = _checked(validate_parcel_id, id, "id")
+        parcel_id = _checked(SUBJECT_KINDS["Parcel"].validate, id, "id")
         return await reach(info, Parcel, parcel_id, via=None, as_of=None)
 
     @strawberry.field(description="Parcels containing (or bordering on) a WGS 84 point.")
     async def parcels_at(self, info: Info, lon: float, lat: float) -> list[Parcel]:
         context = context_of(info)
         try:
-            records = await context.database.read(partial(parcels_at, lon=lon, lat=lat))
+            check_lon_lat(lon, lat)
         except GeometryError as error:
             raise bad_user_input("lon" if not -180 <= lon <= 180 else "lat", str(error)) from error
-        parcels = await decide_subjects(info, Parcel, records, via=None, as_of=None)
-        return visible(parcels, "parcelsAt")
+        # Decided before the ground is read: a caller who may not see parcels here is refused
+        # alike on empty ground and where a parcel lies
+        if not await context.guard.may_see_any("Parcel", governed("Parcel"), None):
+            raise subject_refused(info.field_name)
+        records = await context.database.read(partial(parcels_at, lon=lon, lat=lat))
+        return visible(await decide_subjects(info, Parcel, records, via=None, as_of=None), info)
 
     @strawberry.field(description="A province (2-digit code) or a commune (5-digit code); public.")
     def admin_unit(self, info: Info, code: str) -> AdminUnit | None:
@@ -198,7 +197,7 @@ class Query:
         citizen_id = _citizen(info)
         context = context_of(info)
         grant = await context.guard.decide("AccessLog", citizen_id, ACCESS_LOG_FIELDS)
-        grant.check_subject("myAccessLog")
+        grant.check_subject("myAccessLog", ())
         if first is not None and not 1 <= first <= MAX_BATCH:
             raise bad_user_input("first", f"first: between 1 and {MAX_BATCH}")
         try:
@@ -212,6 +211,13 @@ class Query:
                 )
         except CursorError as error:
             raise bad_user_input("after", "after: not a cursor this API handed out") from error
+        context.guard.record_read(
+            subject_type="resident",
+            subject_id=citizen_id,
+            read="myAccessLog",
+            filters={"first": first, "after": after is not None},
+            returned=len(page.entries),
+        )
         return AccessLogConnection(
             nodes=[
                 AccessLogEntry(
@@ -236,6 +242,13 @@ class Query:
         citizen_id = _citizen(info)
         async with context_of(info).database.session() as session:
             records = await consent_records(session=session, subject_id=citizen_id)
+        context_of(info).guard.record_read(
+            subject_type="resident",
+            subject_id=citizen_id,
+            read="myConsents",
+            filters={},
+            returned=len(records),
+        )
         return [_consent(record) for record in records]
 
 
@@ -312,10 +325,12 @@ def prefilled(
     )
 
 
-def _provenance(subject: dict[str, Any]) -> Provenance:
+def _provenance(subject: dict[str, Any]) -> Provenance | None:
     version = subject["recordVersion"]
+    if version is None:  # the agreement does not give the record's version
+        return None
     return Provenance(
-        registry=REGISTRIES.get(subject.get("__typename", ""), "registry"),
+        registry=SUBJECT_KINDS[subject["__typename"]].registry,
         record_version=RecordVersion(
             valid_from=datetime.fromisoformat(version["validFrom"]),
             valid_to=datetime.fromisoformat(version["validTo"]) if version["validTo"] else None,

@@ -1,15 +1,18 @@
 """GraphQL types of the registries, kept apart from the registry models they present.
 
-Every field of a subject type that carries registry data is `guarded()`: the subject's grant
-(one policy decision for all the fields the operation selects on it) gives it, masks it or
-refuses it. `id`/`code` (which the caller already holds) and `recordVersion` are not personal
-data and come with any visible subject. Relations to other subjects decide those subjects on
-their own, with the relation as `via`.
+Every field of a subject type is `guarded()` — identifiers (`id`, `code`, `headId`) and metadata
+(`recordVersion`) included: the subject's grant (one policy decision over all its fields) gives
+it, masks it or refuses it. The one exception is the key the caller sent at the root, which is
+echoed for a subject it may see. Relations reach other subjects, each decided on its own by key,
+with the relation as `via` (gateway.subjects), before its row is read; relation attributes are
+governed by the subject they describe (`HouseholdMember.relationshipToHead` is the member's) or
+come with the relation field that lists them (a right's kind, a representative's title).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
@@ -17,10 +20,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
 
+from gateway.errors import GatewayError
 from gateway.graph.guard import Grant, Guarded
 from gateway.graph.reference import ReferenceCache
-from gateway.selection import requested_fields, sub_selections
+from gateway.selection import requested_fields
+from gateway.subjects import SUBJECT_KINDS, via_of
 from registries.enterprises.models import Enterprise as EnterpriseRecord
 from registries.history import Versioned
 from registries.parcels.models import Parcel as ParcelRecord
@@ -88,46 +95,16 @@ def address(
 
 
 Subject = TypeVar("Subject", "Resident", "Household", "Enterprise", "Parcel")
-# Each subject type's business key on its registry record, and the loader reading it by key.
-_KEY_ATTRIBUTE = {
-    "Resident": "personal_id",
-    "Household": "household_id",
-    "Enterprise": "enterprise_code",
-    "Parcel": "parcel_id",
-}
-_LOADER = {
-    "Resident": "residents",
-    "Household": "households",
-    "Enterprise": "enterprises",
-    "Parcel": "parcels",
-}
 
 
-async def decide_subjects(
-    info: Info,
-    cls: type[Subject],
-    records: Sequence[Any | None],
-    *,
-    via: str | None,
-    as_of: date | None,
-    selections: Any = None,
-) -> list[Subject | None]:
-    """Subjects reached by a field: one decision each, covering what the operation selects on
-    them (below `selections`, by default this field's), decided together; absent ones null."""
-    type_name = cls.__name__
-    wanted = selections if selections is not None else info.selected_fields[0].selections
-    present = [r for r in records if r is not None]
-    keys = [getattr(r, _KEY_ATTRIBUTE[type_name]) for r in present]
-    grants = await context_of(info).guard.decide_many(
-        type_name, keys, requested_fields(wanted, type_name), via
-    )
-    by_key = dict(zip(keys, grants, strict=True))
-    return [
-        cls(record=r, grant=by_key[getattr(r, _KEY_ATTRIBUTE[type_name])], as_of=as_of)
-        if r is not None
-        else None
-        for r in records
-    ]
+def governed(type_name: str) -> frozenset[str]:
+    """Every field of a subject type, by GraphQL name: what each decision on it covers."""
+    return _GOVERNED[type_name]
+
+
+def asked_on(selections: Any, type_name: str) -> frozenset[str]:
+    """The fields a selection asks of a subject of this type (what a refusal denies)."""
+    return requested_fields(selections, type_name)
 
 
 async def reach(
@@ -139,23 +116,81 @@ async def reach(
     as_of: date | None,
     record: Any = None,
 ) -> Subject | None:
-    """One subject reached by this field (read by key unless its record is at hand): null when
-    absent, FORBIDDEN at this field when no field of it may be seen."""
+    """One subject reached by this field: decided by key before its row is read (a refusal
+    reads nothing), FORBIDDEN at this field when it may not be seen, null when absent. At the
+    root (`via` None) the key is the caller's, and the lookup is logged whatever it finds."""
+    context = context_of(info)
+    type_name = cls.__name__
+    guard = context.guard
+    if via is None:
+        guard.looked_up(type_name, key)
+    grant = await guard.decide(type_name, key, governed(type_name), via)
+    grant.check_subject(info.field_name, asked_on(info.selected_fields[0].selections, type_name))
     if record is None:
-        loader = getattr(context_of(info).loaders, _LOADER[cls.__name__])
+        loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
         record = await loader.load((key, as_of))
-    (subject,) = await decide_subjects(info, cls, [record], via=via, as_of=as_of)
-    if subject is not None:
-        subject.grant.check_subject(info.field_name)
-    return subject
+    if record is None:
+        if via is None:
+            guard.looked_up(type_name, key, found=False)
+        return None
+    return cls(record=record, grant=replace(grant, root=via is None), as_of=as_of)
 
 
-def visible(subjects: list[Subject | None], field_name: str) -> list[Subject]:
+async def reach_many(
+    info: Info, cls: type[Subject], keys: Sequence[str]
+) -> list[Subject | GatewayError | None]:
+    """Subjects the caller named by key (a batch root field), in order: each decided before any
+    row is read; a refused one is its own FORBIDDEN (at its index), an absent one null."""
+    context = context_of(info)
+    type_name = cls.__name__
+    guard = context.guard
+    for key in keys:
+        guard.looked_up(type_name, key)
+    grants = await guard.decide_many(type_name, keys, governed(type_name), None)
+    seen = list(dict.fromkeys(k for k, g in zip(keys, grants, strict=True) if g.visible))
+    loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
+    records = dict(zip(seen, await loader.load_many([(k, None) for k in seen]), strict=True))
+    asked = asked_on(info.selected_fields[0].selections, type_name)
+    answer: list[Subject | GatewayError | None] = []
+    for key, grant in zip(keys, grants, strict=True):
+        try:
+            grant.check_subject(info.field_name, asked)
+        except GatewayError as refusal:
+            answer.append(refusal)  # graphql-core reports it at this element's path
+            continue
+        record = records[key]
+        if record is None:
+            guard.looked_up(type_name, key, found=False)
+            answer.append(None)
+        else:
+            answer.append(cls(record=record, grant=replace(grant, root=True), as_of=None))
+    return answer
+
+
+async def decide_subjects(
+    info: Info,
+    cls: type[Subject],
+    records: Sequence[Any],
+    *,
+    via: str | None,
+    as_of: date | None,
+) -> list[Subject]:
+    """Subjects a list relation (or a search) reached with their rows: one decision each,
+    decided together. Whether each may be seen is for the caller to check."""
+    type_name = cls.__name__
+    key = SUBJECT_KINDS[type_name].key_attribute
+    grants = await context_of(info).guard.decide_many(
+        type_name, [getattr(r, key) for r in records], governed(type_name), via
+    )
+    return [cls(record=r, grant=g, as_of=as_of) for r, g in zip(records, grants, strict=True)]
+
+
+def visible(subjects: list[Subject], info: Info) -> list[Subject]:
     """A list field whose every element must be visible (FORBIDDEN at the field otherwise)."""
-    present = [s for s in subjects if s is not None]
-    for subject in present:
-        subject.grant.check_subject(field_name)
-    return present
+    selections = info.selected_fields[0].selections
+    for subject in subjects:
+        subject.grant.check_subject(info.field_name, asked_on(selections, type(subject).__name__))
+    return subjects
 
 
 @strawberry.type(description="A person in the national population registry (CSDLQG về dân cư).")
@@ -164,12 +199,12 @@ class Resident:
     grant: strawberry.Private[Grant]
     as_of: strawberry.Private[date | None]
 
-    @strawberry.field(description="12-digit personal ID (số định danh cá nhân).")
-    def id(self) -> strawberry.ID:
+    @guarded(description="12-digit personal ID (số định danh cá nhân).")
+    def id(self) -> strawberry.ID | None:
         return strawberry.ID(self.record.personal_id)
 
-    @strawberry.field
-    def record_version(self) -> RecordVersion:
+    @guarded(description="The registry version that answered (metadata, governed too).")
+    def record_version(self) -> RecordVersion | None:
         return record_version(self.record)
 
     @guarded()
@@ -249,7 +284,11 @@ class Resident:
         if self.record.household_id is None:
             return None
         return await reach(
-            info, Household, self.record.household_id, via="Resident.household", as_of=self.as_of
+            info,
+            Household,
+            self.record.household_id,
+            via=via_of("Resident", "household"),
+            as_of=self.as_of,
         )
 
     @guarded(description="Parcels on which this person holds a right.")
@@ -258,9 +297,10 @@ class Resident:
             (self.record.personal_id, self.as_of)
         )
         parcels = await decide_subjects(
-            info, Parcel, [parcel for parcel, _ in held], via="Resident.parcels", as_of=self.as_of
-        )
-        return visible(parcels, "parcels")
+            info, Parcel, [parcel for parcel, _ in held], via=via_of("Resident", "parcels"),
+            as_of=self.as_of,
+        )  # fmt: skip
+        return visible(parcels, info)
 
     @guarded(description="Enterprises this person legally represents.")
     async def represented_enterprises(self, info: Info) -> list[Representation] | None:
@@ -284,7 +324,7 @@ class Representation:
             info,
             Enterprise,
             self.enterprise_record.enterprise_code,
-            via="Resident.representedEnterprises",
+            via=via_of("Resident", "representedEnterprises"),
             as_of=self.as_of,
             record=self.enterprise_record,
         )
@@ -296,12 +336,12 @@ class Household:
     grant: strawberry.Private[Grant]
     as_of: strawberry.Private[date | None]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
+    @guarded(description="Household ID (số hộ).")
+    def id(self) -> strawberry.ID | None:
         return strawberry.ID(self.record.household_id)
 
-    @strawberry.field
-    def record_version(self) -> RecordVersion:
+    @guarded(description="The registry version that answered (metadata, governed too).")
+    def record_version(self) -> RecordVersion | None:
         return record_version(self.record)
 
     @guarded(description="Personal ID of the head of household (chủ hộ).")
@@ -311,7 +351,7 @@ class Household:
     @guarded()
     async def head(self, info: Info) -> Resident | None:
         return await reach(
-            info, Resident, self.record.head_id, via="Household.head", as_of=self.as_of
+            info, Resident, self.record.head_id, via=via_of("Household", "head"), as_of=self.as_of
         )
 
     @guarded()
@@ -322,35 +362,33 @@ class Household:
 
     @guarded(description="Members, the head first.")
     async def members(self, info: Info) -> list[HouseholdMember] | None:
-        context = context_of(info)
-        records = await context.loaders.members.load((self.record.household_id, self.as_of))
-        selections = sub_selections(
-            list(info.selected_fields[0].selections), "HouseholdMember", "resident"
+        records = await context_of(info).loaders.members.load(
+            (self.record.household_id, self.as_of)
         )
         residents = await decide_subjects(
-            info,
-            Resident,
-            records,
-            via="Household.members",
-            as_of=self.as_of,
-            selections=selections,
+            info, Resident, records, via=via_of("Household", "members"), as_of=self.as_of
         )
-        return [
-            HouseholdMember(member=resident, relationship_to_head=record.relationship_to_head)
-            for resident, record in zip(residents, records, strict=True)
-            if resident is not None
-        ]
+        return [HouseholdMember(member=resident) for resident in residents]
 
 
-@strawberry.type
+@strawberry.type(description="A member of a household; both fields are the member's own data.")
 class HouseholdMember:
     member: strawberry.Private[Resident]
-    relationship_to_head: str | None
+
+    @property
+    def grant(self) -> Grant:  # the member's: it decides relationshipToHead too
+        return self.member.grant
 
     @strawberry.field
-    def resident(self) -> Resident | None:
-        self.member.grant.check_subject("resident")
+    def resident(self, info: Info) -> Resident | None:
+        self.member.grant.check_subject(
+            info.field_name, asked_on(info.selected_fields[0].selections, "Resident")
+        )
         return self.member
+
+    @guarded(description="The member's relationship to the head (quan hệ với chủ hộ).")
+    def relationship_to_head(self) -> str | None:
+        return self.member.record.relationship_to_head
 
 
 @strawberry.type(description="An enterprise in the national business registry.")
@@ -359,12 +397,12 @@ class Enterprise:
     grant: strawberry.Private[Grant]
     as_of: strawberry.Private[date | None]
 
-    @strawberry.field(description="Enterprise code (mã số doanh nghiệp), 10 or 13 digits.")
-    def code(self) -> strawberry.ID:
+    @guarded(description="Enterprise code (mã số doanh nghiệp), 10 or 13 digits.")
+    def code(self) -> strawberry.ID | None:
         return strawberry.ID(self.record.enterprise_code)
 
-    @strawberry.field
-    def record_version(self) -> RecordVersion:
+    @guarded(description="The registry version that answered (metadata, governed too).")
+    def record_version(self) -> RecordVersion | None:
         return record_version(self.record)
 
     @guarded()
@@ -409,23 +447,24 @@ class Enterprise:
         links = await context.loaders.representatives.load(
             (self.record.enterprise_code, self.as_of)
         )
-        records = await context.loaders.residents.load_many(
-            [(link.personal_id, self.as_of) for link in links]
+        keys = [link.personal_id for link in links]
+        grants = await context.guard.decide_many(
+            "Resident", keys, governed("Resident"), via_of("Enterprise", "legalRepresentatives")
         )
-        selections = sub_selections(
-            list(info.selected_fields[0].selections), "LegalRepresentative", "resident"
-        )
-        residents = await decide_subjects(
-            info,
-            Resident,
-            list(records),
-            via="Enterprise.legalRepresentatives",
-            as_of=self.as_of,
-            selections=selections,
-        )
+        shown = [key for key, grant in zip(keys, grants, strict=True) if grant.visible]
+        records = dict(
+            zip(shown, await context.loaders.residents.load_many([(k, self.as_of) for k in shown]),
+                strict=True)
+        )  # fmt: skip
         return [
-            LegalRepresentative(person=resident, title=link.title)
-            for resident, link in zip(residents, links, strict=True)
+            LegalRepresentative(
+                grant=grant,
+                person=Resident(record=records[link.personal_id], grant=grant, as_of=self.as_of)
+                if records.get(link.personal_id) is not None
+                else None,
+                title=link.title,
+            )
+            for link, grant in zip(links, grants, strict=True)
         ]
 
     @guarded(description="VSIC 2018 business lines, the main line first.")
@@ -441,13 +480,15 @@ class Enterprise:
 
 @strawberry.type
 class LegalRepresentative:
+    grant: strawberry.Private[Grant]  # the representative's, decided before their row is read
     person: strawberry.Private[Resident | None]
     title: str
 
     @strawberry.field
-    def resident(self) -> Resident | None:
-        if self.person is not None:
-            self.person.grant.check_subject("resident")
+    def resident(self, info: Info) -> Resident | None:
+        self.grant.check_subject(
+            info.field_name, asked_on(info.selected_fields[0].selections, "Resident")
+        )
         return self.person
 
 
@@ -491,10 +532,10 @@ class ParcelRight:
 
     @strawberry.field
     async def holder(self, info: Info) -> RightHolder | None:
-        holder, via = self.record.holder_id, "Parcel.rights.holder"
+        holder, reached = self.record.holder_id, via_of("Parcel", "rights")
         if self.record.holder_kind == "enterprise":
-            return await reach(info, Enterprise, holder, via=via, as_of=self.as_of)
-        return await reach(info, Resident, holder, via=via, as_of=self.as_of)
+            return await reach(info, Enterprise, holder, via=reached, as_of=self.as_of)
+        return await reach(info, Resident, holder, via=reached, as_of=self.as_of)
 
 
 @strawberry.type(description="A land parcel (thửa đất) in the cadastral registry.")
@@ -503,12 +544,12 @@ class Parcel:
     grant: strawberry.Private[Grant]
     as_of: strawberry.Private[date | None]
 
-    @strawberry.field(description="National parcel ID: GeoHash (12) of a point inside it.")
-    def id(self) -> strawberry.ID:
+    @guarded(description="National parcel ID: GeoHash (12) of a point inside it.")
+    def id(self) -> strawberry.ID | None:
         return strawberry.ID(self.record.parcel_id)
 
-    @strawberry.field
-    def record_version(self) -> RecordVersion:
+    @guarded(description="The registry version that answered (metadata, governed too).")
+    def record_version(self) -> RecordVersion | None:
         return record_version(self.record)
 
     @guarded(description="Số thửa.")
@@ -544,6 +585,18 @@ class Parcel:
     async def rights(self, info: Info) -> list[ParcelRight] | None:
         rights = await context_of(info).loaders.rights.load((self.record.parcel_id, self.as_of))
         return [ParcelRight(record=right, as_of=self.as_of) for right in rights]
+
+
+# Every field of each subject type (none may escape its grant: a test holds each one guarded).
+_GOVERNED: dict[str, frozenset[str]] = {
+    cls.__name__: frozenset(
+        to_camel_case(f.python_name) for f in get_object_definition(cls, strict=True).fields
+    )
+    for cls in (Resident, Household, Enterprise, Parcel)
+}
+SUBJECT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (Resident, Household, Enterprise, Parcel)
+}
 
 
 @strawberry.type(description="A province or a commune (2025 administrative units).")

@@ -248,6 +248,12 @@ class AgreementCache:
         cached = self._at(agency, version)
         return None if cached is None else cached.by_scope.get((purpose, subject_type), [])
 
+    def latest(self, agency: str) -> int | None:
+        """The policy version the cache holds this agency at (None: not cached). A compiled plan
+        decides with it before reading, then confirms it in the statement that reads."""
+        cached = self._by_agency.get(agency)
+        return None if cached is None else cached.version
+
     def _at(self, agency: str, version: int) -> _Cached | None:
         cached = self._by_agency.get(agency)
         return cached if cached is not None and cached.version == version else None

@@ -105,7 +105,7 @@ def _requests(world: World) -> list[tuple[str, str, str, bool]]:
         ("motcua-danang", "CT01", world.head, True),  # the head of their own household
         ("motcua-danang", "CT01", world.renamed, True),  # no household
         ("motcua-danang", "CT01", world.batch[0], True),
-        ("motcua-danang", "CT01", absent, True),
+        ("motcua-danang", "CT01", absent, False),  # no row confirms the policy version
         ("motcua-hoian", "CT01", world.spouse, True),
         ("motcua-hoian", "CT01", world.head, True),
         ("motcua-hue", "CT01", world.spouse, True),

@@ -26,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
+from gateway.graph.guard import SUBJECT_REASON
 from gateway.graph.schema import build_schema
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.opa import OpaEngine
@@ -372,9 +373,9 @@ async def test_every_prefill_disclosure_is_in_the_access_log(
     assert "household" in spouse[4]
     assert spouse[7] == "cb-0042"
     head = next(r for r in rows if r[3] == world.head)
-    assert head[4] == ["fullName"]
+    assert head[4] == ["fullName", "recordVersion"]  # the name and its provenance
     household = next(r for r in rows if r[2] == "household")
-    assert household[4] == ["head", "headId"]
+    assert household[4] == ["head", "headId", "recordVersion"]
 
 
 async def test_consent_grant_allows_and_revoke_denies_the_next_request(
@@ -383,7 +384,8 @@ async def test_consent_grant_allows_and_revoke_denies_the_next_request(
     loan = "query($id: ID!) { resident(id: $id) { fullName birthDate permanentAddress { line } } }"
     before = await api.data(loan, {"id": world.spouse}, agency="nganhang-abc", purpose="TD-VAY")
     assert before["data"]["resident"] is None
-    assert before["errors"][0]["extensions"]["reason"].startswith("consent required")
+    # refused whole, as an absent resident would be: the reason names no subject and no consent
+    assert before["errors"][0]["extensions"]["reason"] == SUBJECT_REASON
 
     expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     granted = await api.data(
@@ -673,7 +675,8 @@ async def test_registry_database_down_fails_closed(
                 "data": None,
                 "errors": [
                     {
-                        "message": "the registry database is unavailable: no data is returned",
+                        # the decision, taken before any registry read, is what fails first
+                        "message": "the policy data is unavailable: no data is returned",
                         "extensions": {"code": "UNAVAILABLE"},
                     }
                 ],

@@ -93,7 +93,7 @@ async def _exists(session: AsyncSession, column: Any, value: str) -> bool:
 
 def _check_terms(schema: GraphQLSchema, subject_type: str, terms: dict[str, Any]) -> None:
     check_fields(schema, subject_type, terms["fields"])
-    check_relations(schema, terms.get("via") or ())
+    check_relations(subject_type, terms.get("via") or ())
     masking: dict[str, str] = terms.get("masking") or {}
     outside = sorted(set(masking) - set(terms["fields"]))
     if outside:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.admin.consents import service
 from gateway.admin.consents.models import ConsentOut, PaperConsentIn
-from gateway.admin.http import AdminDep, Cursor, Limit, Page, tag
+from gateway.admin.http import AdminDep, Cursor, Limit, Page, StewardDep, tag
 from gateway.admin.problems import responses
 from gateway.admin.types import CLIENT_ID
 
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/consents", tags=["consents"])
 async def list_consents(
     *,
     admin: AdminDep,
+    steward: StewardDep,
     subject_id: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     agency: Annotated[str | None, Query(pattern=CLIENT_ID)] = None,
     limit: Limit = 50,
@@ -29,6 +30,13 @@ async def list_consents(
         items, after = await service.list_consents(
             session=session, subject_id=subject_id, agency=agency, limit=limit, cursor=cursor
         )
+    await admin.record_read(
+        steward=steward,
+        read="consents",
+        filters={"subject_id": subject_id, "agency": agency, "cursor": cursor is not None},
+        returned=len(items),
+        subject=("resident", subject_id) if subject_id else None,
+    )
     return Page(items=[ConsentOut.of(c) for c in items], next_cursor=after)
 
 

@@ -4,7 +4,7 @@ policy's own reasons, through `gateway.policy.explain`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -14,26 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.explain.models import ExplainOut, FieldExplanation
 from gateway.admin.problems import bad_input, unavailable
 from gateway.admin.schema_rules import check_fields
-from gateway.graph.guard import CONSENTING_TYPES
 from gateway.identity.principal import AGENCY
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest, PolicyUnavailable
 from gateway.policy.explain import explain
 from gateway.policy.service import AgreementCache, agency_status, consents_of
-from registries.identifiers import (
-    IdentifierError,
-    validate_enterprise_code,
-    validate_household_id,
-    validate_parcel_id,
-    validate_personal_id,
-)
-
-SUBJECT_IDS: dict[str, Callable[[str], str]] = {
-    "Resident": validate_personal_id,
-    "Household": validate_household_id,
-    "Enterprise": validate_enterprise_code,
-    "Parcel": validate_parcel_id,
-}
+from gateway.subjects import SUBJECT_KINDS
+from registries.identifiers import IdentifierError
 
 
 async def explain_access(
@@ -50,7 +37,7 @@ async def explain_access(
     via: str | None,
 ) -> ExplainOut:
     try:
-        subject = SUBJECT_IDS[subject_type](subject)
+        subject = SUBJECT_KINDS[subject_type].validate(subject)
     except IdentifierError as error:
         raise bad_input("subject", str(error)) from error
     check_fields(schema, subject_type, fields)
@@ -59,7 +46,7 @@ async def explain_access(
         session=session, agency=agency, purpose=purpose, subject_type=subject_type
     )
     consents = []
-    if subject_type in CONSENTING_TYPES:
+    if SUBJECT_KINDS[subject_type].consenting:
         consents = (await consents_of(session=session, subject_ids=[subject], agency=agency)).get(
             subject, []
         )

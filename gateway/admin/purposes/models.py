@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.admin.types import Label, PurposeCode
+from gateway.admin.types import Label, PurposeCode, SubjectType
 from gateway.policy.models import Purpose
 
 
@@ -74,7 +74,7 @@ class FormIn(BaseModel):
     procedure: Label
     legal_reference: Label | None = None
     purpose: PurposeCode
-    subject_type: Literal["Resident", "Enterprise", "Parcel"]
+    subject_type: SubjectType
     fields: Annotated[list[FormFieldIn], Field(min_length=1, max_length=200)]
 
 
