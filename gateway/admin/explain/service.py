@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.explain.models import ExplainOut, FieldExplanation
 from gateway.admin.problems import bad_input, unavailable
-from gateway.admin.schema_rules import check_fields
+from gateway.admin.schema_rules import check_fields, check_relations
 from gateway.identity.principal import AGENCY
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest, PolicyUnavailable
@@ -41,6 +41,7 @@ async def explain_access(
     except IdentifierError as error:
         raise bad_input("subject", str(error)) from error
     check_fields(schema, subject_type, fields)
+    check_relations(subject_type, [via] if via else [])
     status = await agency_status(session=session, agency=agency)
     scope = await agreements.agreements_for(
         session=session, agency=agency, purpose=purpose, subject_type=subject_type

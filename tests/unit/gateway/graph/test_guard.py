@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from gateway.errors import GatewayError
 from gateway.graph.context import RequestDatabase
-from gateway.graph.guard import Guard
+from gateway.graph.guard import SUBJECT_REASON, Grant, Guard
 from gateway.identity.principal import Principal
 from gateway.metrics import GatewayMetrics
 from gateway.policy.embedded import EmbeddedEngine
@@ -71,13 +73,51 @@ async def test_a_plans_decisions_are_not_made_again_by_the_dataloader() -> None:
     assert engine.asked[3:] == ["048188000001", "048188000001"]
 
 
-async def test_every_decision_is_one_disclosure_per_subject() -> None:
+async def test_a_decision_alone_is_no_disclosure() -> None:
     guard = _guard(CountingEngine())
     await guard.decide_many_now("Resident", ["048188000001"], ["id"])
     await guard.decide("Resident", "048188000001", ["fullName"], via="Household.head")
-    disclosures = guard.disclosures(request_id="r", officer=None, operation="PrefillCT01")
-    assert [(d.subject_type, d.subject_id) for d in disclosures] == [("resident", "048188000001")]
-    assert disclosures[0].fields_denied == ["fullName", "id"]  # no purpose: deny by default
+    assert guard.disclosures(request_id="r", officer=None, operation=None) == []
+
+
+async def test_the_log_is_what_the_answer_wrote_one_row_per_subject() -> None:
+    guard = _guard(CountingEngine())
+    (refused,) = await guard.decide_many_now("Resident", ["048188000001"], ["id", "fullName"])
+    with pytest.raises(GatewayError):  # no purpose: denied by default
+        refused.admit("fullName")
+    with pytest.raises(GatewayError) as whole:
+        refused.check_subject("resident", ["id", "birthDate"])
+    assert whole.value.extensions == {
+        "code": "FORBIDDEN", "field": "resident", "reason": SUBJECT_REASON
+    }  # fmt: skip
+    shown = Grant(
+        "Resident",
+        "048188000002",
+        Decision(
+            allow=True,
+            fields={"fullName": "allow", "birthDate": "mask", "sex": "deny"},
+            reasons={"sex": "field outside the agreement"},
+            legal_basis=["Luật Cư trú 2020"],
+            masks={"birthDate": "year_only"},
+        ),
+        guard.entry("Resident", "048188000002"),
+    )
+    assert shown.give("fullName", shown.admit("fullName"), "Lê Văn A") == "Lê Văn A"
+    assert shown.give("birthDate", shown.admit("birthDate"), "1985-04-02") == "1985"
+    with pytest.raises(GatewayError):
+        shown.admit("sex")
+    guard.looked_up("Resident", "048188000003")
+    guard.looked_up("Resident", "048188000003", found=False)
+    rows = guard.disclosures(request_id="r", officer=None, operation=None)
+    assert [
+        (r.subject_id, r.fields_given, r.fields_masked, r.fields_denied, r.decision["outcome"])
+        for r in rows
+    ] == [
+        ("048188000001", [], [], ["birthDate", "fullName", "id"], "refused"),
+        ("048188000002", ["fullName"], ["birthDate"], ["sex"], "disclosed"),
+        ("048188000003", [], [], [], "absent"),
+    ]
+    assert rows[1].legal_basis == "Luật Cư trú 2020"
 
 
 async def test_a_levels_subjects_are_decided_in_one_call_each_as_alone() -> None:
@@ -105,7 +145,4 @@ async def test_a_levels_subjects_are_decided_in_one_call_each_as_alone() -> None
             )
         )  # fmt: skip
         assert grant.decision == alone
-    disclosed = guard.disclosures(request_id="r", officer=None, operation=None)
-    assert [d.subject_id for d in disclosed] == [
-        "048188000001", "HK0001", "048188000002", "048188000003"
-    ]  # fmt: skip
+    assert guard.disclosures(request_id="r", officer=None, operation=None) == []
