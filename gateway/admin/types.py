@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
-from gateway.subjects import SUBJECT_TYPE_PATTERN
+from gateway.subjects import SUBJECT_KINDS, SUBJECT_TYPE_PATTERN
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 CLIENT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 PURPOSE_CODE = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"  # the X-Purpose header's pattern
 SUBJECT_TYPE = SUBJECT_TYPE_PATTERN  # the subject kinds of gateway.subjects
+# The access log's names of them, and of the rows of reads that concern no single subject
+SUBJECT_AUDIT_NAME = rf"^({'|'.join(k.audit_name for k in SUBJECT_KINDS.values())}|query)$"
 # An agreement's `via` as written (`Type.field`, `Type.field.field`); which relations exist is
 # gateway.subjects' to say, and the services check it with a message that lists them
 RELATION = r"^[A-Z][A-Za-z]{1,31}(\.[a-zA-Z][a-zA-Z0-9]{0,63}){1,3}$"

@@ -7,9 +7,9 @@ import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import cursors
@@ -19,6 +19,17 @@ from gateway.cursors import CursorError
 from registries.history import VIETNAM_TIME
 
 MAX_PAGE = 100
+# What an entry records (decision->>'outcome'): a subject's data given (in part), a subject
+# refused whole, a lookup of a key the registry does not hold, a steward's oversight read, a
+# citizen's read of their own log or consents. Entries older than these outcomes have none and
+# are disclosures.
+OUTCOMES = ("disclosed", "refused", "absent", "oversight", "self")
+
+
+def outcome_column() -> ColumnElement[str]:
+    return cast("ColumnElement[str]", AccessLogEntry.decision["outcome"].astext)
+
+
 # what stewards export: the entry without its chain bookkeeping and raw decision
 EXPORT_COLUMNS = tuple(f for f in HASHED_FIELDS if f not in {"chain_key", "seq", "decision"})
 
@@ -66,11 +77,28 @@ async def subject_history(
     subject_id: str,
     first: int = 20,
     after: str | None = None,
+    known_since: datetime | None = None,
 ) -> Page:
-    """Who saw this subject's data, newest first."""
+    """Who saw (or tried to see) this subject's data, newest first, as the citizen is shown it:
+    disclosures, refusals and oversight reads — never lookups of an absent key, and no refusal
+    from before `known_since` (when the registry first recorded the subject; until then any
+    lookup of the key was an attempt on no one, even if a citizen holds that key now)."""
+    outcome = outcome_column()
     query = select(AccessLogEntry).where(
-        AccessLogEntry.subject_type == subject_type, AccessLogEntry.subject_id == subject_id
+        AccessLogEntry.subject_type == subject_type,
+        AccessLogEntry.subject_id == subject_id,
+        or_(outcome.is_(None), outcome.in_(("disclosed", "refused", "oversight"))),
     )
+    if known_since is not None:
+        query = query.where(
+            or_(
+                outcome.is_(None),
+                outcome != "refused",
+                AccessLogEntry.occurred_at >= known_since,
+            )
+        )
+    else:
+        query = query.where(or_(outcome.is_(None), outcome != "refused"))
     return await _page(session, query, first, after)
 
 
@@ -80,12 +108,20 @@ class AccessLogFilter:
 
     agency: str | None = None
     purpose: str | None = None
+    subject_type: str | None = None
     subject_id: str | None = None
+    outcome: str | None = None  # one of OUTCOMES: e.g. "absent" shows enumeration attempts
     since: datetime | None = None
     until: datetime | None = None
 
     def query(self) -> Select[Any]:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
+        if self.subject_type is not None:
+            conditions.append(AccessLogEntry.subject_type == self.subject_type)
+        if self.outcome == "disclosed":
+            conditions.append(or_(outcome_column().is_(None), outcome_column() == "disclosed"))
+        elif self.outcome is not None:
+            conditions.append(outcome_column() == self.outcome)
         if self.agency is not None:
             conditions.append(AccessLogEntry.agency == self.agency)
         if self.purpose is not None:
@@ -135,6 +171,8 @@ class DailyCount:
     agency: str
     day: date  # in Vietnam time
     entries: int
+    refused: int  # subjects refused whole
+    absent: int  # lookups of keys the registry does not hold: enumeration shows here
 
 
 async def daily_counts(
@@ -143,7 +181,13 @@ async def daily_counts(
     """Access-log entries per agency and day (Vietnam time), `since` to `until` inclusive."""
     day = func.date(func.timezone(VIETNAM_TIME.key, AccessLogEntry.occurred_at)).label("day")
     query = (
-        select(AccessLogEntry.agency, day, func.count().label("entries"))
+        select(
+            AccessLogEntry.agency,
+            day,
+            func.count().label("entries"),
+            func.count().filter(outcome_column() == "refused").label("refused"),
+            func.count().filter(outcome_column() == "absent").label("absent"),
+        )
         .where(
             AccessLogEntry.occurred_at >= day_start(since),
             AccessLogEntry.occurred_at < day_start(until + timedelta(days=1)),
@@ -154,7 +198,16 @@ async def daily_counts(
     if agency is not None:
         query = query.where(AccessLogEntry.agency == agency)
     rows = await session.execute(query)
-    return [DailyCount(agency=a, day=d, entries=int(n)) for a, d, n in rows]
+    return [
+        DailyCount(agency=a, day=d, entries=int(n), refused=int(r), absent=int(x))
+        for a, d, n, r, x in rows
+    ]
+
+
+async def count(*, session: AsyncSession, where: AccessLogFilter) -> int:
+    """How many entries match (what an export will stream)."""
+    found = await session.execute(select(func.count()).select_from(where.query().subquery()))
+    return int(found.scalar_one())
 
 
 def day_start(day: date) -> datetime:

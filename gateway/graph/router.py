@@ -288,9 +288,18 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 log.error("access log unavailable", request_id=context.request_id)
                 return self._refuse(unavailable("the access log"), context, sub_response)
             context.services.metrics.audit_flush.observe(time.perf_counter() - started)
+        if result.errors:
+            # One order whatever resolved first: refusals must not tell by their order what was
+            # read (absent and refused subjects answer alike, in the same place)
+            result.errors.sort(key=_path_order)
         codes = [(error.extensions or {}).get("code") for error in result.errors or []]
         self._count(context, next((c for c in codes if c), "ok"))
         return result
+
+
+def _path_order(error: GraphQLError) -> list[tuple[int, int | str]]:
+    """Errors in the order of their paths (response keys by name, list items by index)."""
+    return [(0, step) if isinstance(step, int) else (1, step) for step in error.path or []]
 
 
 def _persisted_sha256(data: GraphQLRequestData) -> str | None:

@@ -62,6 +62,7 @@ from registries.identifiers import (
     validate_personal_id,
 )
 from registries.parcels.service import GeometryError, check_lon_lat, parcels_at
+from registries.residents.service import first_recorded
 from registries.routing import server_failed
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class Query:
                     subject_id=citizen_id,
                     first=first or 20,
                     after=after,
+                    known_since=await first_recorded(session=session, personal_id=citizen_id),
                 )
         except CursorError as error:
             raise bad_user_input("after", "after: not a cursor this API handed out") from error

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registries.history import fetch_by_keys, versions_at
@@ -62,3 +62,12 @@ async def household_members(
         if resident.household_id is not None:
             members[resident.household_id].append(resident)
     return members
+
+
+async def first_recorded(*, session: AsyncSession, personal_id: str) -> datetime | None:
+    """When the registry first recorded this person (None: never): before it, the key was
+    absent, and a lookup of it was an attempt on no one."""
+    found = await session.execute(
+        select(func.min(Resident.recorded_at)).where(Resident.personal_id == personal_id)
+    )
+    return found.scalar_one()

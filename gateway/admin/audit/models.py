@@ -23,13 +23,17 @@ class AccessLogOut(BaseModel):
     fields_given: list[str]
     fields_masked: list[str]
     fields_denied: list[str]
+    outcome: str  # disclosed, refused, absent, oversight or self
 
     @classmethod
     def of(cls, entry: AccessLogEntry) -> AccessLogOut:
-        return cls.model_validate(entry, from_attributes=True)
+        fields = {name: getattr(entry, name) for name in cls.model_fields if name != "outcome"}
+        return cls(**fields, outcome=(entry.decision or {}).get("outcome", "disclosed"))
 
 
 class DailyCountOut(BaseModel):
     agency: str
     day: date
     entries: int
+    refused: int  # subjects refused whole
+    absent: int  # lookups of keys the registry does not hold (enumeration attempts)

@@ -4,18 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
-from typing import Annotated
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from gateway.admin.audit.models import AccessLogOut, DailyCountOut
 from gateway.admin.context import Admin
-from gateway.admin.http import AdminDep, Cursor, Limit, Page, bad_cursor
+from gateway.admin.http import AdminDep, Cursor, Limit, Page, StewardDep, bad_cursor
 from gateway.admin.problems import bad_input, responses
-from gateway.admin.types import CLIENT_ID, PURPOSE_CODE, Day
+from gateway.admin.types import CLIENT_ID, PURPOSE_CODE, SUBJECT_AUDIT_NAME, Day
 from gateway.audit import service
 from gateway.audit.service import AccessLogFilter
 from gateway.cursors import CursorError
@@ -25,42 +26,79 @@ MAX_DAYS = 366
 
 Agency = Annotated[str | None, Query(pattern=CLIENT_ID)]
 Purpose = Annotated[str | None, Query(pattern=PURPOSE_CODE)]
+SubjectType = Annotated[str | None, Query(pattern=SUBJECT_AUDIT_NAME)]
 SubjectId = Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{1,40}$")]
+Outcome = Annotated[
+    str | None,
+    Query(
+        pattern=rf"^({'|'.join(service.OUTCOMES)})$",
+        description="disclosed, refused, absent (lookups of keys that do not exist: "
+        "enumeration attempts), oversight (stewards' reads) or self (citizens' reads).",
+    ),
+]
 Since = Annotated[AwareDatetime | None, Query(description="From this instant (inclusive).")]
 Until = Annotated[AwareDatetime | None, Query(description="Before this instant.")]
 
 
 def _filter(
-    agency: str | None,
-    purpose: str | None,
-    subject_id: str | None,
-    since: AwareDatetime | None,
-    until: AwareDatetime | None,
+    *,
+    agency: Agency = None,
+    purpose: Purpose = None,
+    subject_type: SubjectType = None,
+    subject_id: SubjectId = None,
+    outcome: Outcome = None,
+    since: Since = None,
+    until: Until = None,
 ) -> AccessLogFilter:
+    """The search parameters, declared once for the search and the export."""
     return AccessLogFilter(
-        agency=agency, purpose=purpose, subject_id=subject_id, since=since, until=until
+        agency=agency,
+        purpose=purpose,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        outcome=outcome,
+        since=since,
+        until=until,
     )
 
 
-@router.get("", responses=responses())
+Where = Annotated[AccessLogFilter, Depends(_filter)]
+
+
+def _about(where: AccessLogFilter) -> tuple[str, str] | None:
+    """The subject a search is about, to log the read under it (so its citizen sees it)."""
+    if where.subject_id is None:
+        return None
+    return (where.subject_type or "resident", where.subject_id)
+
+
+def _filters(where: AccessLogFilter) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(where).items()}
+
+
+@router.get("", responses=responses(503))
 async def search_access_log(
     *,
     admin: AdminDep,
-    agency: Agency = None,
-    purpose: Purpose = None,
-    subject_id: SubjectId = None,
-    since: Since = None,
-    until: Until = None,
+    steward: StewardDep,
+    where: Where,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[AccessLogOut]:
-    """Newest first."""
-    where = _filter(agency, purpose, subject_id, since, until)
+    """Newest first. The search itself is logged (an `oversight` entry: the filter and how
+    many entries it returned)."""
     try:
         async with admin.transaction() as session:
             page = await service.search(session=session, where=where, first=limit, after=cursor)
     except CursorError as error:
         raise bad_cursor() from error
+    await admin.record_read(
+        steward=steward,
+        read="audit.search",
+        filters=_filters(where),
+        returned=len(page.entries),
+        subject=_about(where),
+    )
     return Page(
         items=[AccessLogOut.of(e) for e in page.entries],
         next_cursor=page.end_cursor if page.has_next_page else None,
@@ -76,19 +114,25 @@ async def _csv(admin: Admin, where: AccessLogFilter) -> AsyncIterator[str]:
 @router.get(
     "/export.csv",
     response_class=StreamingResponse,
-    responses={**responses(), 200: {"content": {"text/csv": {}}, "description": "CSV"}},
+    responses={**responses(503), 200: {"content": {"text/csv": {}}, "description": "CSV"}},
 )
 async def export_access_log(
     *,
     admin: AdminDep,
-    agency: Agency = None,
-    purpose: Purpose = None,
-    subject_id: SubjectId = None,
-    since: Since = None,
-    until: Until = None,
+    steward: StewardDep,
+    where: Where,
 ) -> StreamingResponse:
-    """The matching entries as CSV, oldest first, streamed."""
-    where = _filter(agency, purpose, subject_id, since, until)
+    """The matching entries as CSV, oldest first, streamed. The export is one `oversight`
+    entry (its filter and how many entries it streams), written before the first byte."""
+    async with admin.transaction() as session:
+        matching = await service.count(session=session, where=where)
+    await admin.record_read(
+        steward=steward,
+        read="audit.export",
+        filters=_filters(where),
+        returned=matching,
+        subject=_about(where),
+    )
     return StreamingResponse(
         _csv(admin, where),
         media_type="text/csv; charset=utf-8",
@@ -98,9 +142,10 @@ async def export_access_log(
 
 @router.get("/daily-counts", responses=responses())
 async def daily_counts(
-    *, admin: AdminDep, since: Day, until: Day, agency: Agency = None
+    *, admin: AdminDep, steward: StewardDep, since: Day, until: Day, agency: Agency = None
 ) -> list[DailyCountOut]:
-    """Entries per agency and day (Vietnam time), `since` to `until` inclusive (≤ 366 days)."""
+    """Entries per agency and day (Vietnam time), `since` to `until` inclusive (≤ 366 days),
+    with how many were subjects refused whole and lookups of absent keys."""
     if until < since:
         raise bad_input("until", "must not be before since")
     if until - since > timedelta(days=MAX_DAYS):
@@ -109,4 +154,15 @@ async def daily_counts(
         counts = await service.daily_counts(
             session=session, since=since, until=until, agency=agency
         )
-    return [DailyCountOut(agency=c.agency, day=c.day, entries=c.entries) for c in counts]
+    await admin.record_read(
+        steward=steward,
+        read="audit.daily-counts",
+        filters={"since": since.isoformat(), "until": until.isoformat(), "agency": agency},
+        returned=len(counts),
+    )
+    return [
+        DailyCountOut(
+            agency=c.agency, day=c.day, entries=c.entries, refused=c.refused, absent=c.absent
+        )
+        for c in counts
+    ]
