@@ -59,6 +59,13 @@ CROSS_LINKS = [
     {**MASKED_AGREEMENT, "type": "Enterprise", "fields": ["code", "name"], "masking": {},
      "via": ["Resident.representedEnterprises"]},
 ]  # fmt: skip
+# A district police office that sees households and, through them, only members' names.
+HOUSEHOLD_OFFICE_AGREEMENTS = [
+    {**MASKED_AGREEMENT, "agency": "congan-hoavang", "purpose": "CT01", "type": "Household",
+     "fields": ["id", "members"], "masking": {}},
+    {**MASKED_AGREEMENT, "agency": "congan-hoavang", "purpose": "CT01", "type": "Resident",
+     "fields": ["fullName"], "masking": {}, "via": ["Household.members"]},
+]  # fmt: skip
 PARCEL_LON, PARCEL_LAT = 108.2412, 16.0544  # away from the squares other tests draw
 
 
@@ -107,9 +114,15 @@ async def _build_world(engine: AsyncEngine) -> World:
                 "agencies": [
                     *SAMPLE_POLICY["agencies"],
                     {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"},
+                    {"client_id": "congan-hoavang", "name": "Công an Hòa Vang", "kind": "police"},
                 ],
                 "purposes": SAMPLE_POLICY["purposes"],
-                "agreements": [*SAMPLE_POLICY["agreements"], MASKED_AGREEMENT, *CROSS_LINKS],
+                "agreements": [
+                    *SAMPLE_POLICY["agreements"],
+                    MASKED_AGREEMENT,
+                    *CROSS_LINKS,
+                    *HOUSEHOLD_OFFICE_AGREEMENTS,
+                ],
             },
             actor="tests",
         )
@@ -744,3 +757,208 @@ async def test_queries_over_get_and_no_mutations_over_get(api: Api, world: World
     refused = await api.client.get("/graphql", params={"query": mutation}, headers=headers)
     assert refused.status_code == 400
     assert "mutation" in refused.text.lower()
+
+
+# Regression tests for the disclosure-integrity probes: each names what it once let through.
+HOUSEHOLD_OFFICE = "congan-hoavang"  # sees households and, through them, members' names only
+
+
+def _log_rows(settings: Settings, request_id: str) -> dict[str, tuple[Any, ...]]:
+    """subject id -> (given, masked, denied, outcome) of the request's access-log rows."""
+    with psycopg.connect(settings.libpq_url) as connection:
+        rows = connection.execute(
+            "SELECT subject_id, fields_given, fields_masked, fields_denied, "
+            "decision->>'outcome' FROM access_log WHERE request_id = %s",
+            (request_id,),
+        ).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+async def _traced(api: Api, query: str, variables: dict[str, Any], **kw: Any) -> tuple[Any, str]:
+    request_id = f"probe-{uuid.uuid4().hex}"
+    answer = await api.data(query, variables, headers={"X-Request-Id": request_id}, **kw)
+    return answer, request_id
+
+
+def _errors_at(answer: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    return [(e["extensions"]["code"], e["path"]) for e in answer.get("errors", [])]
+
+
+async def test_probe_a_legal_representatives_id_does_not_leak_to_the_tax_office(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    query = """query($code: ID!) { enterprise(code: $code) {
+      legalRepresentatives { title resident { id fullName } } } }"""
+    answer, request_id = await _traced(
+        api, query, {"code": world.enterprise}, agency="thue-hcm", purpose="DKKD"
+    )
+    representative = answer["data"]["enterprise"]["legalRepresentatives"][0]
+    assert representative["resident"] == {"id": None, "fullName": "Trần Văn Bình"}
+    path = ["enterprise", "legalRepresentatives", 0, "resident", "id"]
+    assert _errors_at(answer) == [("FORBIDDEN", path)]
+    assert _log_rows(gateway_settings, request_id)[world.head] == (
+        ["fullName"], [], ["id"], "disclosed"
+    )  # fmt: skip
+
+
+async def test_probe_a_parcel_holders_id_does_not_leak_to_the_land_office(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    query = """query($lon: Float!, $lat: Float!) { parcelsAt(lon: $lon, lat: $lat) {
+      id rights { kind holder { __typename ... on Resident { id fullName } } } } }"""
+    answer, request_id = await _traced(
+        api, query, {"lon": PARCEL_LON, "lat": PARCEL_LAT}, agency="tainguyen-danang",
+        purpose="CPXD",
+    )  # fmt: skip
+    (parcel,) = answer["data"]["parcelsAt"]
+    holder = parcel["rights"][0]["holder"]
+    assert holder == {"__typename": "Resident", "id": None, "fullName": "Trần Văn Bình"}
+    assert _errors_at(answer) == [("FORBIDDEN", ["parcelsAt", 0, "rights", 0, "holder", "id"])]
+    assert _log_rows(gateway_settings, request_id)[world.head] == (
+        ["fullName"], [], ["id"], "disclosed"
+    )  # fmt: skip
+
+
+async def test_probe_household_members_ids_and_relationships_follow_the_agreement(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    query = """query($id: ID!) { household(id: $id) {
+      id members { relationshipToHead resident { id fullName } } } }"""
+    answer, request_id = await _traced(
+        api, query, {"id": world.household}, agency=HOUSEHOLD_OFFICE, purpose="CT01"
+    )
+    members = answer["data"]["household"]["members"]
+    assert [m["resident"]["fullName"] for m in members] == ["Trần Văn Bình", "Lê Thị Hoa"]
+    assert all(m["resident"]["id"] is None and m["relationshipToHead"] is None for m in members)
+    assert sorted(e["path"][-1] for e in answer["errors"]) == ["id", "id", "relationshipToHead",
+                                                               "relationshipToHead"]  # fmt: skip
+    logged = _log_rows(gateway_settings, request_id)
+    assert logged[world.spouse] == (["fullName"], [], ["id", "relationshipToHead"], "disclosed")
+    assert logged[world.household] == (["id", "members"], [], [], "disclosed")
+
+
+async def test_probe_provenance_is_logged_as_given_not_denied(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    request_id = f"probe-{uuid.uuid4().hex}"
+    answer = await api.prefill_ct01(world.spouse, headers={"X-Request-Id": request_id})
+    fields = answer.json()["data"]["prefill"]["fields"]
+    assert all(f["provenance"] is not None for f in fields if f["value"] is not None)
+    given, _, denied, _ = _log_rows(gateway_settings, request_id)[world.spouse]
+    assert "recordVersion" in given
+    assert "recordVersion" not in denied
+
+
+async def test_probe_a_banks_batch_is_logged_as_what_it_returned(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    absent = factories.new_personal_id()
+    query = """query($ids: [ID!]!) { residents(ids: $ids) {
+      id recordVersion { validFrom recordedAt } } }"""
+    answer, request_id = await _traced(
+        api, query, {"ids": [world.head, absent]}, agency="nganhang-abc", purpose="TD-VAY"
+    )
+    # no consent: both refused alike, with nothing of either (no version, no timestamp)
+    assert answer["data"]["residents"] == [None, None]
+    assert _errors_at(answer) == [("FORBIDDEN", ["residents", 0]), ("FORBIDDEN", ["residents", 1])]
+    assert answer["errors"][0]["message"] == answer["errors"][1]["message"]
+    logged = _log_rows(gateway_settings, request_id)
+    assert logged[world.head] == ([], [], ["id", "recordVersion"], "refused")
+    assert logged[absent] == ([], [], ["id", "recordVersion"], "refused")
+
+
+@pytest.mark.parametrize(
+    ("agency", "purpose"),
+    [("nganhang-abc", "TD-VAY"), ("bhxh-danang", "CT01"), ("thue-hcm", "DKKD")],
+    ids=["consent-required", "no-agreement", "only-through-a-relation"],
+)
+@pytest.mark.parametrize(
+    "selection", ["{ __typename }", "{ id recordVersion { validFrom recordedAt } }"]
+)
+async def test_probe_absent_and_refused_answer_alike(
+    api: Api, world: World, agency: str, purpose: str, selection: str
+) -> None:
+    absent = factories.new_personal_id()
+    one = "query($id: ID!) { resident(id: $id) " + selection + " }"
+    many = "query($ids: [ID!]!) { residents(ids: $ids) " + selection + " }"
+    as_caller = {"agency": agency, "purpose": purpose}
+    present_answer = await api.data(one, {"id": world.spouse}, **as_caller)
+    absent_answer = await api.data(one, {"id": absent}, **as_caller)
+    assert present_answer == absent_answer
+    assert _codes(present_answer) == ["FORBIDDEN"]
+    batch = await api.data(many, {"ids": [world.spouse, absent]}, **as_caller)
+    assert batch["data"] == {"residents": [None, None]}
+    first, second = batch["errors"]
+    assert first["message"] == second["message"]
+    assert first["extensions"] == second["extensions"]
+
+
+async def test_probe_a_type_granted_only_through_a_relation_is_refused_at_the_root(
+    api: Api, world: World
+) -> None:
+    # thue-hcm sees residents only as legal representatives
+    query = "query($id: ID!) { resident(id: $id) { fullName } }"
+    present = await api.data(query, {"id": world.head}, agency="thue-hcm", purpose="DKKD")
+    absent = await api.data(
+        query, {"id": factories.new_personal_id()}, agency="thue-hcm", purpose="DKKD"
+    )
+    assert present == absent
+    assert _codes(present) == ["FORBIDDEN"]
+
+
+async def test_probe_parcels_at_without_a_grant_is_refused_on_any_ground(api: Api) -> None:
+    query = "query($lon: Float!, $lat: Float!) { parcelsAt(lon: $lon, lat: $lat) { id } }"
+    bank = {"agency": "nganhang-abc", "purpose": "TD-VAY"}
+    on_parcel = await api.data(query, {"lon": PARCEL_LON, "lat": PARCEL_LAT}, **bank)
+    empty_ground = await api.data(query, {"lon": 105.0, "lat": 21.0}, **bank)
+    assert on_parcel == empty_ground
+    assert _codes(on_parcel) == ["FORBIDDEN"]
+
+
+async def test_probe_lookups_of_absent_keys_are_logged_but_never_shown_to_a_citizen(
+    api: Api, database_settings: Settings, gateway_settings: Settings
+) -> None:
+    newcomer = factories.new_personal_id()
+    query = "query($id: ID!) { resident(id: $id) { fullName } }"
+    seen, by_office = await _traced(api, query, {"id": newcomer})  # may see residents: null
+    assert seen == {"data": {"resident": None}}
+    _, by_bank = await _traced(api, query, {"id": newcomer}, agency="nganhang-abc",
+                               purpose="TD-VAY")  # fmt: skip
+    assert _log_rows(gateway_settings, by_office)[newcomer] == ([], [], [], "absent")
+    assert _log_rows(gateway_settings, by_bank)[newcomer] == ([], [], ["fullName"], "refused")
+    # the key is given to a citizen born later: none of those attempts is in their log
+    engine = create_engine(database_settings, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            await factories.make_resident(session, personal_id=newcomer, full_name="Đỗ Văn Mới")
+    finally:
+        await engine.dispose()
+    _, after = await _traced(api, query, {"id": newcomer}, agency="nganhang-abc",
+                             purpose="TD-VAY")  # fmt: skip
+    log_query = "{ myAccessLog(first: 20) { nodes { agency requestId } } }"
+    mine = await api.data(log_query, agency="lienthong-citizen", purpose=None, citizen_id=newcomer)
+    shown = {node["requestId"] for node in mine["data"]["myAccessLog"]["nodes"]}
+    assert shown == {after}  # the refusal once they exist, nothing from before
+
+
+async def test_citizens_reads_of_their_own_log_and_consents_are_logged(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    request_id = f"self-{uuid.uuid4().hex}"
+    await api.data(
+        "{ myConsents { id } myAccessLog(first: 3) { nodes { agency } } }",
+        agency="lienthong-citizen",
+        purpose=None,
+        citizen_id=world.renamed,
+        headers={"X-Request-Id": request_id},
+    )
+    with psycopg.connect(gateway_settings.libpq_url) as connection:
+        rows = connection.execute(
+            "SELECT subject_id, purpose, decision->>'read', decision->>'outcome' "
+            "FROM access_log WHERE request_id = %s ORDER BY decision->>'read'",
+            (request_id,),
+        ).fetchall()
+    assert rows == [
+        (world.renamed, "self", "myAccessLog", "self"),
+        (world.renamed, "self", "myConsents", "self"),
+    ]
