@@ -491,3 +491,60 @@ async def test_explain_says_why(client: Client, world: World) -> None:
     assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "subject"
     unknown = await client.call("GET", query.replace("religion", "shoeSize"))
     assert problem(unknown, 422, "BAD_USER_INPUT")["argument"] == "fields"
+
+
+async def test_stewards_reads_are_logged_once_each_under_the_subject_they_concern(
+    client: Client, world: World
+) -> None:
+    await client.call("GET", f"/consents?subject_id={world.resident}", steward="steward-minh")
+    await client.call(
+        "GET",
+        f"/explain?agency=nganhang-abc&purpose=TD-VAY&type=Resident&subject={world.resident}"
+        "&field=fullName",
+        steward="steward-minh",
+    )
+    exported = await client.call("GET", "/audit/export.csv", steward="steward-minh")
+    streamed = len(exported.text.strip().splitlines()) - 1
+    found = (await client.call(
+        "GET", "/audit?outcome=oversight&agency=steward-console&limit=100"
+    )).json()  # fmt: skip
+    mine = [e for e in found["items"] if e["officer"] == "steward-minh"]
+    assert [(e["operation"], e["subject_type"], e["subject_id"]) for e in mine] == [
+        ("audit.export", "query", "*"),
+        ("explain", "resident", world.resident),
+        ("consents", "resident", world.resident),
+    ]
+    assert {e["purpose"] for e in mine} == {"oversight"}
+    # the export of every entry is one entry, which says how many it streamed
+    export_rows = await client.call(
+        "GET", "/audit/export.csv?outcome=oversight&agency=steward-console"
+    )
+    assert export_rows.status_code == 200
+    assert streamed >= 3
+    # and the citizen sees that a steward read their consents and an explanation
+    log = await client.http.post(
+        "/graphql",
+        json={"query": "{ myAccessLog(first: 20) { nodes { agency purpose } } }"},
+        headers=client.citizen(world.resident),
+    )
+    nodes = log.json()["data"]["myAccessLog"]["nodes"]
+    assert {"agency": "steward-console", "purpose": "oversight"} in nodes
+
+
+async def test_lookups_of_absent_keys_show_in_the_audit_and_the_daily_counts(
+    client: Client,
+) -> None:
+    absent = factories.new_personal_id()
+    await client.graphql("motcua-danang", "CT01", RESIDENT, {"id": absent})
+    found = (await client.call("GET", f"/audit?outcome=absent&subject_id={absent}")).json()
+    (entry,) = found["items"]
+    assert (entry["agency"], entry["outcome"], entry["fields_given"]) == (
+        "motcua-danang", "absent", []
+    )  # fmt: skip
+    day = datetime.fromisoformat(entry["occurred_at"]).astimezone(VIETNAM_TIME).date()
+    counts = (await client.call(
+        "GET", f"/audit/daily-counts?since={day}&until={day}&agency=motcua-danang"
+    )).json()  # fmt: skip
+    assert counts[0]["absent"] >= 1
+    bad = await client.call("GET", "/audit?outcome=leaked")
+    assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "query.outcome"
