@@ -21,6 +21,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 from strawberry.types.base import get_object_definition
+from strawberry.types.field import StrawberryField
+from strawberry.types.private import is_private
 from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import GatewayError
@@ -587,11 +589,15 @@ class Parcel:
         return [ParcelRight(record=right, as_of=self.as_of) for right in rights]
 
 
+def _published(cls: type[Any]) -> list[StrawberryField]:
+    """The fields of a type the schema publishes (not its private attributes)."""
+    fields = get_object_definition(cls, strict=True).fields
+    return [f for f in fields if not is_private(f.type_annotation.resolve())]  # type: ignore[union-attr]
+
+
 # Every field of each subject type (none may escape its grant: a test holds each one guarded).
 _GOVERNED: dict[str, frozenset[str]] = {
-    cls.__name__: frozenset(
-        to_camel_case(f.python_name) for f in get_object_definition(cls, strict=True).fields
-    )
+    cls.__name__: frozenset(to_camel_case(f.python_name) for f in _published(cls))
     for cls in (Resident, Household, Enterprise, Parcel)
 }
 SUBJECT_TYPES: dict[str, type[Any]] = {

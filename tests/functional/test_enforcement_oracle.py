@@ -484,6 +484,9 @@ class Policy:
             )
         return "\n".join([*lines, ")"])
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis' report
+        printer.text(repr(self))
+
 
 def _empty_policy() -> Policy:
     """No agreement, no consent, for agencies and purposes of its own (unique per example)."""
@@ -694,6 +697,9 @@ class Document:
 
     def __repr__(self) -> str:
         return self.text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis' report
+        printer.text(self.text)
 
 
 def _is_relation(type_name: str, name: str) -> bool:
@@ -1313,6 +1319,7 @@ def _check(
 @settings(
     max_examples=50,
     deadline=None,
+    report_multiple_bugs=False,
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.function_scoped_fixture,
