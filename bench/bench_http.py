@@ -11,6 +11,8 @@ agreements), it starts and measures side by side, with wrk drawing random person
      motcua-danang with a dev token: token, trusted document, policy decision per subject,
      field enforcement, durable access-log entry, response;
   4. batch: the trusted document ResidentsWithHouseholds for 100 random residents;
+  5. prefill-generic: the prefill with the compiled plans off (the generic executor alone), to
+     show what the plans buy (`plans_vs_generic`);
 and the prefill again on a smaller (`--small`, default 100,000) and optionally a larger
 (`--large`, e.g. 10,000,000; 0 skips it) registry: the scale curve.
 Each contender first warms up for a few seconds (not counted), then runs once per round, rounds
@@ -235,6 +237,7 @@ def _contenders(options: Options, datasets: list[Dataset], token: str) -> list[C
     main_data, workers, connections = datasets[0], options.workers, options.connections
     prefill, batch = _gateway_lookups(token)
     gateway = servers.gateway("prefill", free_port(), main_data.url, workers)
+    generic = servers.gateway("generic", free_port(), main_data.url, workers, plans=False)
     peer_body = f'{{"query":"{PEER_QUERY}","variables":{{"id":{{IDS}}}}}}'
     contenders = [
         Contender("floor", servers.floor(free_port(), main_data.url, workers),
@@ -246,6 +249,8 @@ def _contenders(options: Options, datasets: list[Dataset], token: str) -> list[C
                   main_data, connections, audited=False),
         Contender("prefill", gateway, prefill, main_data, connections, audited=True),
         Contender("batch", gateway, batch, main_data, options.batch_connections, audited=True),
+        # the same prefill with the generic executor alone: what the compiled plans buy
+        Contender("prefill-generic", generic, prefill, main_data, connections, audited=True),
     ]  # fmt: skip
     for data in datasets[1:]:
         server = servers.gateway(f"prefill-{data.residents}", free_port(), data.url, workers)
@@ -338,6 +343,12 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
             for p, f in zip(per_round["prefill"], per_round["peer"], strict=True)
         ],
         "scale_lowest_vs_highest": round(min(scale.values()) / max(*scale.values(), 1.0), 3),
+        "plans_vs_generic": round(
+            best["prefill"].requests_per_s / best["prefill-generic"].requests_per_s, 3
+        ),
+        "generic_vs_floor": round(
+            best["prefill-generic"].requests_per_s / best["floor"].requests_per_s, 3
+        ),
     }
     allowance = gateway_allowance(
         best["floor"], best["prefill"], cores=os.cpu_count() or 1, target=PREFILL_TARGET

@@ -138,9 +138,10 @@ def postgraphile(port: int, dsn: str, workers: int) -> Server:
     )  # fmt: skip
 
 
-def gateway(name: str, port: int, dsn: str, workers: int) -> Server:
+def gateway(name: str, port: int, dsn: str, workers: int, *, plans: bool = True) -> Server:
     """The gateway as deployed (`lienthong serve`), on the bench's database; the per-agency quota
-    is lifted (it is still charged on every request) so that it does not cap the measurement."""
+    is lifted (it is still charged on every request) so that it does not cap the measurement.
+    `plans=False` runs it with the generic executor alone (LIENTHONG_GRAPHQL_PLANS=false)."""
     return Server(
         name=name,
         command=[str(LIENTHONG), "serve", "--port", str(port),
@@ -152,5 +153,6 @@ def gateway(name: str, port: int, dsn: str, workers: int) -> Server:
             "LIENTHONG_RATE_LIMIT_PER_SECOND": "1000000",
             "LIENTHONG_RATE_LIMIT_BURST": "1000000",
             "LIENTHONG_LOG_LEVEL": "WARNING",
+            "LIENTHONG_GRAPHQL_PLANS": "true" if plans else "false",
         },
     )  # fmt: skip
