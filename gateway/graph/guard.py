@@ -130,12 +130,12 @@ class Grant:
         self.entry.denied.add(field_name)
         self.entry.reasons[field_name] = reason
 
-    def check_subject(self, field_name: str, asked: Iterable[str]) -> None:
+    def check_subject(self, field_name: str, asked: Callable[[], Iterable[str]]) -> None:
         """A subject with no field allowed at all is refused whole, at the field reaching it;
-        every field asked on it is recorded as denied."""
+        every field asked on it (`asked`, only computed then) is recorded as denied."""
         if not self.visible:
             self.entry.refused = True
-            for name in asked:
+            for name in asked():
                 self.deny(name, SUBJECT_REASON)
             raise subject_refused(field_name)
 
@@ -392,6 +392,7 @@ class Guard:
     ) -> list[Disclosure]:
         """One access-log entry per subject this request looked up by key or wrote anything of
         (given, masked or refused), and one per recorded read."""
+        own = self.principal.citizen_id if self.principal.is_citizen else None
         entries = [
             Disclosure(
                 request_id=request_id,
@@ -399,14 +400,18 @@ class Guard:
                 subject_type=SUBJECT_KINDS[type_name].audit_name,
                 subject_id=subject,
                 officer=officer,
-                purpose=self.purpose,
+                purpose=self.purpose or ("self" if subject == own else None),
                 legal_basis="; ".join(sorted(entry.legal_basis)) or None,
                 operation=operation,
                 fields_given=sorted(entry.given),
                 fields_masked=sorted(entry.masked),
                 fields_denied=sorted(entry.denied - entry.given - entry.masked),
                 decision={
-                    "outcome": entry.outcome,
+                    # a citizen reading their own record is a read of their own, not a
+                    # disclosure to anyone else
+                    "outcome": "self"
+                    if subject == own and type_name == "Resident"
+                    else entry.outcome,
                     "reasons": {k: v for k, v in entry.reasons.items() if k in entry.denied},
                     "roles": sorted(self.principal.roles),
                 },

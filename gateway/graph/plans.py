@@ -465,7 +465,7 @@ class _Walk:
         key = getattr(record, level.key)
         await self.decide(level, [key], relation.via)
         self.grants[level.type_name, key, relation.via].check_subject(
-            name, [f.name for f in level.fields]
+            name, lambda: [f.name for f in level.fields]
         )
         return await self.subject(level, record, relation.via, path, records)
 

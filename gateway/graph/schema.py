@@ -198,7 +198,7 @@ class Query:
         citizen_id = _citizen(info)
         context = context_of(info)
         grant = await context.guard.decide("AccessLog", citizen_id, ACCESS_LOG_FIELDS)
-        grant.check_subject("myAccessLog", ())
+        grant.check_subject("myAccessLog", tuple)
         if first is not None and not 1 <= first <= MAX_BATCH:
             raise bad_user_input("first", f"first: between 1 and {MAX_BATCH}")
         try:

@@ -11,7 +11,7 @@ come with the relation field that lists them (a right's kind, a representative's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -104,9 +104,10 @@ def governed(type_name: str) -> frozenset[str]:
     return _GOVERNED[type_name]
 
 
-def asked_on(selections: Any, type_name: str) -> frozenset[str]:
-    """The fields a selection asks of a subject of this type (what a refusal denies)."""
-    return requested_fields(selections, type_name)
+def asked_on(info: Info, type_name: str) -> Callable[[], frozenset[str]]:
+    """The fields this field's selection asks of a subject of this type (what a refusal
+    denies), read from the selection only when a refusal needs them."""
+    return lambda: requested_fields(info.selected_fields[0].selections, type_name)
 
 
 async def reach(
@@ -127,7 +128,7 @@ async def reach(
     if via is None:
         guard.looked_up(type_name, key)
     grant = await guard.decide(type_name, key, governed(type_name), via)
-    grant.check_subject(info.field_name, asked_on(info.selected_fields[0].selections, type_name))
+    grant.check_subject(info.field_name, asked_on(info, type_name))
     if record is None:
         loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
         record = await loader.load((key, as_of))
@@ -152,7 +153,7 @@ async def reach_many(
     seen = list(dict.fromkeys(k for k, g in zip(keys, grants, strict=True) if g.visible))
     loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
     records = dict(zip(seen, await loader.load_many([(k, None) for k in seen]), strict=True))
-    asked = asked_on(info.selected_fields[0].selections, type_name)
+    asked = asked_on(info, type_name)
     answer: list[Subject | GatewayError | None] = []
     for key, grant in zip(keys, grants, strict=True):
         try:
@@ -189,9 +190,8 @@ async def decide_subjects(
 
 def visible(subjects: list[Subject], info: Info) -> list[Subject]:
     """A list field whose every element must be visible (FORBIDDEN at the field otherwise)."""
-    selections = info.selected_fields[0].selections
     for subject in subjects:
-        subject.grant.check_subject(info.field_name, asked_on(selections, type(subject).__name__))
+        subject.grant.check_subject(info.field_name, asked_on(info, type(subject).__name__))
     return subjects
 
 
@@ -383,9 +383,7 @@ class HouseholdMember:
 
     @strawberry.field
     def resident(self, info: Info) -> Resident | None:
-        self.member.grant.check_subject(
-            info.field_name, asked_on(info.selected_fields[0].selections, "Resident")
-        )
+        self.member.grant.check_subject(info.field_name, asked_on(info, "Resident"))
         return self.member
 
     @guarded(description="The member's relationship to the head (quan hệ với chủ hộ).")
@@ -488,9 +486,7 @@ class LegalRepresentative:
 
     @strawberry.field
     def resident(self, info: Info) -> Resident | None:
-        self.grant.check_subject(
-            info.field_name, asked_on(info.selected_fields[0].selections, "Resident")
-        )
+        self.grant.check_subject(info.field_name, asked_on(info, "Resident"))
         return self.person
 
 

@@ -962,3 +962,27 @@ async def test_citizens_reads_of_their_own_log_and_consents_are_logged(
         (world.renamed, "self", "myAccessLog", "self"),
         (world.renamed, "self", "myConsents", "self"),
     ]
+
+
+async def test_a_citizens_read_of_their_own_record_is_logged_as_their_own(
+    api: Api, world: World, gateway_settings: Settings
+) -> None:
+    answer, request_id = await _traced(
+        api,
+        "query($id: ID!) { resident(id: $id) { fullName religion } }",
+        {"id": world.spouse},
+        agency="lienthong-citizen",
+        purpose="TRA-CUU",
+        citizen_id=world.spouse,
+    )
+    assert answer["data"]["resident"] == {"fullName": "Lê Thị Hoa", "religion": "Phật giáo"}
+    assert _log_rows(gateway_settings, request_id)[world.spouse] == (
+        ["fullName", "religion"], [], [], "self"
+    )  # fmt: skip
+    mine = await api.data(
+        "{ myAccessLog(first: 50) { nodes { requestId } } }",
+        agency="lienthong-citizen",
+        purpose=None,
+        citizen_id=world.spouse,
+    )
+    assert request_id not in {n["requestId"] for n in mine["data"]["myAccessLog"]["nodes"]}

@@ -86,7 +86,7 @@ async def test_the_log_is_what_the_answer_wrote_one_row_per_subject() -> None:
     with pytest.raises(GatewayError):  # no purpose: denied by default
         refused.admit("fullName")
     with pytest.raises(GatewayError) as whole:
-        refused.check_subject("resident", ["id", "birthDate"])
+        refused.check_subject("resident", lambda: ["id", "birthDate"])
     assert whole.value.extensions == {
         "code": "FORBIDDEN", "field": "resident", "reason": SUBJECT_REASON
     }  # fmt: skip
