@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast, get_args
 
 import strawberry
 from strawberry.scalars import JSON
@@ -107,7 +107,7 @@ def governed(type_name: str) -> frozenset[str]:
 def asked_on(info: Info, type_name: str) -> Callable[[], frozenset[str]]:
     """The fields this field's selection asks of a subject of this type (what a refusal
     denies), read from the selection only when a refusal needs them."""
-    return lambda: requested_fields(info.selected_fields[0].selections, type_name)
+    return lambda: requested_fields(info.selected_fields, type_name, _ABSTRACT.get(type_name, ()))
 
 
 async def reach(
@@ -583,6 +583,20 @@ class Parcel:
     async def rights(self, info: Info) -> list[ParcelRight] | None:
         rights = await context_of(info).loaders.rights.load((self.record.parcel_id, self.as_of))
         return [ParcelRight(record=right, as_of=self.as_of) for right in rights]
+
+
+def _unions_of(*unions: Any) -> dict[str, tuple[str, ...]]:
+    """The unions each subject type belongs to, read from their declarations: a fragment on one
+    of them (`... on RightHolder`) asks fields of the subject."""
+    found: dict[str, tuple[str, ...]] = {}
+    for union in unions:
+        members, definition = get_args(union)
+        for member in get_args(members):
+            found[member.__name__] = (*found.get(member.__name__, ()), definition.graphql_name)
+    return found
+
+
+_ABSTRACT = _unions_of(RightHolder)
 
 
 def _published(cls: type[Any]) -> list[StrawberryField]:

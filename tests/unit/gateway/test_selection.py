@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from gateway.selection import requested_fields, sub_selections
+from gateway.selection import requested_fields
 
 SEEN: dict[str, Any] = {}
 
@@ -33,16 +33,13 @@ Holder = Annotated[Person | Company, strawberry.union("Holder")]
 class Query:
     @strawberry.field
     def person(self, info: Info) -> Person:
-        SEEN["person"] = requested_fields(info.selected_fields[0].selections, "Person")
-        SEEN["friends"] = requested_fields(
-            sub_selections(info.selected_fields[0].selections, "Person", "friends"), "Person"
-        )
+        SEEN["person"] = requested_fields(info.selected_fields, "Person")
         return Person(id="1", full_name="An", birth_date="2000-01-01", friends=[])
 
     @strawberry.field
     def holder(self, info: Info) -> Holder:
-        SEEN["holder_as_person"] = requested_fields(info.selected_fields[0].selections, "Person")
-        SEEN["holder_as_company"] = requested_fields(info.selected_fields[0].selections, "Company")
+        SEEN["holder_as_person"] = requested_fields(info.selected_fields, "Person", ["Holder"])
+        SEEN["holder_as_company"] = requested_fields(info.selected_fields, "Company", ["Holder"])
         return Company(code="0100109106", name="X")
 
 
@@ -74,7 +71,6 @@ def test_fields_through_fragments_aliases_and_directives() -> None:
         {"withBirth": False, "skipId": True},
     )
     assert SEEN["person"] == frozenset({"fullName", "friends"})
-    assert SEEN["friends"] == frozenset({"fullName", "id"})
 
 
 def test_included_fields_count_when_the_directive_says_so() -> None:
@@ -87,5 +83,15 @@ def test_included_fields_count_when_the_directive_says_so() -> None:
 
 def test_union_members_get_only_their_own_fragments() -> None:
     _run("{ holder { __typename ... on Person { fullName birthDate } ... on Company { name } } }")
+    assert SEEN["holder_as_person"] == frozenset({"fullName", "birthDate"})
+    assert SEEN["holder_as_company"] == frozenset({"name"})
+
+
+def test_fragments_on_the_union_count_for_each_member_and_every_occurrence_counts() -> None:
+    _run(
+        """{ holder { __typename }
+             holder { ... on Holder { ... on Person { fullName } } ...OnHolder } }
+           fragment OnHolder on Holder { ... on Company { name } ... on Person { birthDate } }"""
+    )
     assert SEEN["holder_as_person"] == frozenset({"fullName", "birthDate"})
     assert SEEN["holder_as_company"] == frozenset({"name"})
