@@ -2,11 +2,12 @@
 access log's record of what each answer actually gave.
 
 A subject (a resident, a household, an enterprise, a parcel; gateway.subjects) is decided by key
-*before* its registry row is read: one decision per subject and path (`via`) over every field of
-its type, through a per-request DataLoader (or, from a compiled plan, `decide_many_now`), so the
-subjects of one level (100 residents, their households) are decided together. A subject is
-visible when some field of it is allowed; one that is not is refused whole, with the same error
-whatever the subject, its type, or whether it exists — the decision never reads the row.
+*before* its registry row is read: one decision per subject and path (`via`) over the fields
+asked of it (`Guard.grants`), through a per-request DataLoader (or, from a compiled plan,
+`decide_many_now`), so the subjects of one level (100 residents, their households) are decided
+together. A subject is visible when some field of its type is allowed at that path; one that is
+not is refused whole, with the same error whatever the subject, its type, or whether it exists —
+the decision never reads the row.
 
 Fields declared with `guarded()` then give their value, a masked value, or `null` with a FORBIDDEN
 error: the declaration, not the resolver, does the check. The one value given without a decision
@@ -239,6 +240,32 @@ class Guard:
     ) -> list[Grant]:
         wanted = frozenset(fields)
         return list(await self.loader.load_many([(type_name, s, wanted, via) for s in subjects]))
+
+    async def grants(
+        self,
+        type_name: str,
+        subjects: Sequence[str],
+        asked: frozenset[str],
+        every: frozenset[str],
+        via: str | None,
+        *,
+        now: bool = False,
+    ) -> list[Grant]:
+        """Grants deciding the fields `asked` of each subject (what its fields read); a subject
+        with none of them allowed is decided again over `every` field of its type, to tell
+        whether it is visible at all — the refusal of a subject must not depend on what was
+        asked of it. A field's outcome does not depend on the others decided with it, so the
+        narrower decision enforces exactly as the wider one would, at a fraction of the
+        policy's cost on the path that matters (every asked field allowed). `now`: without
+        waiting for a batch to gather (a compiled plan)."""
+        decide = self.decide_many_now if now else self.decide_many
+        first = await decide(type_name, subjects, asked or every, via)
+        pairs = list(zip(subjects, first, strict=True))
+        again = list(dict.fromkeys(s for s, g in pairs if not g.visible))
+        if not again or not asked or asked == every:
+            return first
+        wider = dict(zip(again, await decide(type_name, again, every, via), strict=True))
+        return [g if g.visible else wider[s] for s, g in pairs]
 
     async def may_see_any(self, type_name: str, fields: Iterable[str], via: str | None) -> bool:
         """Whether any subject of a kind without consents could be visible at this path: what a

@@ -282,7 +282,7 @@ def _compile_level(
         )
     if type_name not in PLANNED:
         raise UnplannableError(f"{type_name} is not read by plans")
-    return _Level(type_name, alias, tuple(fields), governed(type_name), form)
+    return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields), form)
 
 
 class _Reads:
@@ -400,8 +400,8 @@ class _Walk:
             dict.fromkeys(s for s in subjects if (level.type_name, s, via) not in self.grants)
         )
         if wanted:
-            grants = await self.context.guard.decide_many_now(
-                level.type_name, wanted, level.decided, via
+            grants = await self.context.guard.grants(
+                level.type_name, wanted, level.decided, governed(level.type_name), via, now=True
             )
             for subject, grant in zip(wanted, grants, strict=True):
                 self.grants[level.type_name, subject, via] = grant

@@ -104,10 +104,14 @@ def governed(type_name: str) -> frozenset[str]:
     return _GOVERNED[type_name]
 
 
+def asked(info: Info, type_name: str) -> frozenset[str]:
+    """The fields this field's selection asks of a subject of this type."""
+    return requested_fields(info.selected_fields, type_name, _ABSTRACT.get(type_name, ()))
+
+
 def asked_on(info: Info, type_name: str) -> Callable[[], frozenset[str]]:
-    """The fields this field's selection asks of a subject of this type (what a refusal
-    denies), read from the selection only when a refusal needs them."""
-    return lambda: requested_fields(info.selected_fields, type_name, _ABSTRACT.get(type_name, ()))
+    """`asked`, read from the selection only when a refusal needs it (what the refusal denies)."""
+    return lambda: asked(info, type_name)
 
 
 async def reach(
@@ -127,8 +131,9 @@ async def reach(
     guard = context.guard
     if via is None:
         guard.looked_up(type_name, key)
-    grant = await guard.decide(type_name, key, governed(type_name), via)
-    grant.check_subject(info.field_name, asked_on(info, type_name))
+    fields = asked(info, type_name)
+    (grant,) = await guard.grants(type_name, [key], fields, governed(type_name), via)
+    grant.check_subject(info.field_name, lambda: fields)
     if record is None:
         loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
         record = await loader.load((key, as_of))
@@ -149,15 +154,15 @@ async def reach_many(
     guard = context.guard
     for key in keys:
         guard.looked_up(type_name, key)
-    grants = await guard.decide_many(type_name, keys, governed(type_name), None)
+    fields = asked(info, type_name)
+    grants = await guard.grants(type_name, keys, fields, governed(type_name), None)
     seen = list(dict.fromkeys(k for k, g in zip(keys, grants, strict=True) if g.visible))
     loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
     records = dict(zip(seen, await loader.load_many([(k, None) for k in seen]), strict=True))
-    asked = asked_on(info, type_name)
     answer: list[Subject | GatewayError | None] = []
     for key, grant in zip(keys, grants, strict=True):
         try:
-            grant.check_subject(info.field_name, asked)
+            grant.check_subject(info.field_name, lambda: fields)
         except GatewayError as refusal:
             answer.append(refusal)  # graphql-core reports it at this element's path
             continue
