@@ -23,6 +23,7 @@ class EtlRun(Base):
     source_crs: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # running, done, unbalanced, failed, refused (the guard stopped it), dry-run, rollback
     status: Mapped[str] = mapped_column(Text, default="running")
     read: Mapped[int] = mapped_column(Integer, default=0)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
@@ -31,6 +32,11 @@ class EtlRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     rejected_by_reason: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
     duration_seconds: Mapped[float | None] = mapped_column()
+    merged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    guard: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # etl.guard's figures
+    actor: Mapped[str | None] = mapped_column(Text)  # who ran it (the operating-system user)
+    rollback_of: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("etl_runs.run_id"))
+    rolled_back_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class EtlReject(Base):

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,20 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from etl.guard import (
+    MIN_EXISTING,
+    ChangesRefused,
+    FieldFigure,
+    GuardReport,
+    Limits,
+    damage,
+    mixed_encoding,
+)
 from etl.readers import Source, SourceRecord, open_source
 from etl.targets import TARGETS, LoadContext, LoadTarget
 from etl.validation import RowError
 from lienthong.settings import Settings
+from registries import changes
 from registries.bulk import rebuilt, should_bulk
 from registries.merge import MergeCounts
 
@@ -53,6 +64,9 @@ class LoadReport:
     duration_seconds: float = 0.0
     rejects_path: Path | None = None
     bulk: bool = False  # merged with the registry's structures rebuilt after (registries.bulk)
+    guard: GuardReport | None = None  # the change-rate guard's figures (etl.guard)
+    merged_at: datetime | None = None  # the merge's instant: its versions start or end then
+    dry_run: bool = False  # computed and rolled back: the registries are as they were
 
     @property
     def rejected(self) -> int:
@@ -107,6 +121,10 @@ class _Rejects:
         self.rows.append((record.line_number, code, message, original))
         self.by_reason[code] += 1
 
+    def add_staged(self, line_number: int, code: str, message: str, row: dict[str, Any]) -> None:
+        """A row rejected after it was staged (checked against the registry's current values)."""
+        self.add(SourceRecord(line_number, row), code, message)
+
     def close(self) -> Path | None:
         if self._handle is None:
             self.path.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
@@ -124,6 +142,7 @@ class _Export:
     source: Source
     report: LoadReport
     rejects: _Rejects
+    lines: dict[str, int] = field(default_factory=dict)  # staged key -> its line in the source
 
     @classmethod
     def open(cls, target: str, path: Path, *, encoding: str | None, crs: str | None) -> _Export:
@@ -139,6 +158,8 @@ class _Export:
         """Validated rows in staging column order; rejects set aside, repeated keys rejected."""
         spec, report, rejects = self.spec, self.report, self.rejects
         seen: dict[str, int] = {}
+        lines = self.lines
+        text_columns = spec.text_columns
         pending = 0
         in_staging_order = itemgetter(*spec.columns)  # a tuple per row, at C speed
         for record in self.source.records():
@@ -155,6 +176,11 @@ class _Export:
             except RowError as error:
                 rejects.add(record, error.code, str(error))
                 continue
+            mixed = next((c for c in text_columns if mixed_encoding(row.get(c))), None)
+            if mixed is not None:
+                rejects.add(record, "ENCODING_MIXED",
+                            f"{mixed}: {row[mixed]!r} is not in the file's encoding")  # fmt: skip
+                continue
             key = spec.key(row)
             values = in_staging_order(row)
             fingerprint = hash(values)
@@ -166,6 +192,7 @@ class _Export:
                     rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
                 continue
             seen[key] = fingerprint
+            lines[key] = record.line_number
             yield values
         if progress is not None and pending:
             progress(pending)
@@ -181,9 +208,17 @@ def load(
     progress: Progress | None = None,
     on_total: Callable[[int | None], None] | None = None,
     bulk: bool | None = None,
+    dry_run: bool = False,
+    accept_changes: bool = False,
+    limits: Limits | None = None,
+    guard: bool = True,
 ) -> LoadReport:
     """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
-    forces the bulk path on or off (registries without bulk tables always merge normally)."""
+    forces the bulk path on or off (registries without bulk tables always merge normally).
+    `dry_run`: read, validate, measure and merge, then roll back (the report says what the load
+    would do). The change-rate guard (etl.guard) stops a load beyond `limits` (the registry's
+    defaults) with ChangesRefused unless `accept_changes`; `guard=False` skips measuring (the
+    benchmark's comparison only: damaged text is rejected either way)."""
     export = _Export.open(target, path, encoding=encoding, crs=crs)
     report, rejects = export.report, export.rejects
     if on_total is not None:
@@ -194,12 +229,23 @@ def load(
         connection = psycopg.connect(settings.libpq_url)
     except psycopg.OperationalError as error:
         raise LoadError(f"cannot reach the database: {error}") from error
+    report.dry_run = dry_run
+    checks = _Checks(limits or Limits.of(target), accept_changes, guard)
     with connection:
         report.run_id = _start_run(connection, report)
         try:
             with connection.transaction():
-                counts = _stage_and_merge(connection, export, progress=progress, bulk=bulk)
+                counts = _stage_and_merge(
+                    connection, export, progress=progress, bulk=bulk, checks=checks
+                )
                 _store_rejects(connection, report.run_id, rejects)
+                if dry_run:
+                    raise _RolledBack
+        except _RolledBack:
+            pass
+        except ChangesRefused as refused:
+            _fail_run(connection, report.run_id, refused, status="refused", report=refused.report)
+            raise
         except Exception as error:
             _fail_run(connection, report.run_id, error)
             raise
@@ -235,15 +281,29 @@ def count_valid(
     return export.report.read, valid
 
 
+class _RolledBack(Exception):  # noqa: N818 - control flow: a dry run's transaction is undone
+    """Raised inside a dry run's transaction to roll it back once its report is made."""
+
+
+@dataclass(frozen=True)
+class _Checks:
+    limits: Limits
+    accept_changes: bool
+    measure: bool
+
+
 def _stage_and_merge(
     connection: psycopg.Connection[tuple[Any, ...]],
     export: _Export,
     *,
     progress: Progress | None,
     bulk: bool | None,
+    checks: _Checks,
 ) -> MergeCounts:
-    """Stream validated rows into staging (the server ingests while rows are validated), then
-    one set-based merge of the whole file, on the bulk path when the rule or `bulk` says so."""
+    """Stream validated rows into staging (the server ingests while rows are validated), check
+    them against the registry's current values (the change-rate guard and the suspicious-text
+    checks), then one set-based merge of the whole file, on the bulk path when the rule or
+    `bulk` says so."""
     spec = export.spec
     context = spec.reference(connection)
     spec.create_staging(connection)
@@ -254,6 +314,13 @@ def _stage_and_merge(
         for row in export.rows(context, progress=progress):
             copy.write_row(row)
             staged += 1
+    if checks.measure:
+        export.report.guard = _measure(connection, export, checks)
+    staged -= _reject_damaged(connection, export)
+    if export.report.guard is not None and export.report.guard.stops:
+        raise ChangesRefused(export.report.guard)
+    merged_at = connection.execute("SELECT now()").fetchone()
+    export.report.merged_at = merged_at[0] if merged_at else None
     export.report.bulk = bool(spec.bulk_tables) and (
         bulk
         if bulk is not None
@@ -263,6 +330,50 @@ def _stage_and_merge(
         return spec.merge(connection)
     with rebuilt(connection, spec.bulk_tables):
         return spec.merge(connection)
+
+
+def _measure(
+    connection: psycopg.Connection[tuple[Any, ...]], export: _Export, checks: _Checks
+) -> GuardReport:
+    """The staged load's change figures against the registry's limits, with samples of every
+    field over its limit (registries.changes)."""
+    comparison, limits = export.spec.comparison, checks.limits
+    measured = changes.measure(connection, comparison)
+    applies = measured.existing >= MIN_EXISTING
+    figures = []
+    for column, changed in measured.by_column.items():
+        share = changed / measured.existing if measured.existing else 0.0
+        figure = FieldFigure(column, changed, share, limits.for_field(column))
+        if figure.over or (changed and applies and share > limits.for_field(column) / 2):
+            figure.samples = changes.samples(connection, comparison, column)
+        figures.append(figure)
+    return GuardReport(
+        staged=measured.staged,
+        existing=measured.existing,
+        updated=measured.updated,
+        updated_limit=limits.updated,
+        fields=figures,
+        applies=applies,
+        accepted=checks.accept_changes,
+    )
+
+
+def _reject_damaged(connection: psycopg.Connection[tuple[Any, ...]], export: _Export) -> int:
+    """Reject, whatever the rate, staged values a broken converter damaged (etl.guard.damage);
+    returns how many records left the load."""
+    comparison = export.spec.comparison
+    damaged: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    for key, column, before, after in changes.changed_text(
+        connection, comparison, export.spec.text_columns
+    ):
+        found = damage(before, after)
+        if found is not None and key not in damaged:
+            code, why = found
+            damaged[key] = (code, f"{column}: {before!r} → {after!r} {why}", {column: after})
+    changes.drop_staged(connection, comparison, sorted(damaged))
+    for key, (code, message, values) in sorted(damaged.items()):
+        export.rejects.add_staged(export.lines.get(key, 0), code, message, {"key": key, **values})
+    return len(damaged)
 
 
 def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:
@@ -296,13 +407,23 @@ def _store_rejects(
 
 
 def _fail_run(
-    connection: psycopg.Connection[tuple[Any, ...]], run_id: int, error: Exception
+    connection: psycopg.Connection[tuple[Any, ...]],
+    run_id: int,
+    error: Exception,
+    *,
+    status: str = "failed",
+    report: GuardReport | None = None,
 ) -> None:
     with connection.transaction():
         connection.execute(
-            "UPDATE etl_runs SET finished_at = now(), status = 'failed', "
-            "rejected_by_reason = %s WHERE run_id = %s",
-            (json.dumps({"error": f"{type(error).__name__}"}), run_id),
+            "UPDATE etl_runs SET finished_at = now(), status = %s, "
+            "rejected_by_reason = %s, guard = %s WHERE run_id = %s",
+            (
+                status,
+                json.dumps({"error": f"{type(error).__name__}"}),
+                json.dumps(report.as_json()) if report else None,
+                run_id,
+            ),
         )
 
 
@@ -311,9 +432,9 @@ def _finish_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadRep
         connection.execute(
             "UPDATE etl_runs SET finished_at = now(), status = %s, read = %s, inserted = %s, "
             "updated = %s, unchanged = %s, rejected = %s, rejected_by_reason = %s, "
-            "duration_seconds = %s WHERE run_id = %s",
+            "duration_seconds = %s, guard = %s, merged_at = %s WHERE run_id = %s",
             (
-                "done" if report.balanced else "unbalanced",
+                "dry-run" if report.dry_run else "done" if report.balanced else "unbalanced",
                 report.read,
                 report.inserted,
                 report.updated,
@@ -321,6 +442,8 @@ def _finish_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadRep
                 report.rejected,
                 json.dumps(dict(report.rejected_by_reason)),
                 report.duration_seconds,
+                json.dumps(report.guard.as_json()) if report.guard else None,
+                None if report.dry_run else report.merged_at,
                 report.run_id,
             ),
         )

@@ -10,6 +10,7 @@ import psycopg
 
 from etl.readers import SourceRecord
 from etl.validation import RowError, enterprise_row, parcel_row, resident_row
+from registries.changes import Comparison
 from registries.enterprises import merge as enterprises_merge
 from registries.merge import MergeCounts
 from registries.parcels import merge as parcels_merge
@@ -36,6 +37,12 @@ class LoadTarget:
     key: Callable[[dict[str, Any]], str]
     create_staging: Callable[[Connection], None]
     merge: Callable[[Connection], MergeCounts]
+    # How staged rows meet the registry's current versions (the change-rate guard), and which
+    # of their text columns the suspicious-text checks read (etl.guard)
+    comparison: Comparison
+    text_columns: tuple[str, ...]
+    # Every versioned table the merge writes, with its business key: what a rollback undoes
+    history: tuple[tuple[str, tuple[str, ...]], ...]
     # Tables the merge writes whose structures may be rebuilt after it (registries.bulk); the
     # first is the one the bulk rule measures. Empty: the normal path only.
     bulk_tables: tuple[str, ...] = ()
@@ -66,6 +73,21 @@ TARGETS: dict[str, LoadTarget] = {
         key=lambda row: str(row["personal_id"]),
         create_staging=residents_merge.create_staging,
         merge=residents_merge.merge,
+        comparison=Comparison(
+            "residents",
+            residents_merge.STAGING_TABLE,
+            ("personal_id",),
+            residents_merge.RESIDENT_COLUMNS[1:],
+        ),
+        text_columns=(
+            "full_name",
+            "religion",
+            "place_of_birth",
+            "hometown",
+            "permanent_address_line",
+            "temporary_address_line",
+        ),
+        history=(("residents", ("personal_id",)), ("households", ("household_id",))),
         bulk_tables=("residents", "households"),
     ),
     "enterprises": LoadTarget(
@@ -76,6 +98,18 @@ TARGETS: dict[str, LoadTarget] = {
         key=lambda row: str(row["enterprise_code"]),
         create_staging=enterprises_merge.create_staging,
         merge=enterprises_merge.merge,
+        comparison=Comparison(
+            "enterprises",
+            enterprises_merge.STAGING_TABLE,
+            ("enterprise_code",),
+            enterprises_merge.ENTERPRISE_COLUMNS[1:],
+        ),
+        text_columns=("name", "foreign_name", "short_name", "head_office_address_line"),
+        history=(
+            ("enterprises", ("enterprise_code",)),
+            ("enterprise_representatives", ("enterprise_code", "personal_id")),
+            ("enterprise_business_lines", ("enterprise_code", "vsic_code")),
+        ),
         bulk_tables=("enterprises", "enterprise_representatives", "enterprise_business_lines"),
     ),
     "parcels": LoadTarget(
@@ -88,6 +122,17 @@ TARGETS: dict[str, LoadTarget] = {
         key=lambda row: f"{row['commune_code']}/{row['map_sheet']}/{row['parcel_number']}",
         create_staging=parcels_merge.create_staging,
         merge=parcels_merge.merge,
+        comparison=Comparison(
+            "parcels",
+            parcels_merge.STAGING_TABLE,
+            ("commune_code", "map_sheet", "parcel_number"),
+            parcels_merge.PARCEL_COLUMNS[4:],
+        ),
+        text_columns=("address_line",),
+        history=(
+            ("parcels", ("parcel_id",)),
+            ("parcel_rights", ("parcel_id", "holder_kind", "holder_id", "kind")),
+        ),
         # none: its merge first finds each staged parcel's open version through an index
     ),
 }
