@@ -21,15 +21,18 @@ from sqlalchemy.exc import DBAPIError
 
 from etl.crs import CRSInputError
 from etl.encodings import UTF8, EncodingError
+from etl.guard import ChangesRefused, Limits
 from etl.pipeline import LoadError, load
 from etl.readers import SourceError
-from etl.report import print_report
+from etl.report import print_guard, print_report
+from etl.rollback import rollback
 from etl.synth import SynthOptions, synthesize
 from etl.targets import TARGETS
 from gateway.policy.service import load_policy_document
 from lienthong.settings import get_settings
 from registries.bulk import BULK_MIN_ROWS, BULK_RATIO
 from registries.db import create_engine, session_factory
+from registries.rollback import RollbackRefused
 
 app = typer.Typer(help="Synthetic agency exports and validated, idempotent registry loads.")
 console = Console(stderr=True)
@@ -116,8 +119,33 @@ def load_command(
         "and re-validates them in the same transaction; readers of that registry wait for the "
         "merge meanwhile.",
     ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Read, validate, measure and merge, then roll back: the report says what the load "
+        "would do; the registries are left as they were.",
+    ),
+    accept_changes: bool = typer.Option(
+        False,
+        "--accept-changes",
+        help="Merge even when the load changes existing records beyond the change-rate limits "
+        "(damaged text is rejected all the same).",
+    ),
+    max_updated_share: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Share of existing records a load may update (default: "
+        "the registry's, e.g. 0.10 for residents).",
+    ),
+    max_field_share: list[str] = typer.Option(
+        [],
+        help="FIELD=SHARE: how many of a field's existing values a load may change, e.g. "
+        "full_name=0.05 (repeatable; default: the registry's).",
+    ),
 ) -> None:
-    """Validate and load an export; print the reconciliation report; exit 1 if unbalanced."""
+    """Validate and load an export; print the reconciliation report. Exit 1 if unbalanced, 2 if
+    the load could not run, 3 if the change-rate guard stopped it (nothing merged)."""
     if registry in POLICY_DOCUMENTS:
         try:
             changed = asyncio.run(_load_policy(json.loads(path.read_text(encoding="utf-8"))))
@@ -132,6 +160,7 @@ def load_command(
             raise typer.Exit(code=2) from error
         console.print(f"agencies, purposes and agreements loaded: {changed} record(s) changed")
         return
+    _field_shares(max_field_share)  # a bad option is refused before anything is read
     with _progress() as progress:
         task = progress.add_task(f"loading {path.name}", total=None)
         try:
@@ -144,10 +173,58 @@ def load_command(
                 progress=lambda n: progress.advance(task, n),
                 on_total=lambda total: progress.update(task, total=total),
                 bulk=bulk,
+                dry_run=dry_run,
+                accept_changes=accept_changes,
+                limits=Limits.of(
+                    registry,
+                    updated=max_updated_share,
+                    fields=_field_shares(max_field_share),
+                ),
             )
+        except ChangesRefused as refused:
+            print_guard(refused.report, console)
+            console.print(
+                f"[red]load stopped:[/red] {refused}. Nothing was merged. Check the samples; "
+                "if the changes are right, load again with --accept-changes (or see them first "
+                "with --dry-run)."
+            )
+            raise typer.Exit(code=3) from refused
         except (LoadError, SourceError, EncodingError, CRSInputError) as error:
             console.print(f"[red]load refused:[/red] {error}")
             raise typer.Exit(code=2) from error
     print_report(report, console)
     if not report.balanced:
         raise typer.Exit(code=1)
+
+
+def _field_shares(options: list[str]) -> dict[str, float]:
+    shares = {}
+    for option in options:
+        name, _, value = option.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            share = -1.0
+        if not name or not 0.0 <= share <= 1.0:
+            console.print(f"[red]bad --max-field-share {option!r}:[/red] write FIELD=SHARE, "
+                          "a share between 0 and 1, e.g. full_name=0.05")  # fmt: skip
+            raise typer.Exit(code=2)
+        shares[name] = share
+    return shares
+
+
+@app.command("rollback")
+def rollback_command(
+    run_id: int = typer.Argument(..., help="The load's run id (the report's 'Load #N')."),
+) -> None:
+    """Undo one load as new history: the versions it opened are closed and those it closed are
+    opened again, now; refused if a record it touched has changed since."""
+    try:
+        done = rollback(settings=get_settings(), run_id=run_id)
+    except (RollbackRefused, LoadError) as error:
+        console.print(f"[red]rollback refused:[/red] {error}")
+        raise typer.Exit(code=2) from error
+    console.print(
+        f"Run {done.rolled_back} ({done.target}) rolled back as run {done.run_id}: "
+        f"{done.closed:,} version(s) closed, {done.reopened:,} reopened."
+    )

@@ -10,6 +10,7 @@ secondary indexes rebuilt, and every row re-validated, after the merge.
 from __future__ import annotations
 
 import csv
+import getpass
 import hashlib
 import json
 import time
@@ -176,10 +177,13 @@ class _Export:
             except RowError as error:
                 rejects.add(record, error.code, str(error))
                 continue
-            mixed = next((c for c in text_columns if mixed_encoding(row.get(c))), None)
+            # read as the file gave it: normalising whitespace would hide a decoded NBSP
+            raw = record.fields
+            mixed = next((c for c in text_columns if mixed_encoding(_text_or_none(raw.get(c)))),
+                         None)  # fmt: skip
             if mixed is not None:
                 rejects.add(record, "ENCODING_MIXED",
-                            f"{mixed}: {row[mixed]!r} is not in the file's encoding")  # fmt: skip
+                            f"{mixed}: {raw[mixed]!r} is not in the file's encoding")  # fmt: skip
                 continue
             key = spec.key(row)
             values = in_staging_order(row)
@@ -196,6 +200,10 @@ class _Export:
             yield values
         if progress is not None and pending:
             progress(pending)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def load(
@@ -381,14 +389,15 @@ def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadRepo
         row = connection.execute(
             "INSERT INTO etl_runs (target, source_path, source_sha256, source_encoding, "
             "source_crs, status, read, inserted, updated, unchanged, rejected, "
-            "rejected_by_reason) VALUES (%s, %s, %s, %s, %s, 'running', 0, 0, 0, 0, 0, '{}') "
-            "RETURNING run_id",
+            "rejected_by_reason, actor) VALUES (%s, %s, %s, %s, %s, 'running', 0, 0, 0, 0, 0, "
+            "'{}', %s) RETURNING run_id",
             (
                 report.target,
                 str(report.source.resolve()),
                 report.sha256,
                 report.encoding,
                 report.crs,
+                getpass.getuser(),
             ),
         ).fetchone()
     if row is None:

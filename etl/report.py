@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from etl.guard import MIN_EXISTING, GuardReport
 from etl.pipeline import LoadReport
 
 # Said when a load took the bulk merge (registries.bulk); `python -m bench etl` looks for it,
@@ -34,5 +35,37 @@ def print_report(report: LoadReport, console: Console) -> None:
         console.print(BULK_MERGE_LINE)
     if report.changed_nothing and report.read:
         console.print("Nothing changed: the registry already holds this data.")
+    if report.guard is not None:
+        print_guard(report.guard, console)
+    if report.dry_run:
+        console.print("[yellow]Dry run:[/yellow] nothing was changed; the figures above are "
+                      "what this load would do.")  # fmt: skip
     if report.rejects_path is not None:
         console.print(f"Rejected rows with reasons: {report.rejects_path}")
+
+
+def print_guard(guard: GuardReport, console: Console) -> None:
+    """The change-rate guard's figures: records updated and each changed field, against their
+    limits, with before → after samples where a field is over (or close to) its limit."""
+    table = Table(title="Changes to existing records (change-rate guard)")
+    for column in ("", "changed", "of existing", "limit", ""):
+        table.add_column(column, justify="right" if column else "left")
+    note = "" if guard.applies else f"(limits apply from {MIN_EXISTING} existing records)"
+    table.add_row("records updated", f"{guard.updated:,}", f"{guard.updated_share:.1%}",
+                  f"{guard.updated_limit:.0%}", _flag(guard.applies and
+                  guard.updated_share > guard.updated_limit) or note)  # fmt: skip
+    for figure in sorted(guard.fields, key=lambda f: -f.share):
+        if figure.changed:
+            table.add_row(f"  {figure.name}", f"{figure.changed:,}", f"{figure.share:.1%}",
+                          f"{figure.limit:.0%}", _flag(guard.applies and figure.over))  # fmt: skip
+    table.caption = f"{guard.existing:,} of {guard.staged:,} staged records exist already"
+    console.print(table)
+    for figure in guard.fields:
+        for key, before, after in figure.samples:
+            console.print(f"  {figure.name} {key}: {before!r} → {after!r}")
+    if guard.over and guard.accepted:
+        console.print(f"[yellow]Accepted beyond the limits:[/yellow] {', '.join(guard.over)}")
+
+
+def _flag(over: bool) -> str:
+    return "[red]OVER[/red]" if over else ""
