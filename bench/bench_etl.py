@@ -15,13 +15,17 @@ In one run, on a scratch database of the embedded cluster (or LIENTHONG_DATABASE
      indexes dropped first and rebuilt after (registries.bulk.rebuilt) — the fastest the bulk
      merge can be; and each of those structures built once more over the full tables, timed
      alone (rolled back);
-  6. the load's Python part alone: reading and validating the file, nothing staged.
+  6. the load's Python part alone: reading and validating the file, nothing staged;
+  7. the change-rate guard's cost: a re-export of the same residents with 1 % of them moved,
+     loaded as a dry run (merged, then rolled back) with the guard and the suspicious-text
+     checks, and without them, alternately, three times each, into the filled registry.
 Prints rows/s of each and the ratios, the time the issue's target (40 % of raw COPY) leaves for
 the whole load beside those parts, and writes .lienthong/bench/etl.json.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import resource
@@ -151,6 +155,35 @@ def _validation_seconds(url: str, path: Path) -> float:
         return time.perf_counter() - started
 
 
+def _guard_seconds(url: str, path: Path, folder: Path) -> tuple[float, float, int]:
+    """The best of three dry-run reloads of a 1 %-changed copy with the guard, and without it;
+    and how many records the copy changes."""
+    changed = folder / "moved.csv"
+    moved = 0
+    with (
+        path.open(encoding="utf-8", newline="") as source,
+        changed.open("w", encoding="utf-8", newline="") as target,
+    ):
+        reader, writer = csv.DictReader(source), None
+        for number, record in enumerate(reader):
+            if writer is None:
+                writer = csv.DictWriter(target, fieldnames=list(record))
+                writer.writeheader()
+            if number % 100 == 0:
+                record["permanent_address_line"] = f"Số {number} đường Trần Phú"
+                moved += 1
+            writer.writerow(record)
+    settings = Settings(database_url=url)
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(3):
+        for guard in (True, False):
+            started = time.perf_counter()
+            pipeline.load(settings=settings, target="residents", path=changed, dry_run=True,
+                          guard=guard, accept_changes=True)  # fmt: skip
+            timings[guard].append(time.perf_counter() - started)
+    return min(timings[True]), min(timings[False]), moved
+
+
 def main(argv: list[str]) -> None:
     residents = _option(argv, "--residents", 1_000_000)
     settings = Settings()
@@ -182,6 +215,7 @@ def main(argv: list[str]) -> None:
                 print(result.stderr)
                 raise SystemExit(f"load failed with exit code {result.returncode}")
             validation_seconds = _validation_seconds(url, path)
+            with_guard, without_guard, moved = _guard_seconds(url, path, out)
             floor_seconds, _ = _registry_floor(url, bulk=False)
             bulk_floor_seconds, bulk_insert_seconds = _registry_floor(url, bulk=True)
             rebuilds = _rebuild_seconds(url)
@@ -211,6 +245,10 @@ def main(argv: list[str]) -> None:
         "rebuild_seconds_by_structure": rebuilds,
         "validation_only_seconds": round(validation_seconds, 2),
         "validation_only_us_per_row": round(validation_seconds / rows * 1e6, 1),
+        "reload_records_changed": moved,
+        "reload_with_guard_seconds": round(with_guard, 2),
+        "reload_without_guard_seconds": round(without_guard, 2),
+        "guard_cost_share": round(with_guard / without_guard - 1, 3),
         # What the issue's target leaves for the whole load, beside what parts of it take alone.
         "target_seconds": round(copy_seconds / TARGET_VS_RAW_COPY, 2),
     }

@@ -225,8 +225,9 @@ def load(
     forces the bulk path on or off (registries without bulk tables always merge normally).
     `dry_run`: read, validate, measure and merge, then roll back (the report says what the load
     would do). The change-rate guard (etl.guard) stops a load beyond `limits` (the registry's
-    defaults) with ChangesRefused unless `accept_changes`; `guard=False` skips measuring (the
-    benchmark's comparison only: damaged text is rejected either way)."""
+    defaults) with ChangesRefused unless `accept_changes`, and values damaged against the current
+    ones are rejected whatever the rate. `guard=False` skips both: only for `python -m bench etl`,
+    which times the load with and without them."""
     export = _Export.open(target, path, encoding=encoding, crs=crs)
     report, rejects = export.report, export.rejects
     if on_total is not None:
@@ -324,7 +325,7 @@ def _stage_and_merge(
             staged += 1
     if checks.measure:
         export.report.guard = _measure(connection, export, checks)
-    staged -= _reject_damaged(connection, export)
+        staged -= _reject_damaged(connection, export)
     if export.report.guard is not None and export.report.guard.stops:
         raise ChangesRefused(export.report.guard)
     merged_at = connection.execute("SELECT now()").fetchone()
