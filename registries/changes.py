@@ -82,10 +82,11 @@ def measure(connection: Connection[Any], comparison: Comparison) -> Changes:
 def samples(
     connection: Connection[Any], comparison: Comparison, column: str, limit: int = SAMPLES
 ) -> list[tuple[str, str | None, str | None]]:
-    """A few (record key, before, after) of a column's changes, by key."""
+    """A few (record key, before, after) of a column's changes, by key (values cut at 120
+    characters: a geometry's text is long)."""
     rows = connection.execute(
         sql.SQL(
-            "SELECT {key}, r.{column}::text, s.{column}::text FROM {join} "
+            "SELECT {key}, left(r.{column}::text, 120), left(s.{column}::text, 120) FROM {join} "
             "WHERE r.{first} IS NOT NULL AND {differs} ORDER BY 1 LIMIT %s"
         ).format(
             key=comparison._key(),
