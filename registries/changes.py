@@ -79,24 +79,33 @@ def measure(connection: Connection[Any], comparison: Comparison) -> Changes:
     )
 
 
-def samples(
-    connection: Connection[Any], comparison: Comparison, column: str, limit: int = SAMPLES
-) -> list[tuple[str, str | None, str | None]]:
-    """A few (record key, before, after) of a column's changes, by key (values cut at 120
-    characters: a geometry's text is long)."""
-    rows = connection.execute(
+def _changes(
+    connection: Connection[Any], comparison: Comparison, column: str, *, limit: int | None
+) -> list[tuple[Any, ...]]:
+    """(record key, before, after) of an existing record's column where the load changes it, by
+    key; values as they are (`limit` None) or, for a few samples, as text cut at 120 characters."""
+    value = sql.SQL("r.{0}, s.{0}" if limit is None else
+                    "left(r.{0}::text, 120), left(s.{0}::text, 120)")  # fmt: skip
+    return connection.execute(
         sql.SQL(
-            "SELECT {key}, left(r.{column}::text, 120), left(s.{column}::text, 120) FROM {join} "
-            "WHERE r.{first} IS NOT NULL AND {differs} ORDER BY 1 LIMIT %s"
+            "SELECT {key}, {values} FROM {join} WHERE r.{first} IS NOT NULL AND {differs} "
+            "ORDER BY 1 LIMIT %s"
         ).format(
             key=comparison._key(),
-            column=sql.Identifier(column),
+            values=value.format(sql.Identifier(column)),
             join=comparison._join(),
             first=sql.Identifier(comparison.match[0]),
             differs=_differs(column),
         ),
         (limit,),
     ).fetchall()
+
+
+def samples(
+    connection: Connection[Any], comparison: Comparison, column: str, limit: int = SAMPLES
+) -> list[tuple[str, str | None, str | None]]:
+    """A few (record key, before, after) of a column's changes (a geometry's text is long)."""
+    rows = _changes(connection, comparison, column, limit=limit)
     return [(str(key), before, after) for key, before, after in rows]
 
 
@@ -105,21 +114,12 @@ def changed_text(
 ) -> list[tuple[str, str, str, str | None]]:
     """Every (record key, column, before, after) where a text column of an existing record would
     change from a value: what the suspicious-text checks read (only changed values travel)."""
-    found: list[tuple[str, str, str, str | None]] = []
-    for column in columns:
-        rows = connection.execute(
-            sql.SQL(
-                "SELECT {key}, r.{column}, s.{column} FROM {join} "
-                "WHERE r.{column} IS NOT NULL AND {differs}"
-            ).format(
-                key=comparison._key(),
-                column=sql.Identifier(column),
-                join=comparison._join(),
-                differs=_differs(column),
-            )
-        ).fetchall()
-        found.extend((str(key), column, str(before), after) for key, before, after in rows)
-    return found
+    return [
+        (str(key), column, str(before), after)
+        for column in columns
+        for key, before, after in _changes(connection, comparison, column, limit=None)
+        if before is not None
+    ]
 
 
 def drop_staged(connection: Connection[Any], comparison: Comparison, keys: Sequence[str]) -> None:
