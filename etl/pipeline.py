@@ -241,7 +241,7 @@ def load(
     report.dry_run = dry_run
     checks = _Checks(limits or Limits.of(target), accept_changes, guard)
     with connection:
-        report.run_id = _start_run(connection, report)
+        report.run_id = _start_run(connection, report)  # LoadError when not migrated
         try:
             with connection.transaction():
                 counts = _stage_and_merge(
@@ -385,7 +385,17 @@ def _reject_damaged(connection: psycopg.Connection[tuple[Any, ...]], export: _Ex
     return len(damaged)
 
 
+NOT_MIGRATED = "the database is older than this code: run `lienthong db migrate` first"
+
+
 def _start_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:
+    try:
+        return _insert_run(connection, report)
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
+        raise LoadError(NOT_MIGRATED) from error
+
+
+def _insert_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadReport) -> int:
     with connection.transaction():
         row = connection.execute(
             "INSERT INTO etl_runs (target, source_path, source_sha256, source_encoding, "

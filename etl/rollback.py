@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from etl.pipeline import LoadError
+from etl.pipeline import NOT_MIGRATED, LoadError
 from etl.targets import TARGETS
 from lienthong.settings import Settings
 from registries.rollback import RollbackRefused, roll_back
@@ -39,11 +39,14 @@ def rollback(*, settings: Settings, run_id: int, actor: str | None = None) -> Ro
     except psycopg.OperationalError as error:
         raise LoadError(f"cannot reach the database: {error}") from error
     with connection, connection.transaction():
-        found = connection.execute(
-            "SELECT target, status, merged_at, rolled_back_by FROM etl_runs "
-            "WHERE run_id = %s FOR UPDATE",
-            (run_id,),
-        ).fetchone()
+        try:
+            found = connection.execute(
+                "SELECT target, status, merged_at, rolled_back_by FROM etl_runs "
+                "WHERE run_id = %s FOR UPDATE",
+                (run_id,),
+            ).fetchone()
+        except psycopg.errors.UndefinedColumn as error:
+            raise LoadError(NOT_MIGRATED) from error
         if found is None:
             raise RollbackRefused(f"there is no load run {run_id}")
         target, status, merged_at, rolled_back_by = found
