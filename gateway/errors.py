@@ -1,4 +1,4 @@
-"""The error codes of CONTRACT.md (`errors[].extensions.code`) and the exception carrying them."""
+"""The error codes of docs/contract.md (`errors[].extensions.code`), and their exception."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ class AuthMode(StrEnum):
 
 
 class Settings(BaseSettings):
-    """Platform settings, read from `LIENTHONG_*` environment variables (see CONTRACT.md)."""
+    """Platform settings, read from `LIENTHONG_*` environment variables (see docs/contract.md)."""
 
     model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
 

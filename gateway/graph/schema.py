@@ -1,4 +1,4 @@
-"""The GraphQL schema of CONTRACT.md: root fields, argument checks, prefill, citizen fields.
+"""The GraphQL schema of docs/contract.md: root fields, argument checks, prefill, citizen fields.
 
 `python -m gateway.graph.schema` prints the SDL committed as `graphql/schema.graphql`.
 """

@@ -152,7 +152,7 @@ ROOTS = {
     "enterprise": (ENTERPRISE, "code", False),
     "enterprises": (ENTERPRISE, "codes", True),
 }
-# What the gateway admits (CONTRACT.md): kept well inside, so no example is refused whole.
+# What the gateway admits (docs/contract.md): kept well inside, so no example is refused whole.
 MAX_DEPTH, MAX_COST, MAX_TOKENS, MAX_ALIASES, LIST_ESTIMATE = 9, 15_000, 2_000, 90, 10
 REFUSED = "(subject refused)"
 

@@ -1,4 +1,4 @@
-"""The decision table both engines must agree with (sample agreements of CONTRACT.md)."""
+"""The decision table both engines must agree with (sample agreements of docs/contract.md)."""
 
 from __future__ import annotations
 
