@@ -70,6 +70,7 @@ class _Disclosed:
     legal_basis: set[str] = field(default_factory=set)
     reasons: dict[str, str] = field(default_factory=dict)
     refused: bool = False
+    looked_up: bool = False  # named by key at the root: logged whatever the answer holds
     absent: bool = False
 
     @property
@@ -198,7 +199,6 @@ class Guard:
         self._granted: dict[DecisionKey, Grant] = {}  # every decision this request made
         self._disclosed: dict[tuple[str, str], _Disclosed] = {}
         self._reads: list[dict[str, Any]] = []  # oversight and self reads (record_read)
-        self._looked_up: set[tuple[str, str]] = set()
         # One request decides on one snapshot of the agreements: each type's are fetched once,
         # not again on every level of the answer
         self._scoped: dict[str, list[dict[str, Any]]] = {}
@@ -214,12 +214,15 @@ class Guard:
     def entry(self, type_name: str, subject: str) -> _Disclosed:
         return self._disclosed.setdefault((type_name, subject), _Disclosed())
 
-    def looked_up(self, type_name: str, subject: str, *, found: bool | None = None) -> None:
-        """A lookup by key: logged whatever it finds (an absent key is an attempt)."""
+    def looked_up(self, type_name: str, subject: str) -> None:
+        """A lookup by key: logged whatever it finds."""
+        self.entry(type_name, subject).looked_up = True
+
+    def absent(self, type_name: str, subject: str) -> None:
+        """A lookup by key, by a caller who may see the subject, of a key the registry does not
+        hold: logged as an attempt, never shown to a citizen."""
         entry = self.entry(type_name, subject)
-        if found is False:
-            entry.absent = True
-        self._looked_up.add((type_name, subject))
+        entry.looked_up = entry.absent = True
 
     async def decide(
         self, type_name: str, subject: str, fields: Iterable[str], via: str | None = None
@@ -384,7 +387,6 @@ class Guard:
         request to the generic executor leaves nothing behind it (the executor starts afresh)."""
         self._granted.clear()
         self._disclosed.clear()
-        self._looked_up.clear()
         self._scoped.clear()
         self._loader = None
         self.policy_version = None
@@ -445,13 +447,7 @@ class Guard:
             )
             for (type_name, subject), entry in self._disclosed.items()
             if type_name in SUBJECT_KINDS
-            and (
-                entry.given
-                or entry.masked
-                or entry.denied
-                or entry.refused
-                or (type_name, subject) in self._looked_up
-            )
+            and (entry.given or entry.masked or entry.denied or entry.refused or entry.looked_up)
         ]
         entries.extend(
             Disclosure(

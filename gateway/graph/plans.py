@@ -540,16 +540,14 @@ class Plan(ABC):
         except GatewayError as error:
             if error.code is ErrorCode.UNAVAILABLE:  # the router fails closed on it
                 return ExecutionResult(data=None, errors=[_located(error, [self.response_key])])
-            context.guard.reset()
-            return None
         except (IdentifierError, _Fallback):
-            context.guard.reset()  # the generic executor decides and records afresh
-            return None
+            pass
         except Exception as error:  # the generic executor masks and logs what it meets
             log.warning("plan failed; the generic executor answers", error=type(error).__name__)
-            context.guard.reset()
-            return None
-        return ExecutionResult(data={self.response_key: data}, errors=None)
+        else:
+            return ExecutionResult(data={self.response_key: data}, errors=None)
+        context.guard.reset()  # the generic executor decides and records afresh
+        return None
 
     @abstractmethod
     async def answer(self, context: GatewayContext, variables: Mapping[str, Any]) -> Any:
@@ -643,7 +641,7 @@ class ResidentsPlan(Plan):
             for records in map(self.reads.records, await self.reads.fetch(context, personal_ids))
         }
         for absent in set(personal_ids) - found.keys():
-            context.guard.looked_up("Resident", absent, found=False)
+            context.guard.absent("Resident", absent)
         present = [p for p in personal_ids if p in found]
         for field in self.relations:
             relation = field.relation

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -58,8 +58,6 @@ from gateway.policy.service import (
 from gateway.subjects import SUBJECT_KINDS
 from registries.identifiers import (
     IdentifierError,
-    validate_enterprise_code,
-    validate_personal_id,
 )
 from registries.parcels.service import GeometryError, check_lon_lat, parcels_at
 from registries.residents.service import first_recorded
@@ -77,10 +75,11 @@ ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
 MAX_ALIASES_RULE = create_validator(MAX_BATCH)
 
 
-def _checked(validate: Callable[[str], str], value: str, argument: str) -> str:
-    """The identifier as the registry rule accepts it, or BAD_USER_INPUT naming the argument."""
+def _checked(kind: str, value: str, argument: str) -> str:
+    """A subject kind's key as the registry rule accepts it, or BAD_USER_INPUT naming the
+    argument."""
     try:
-        return validate(value)
+        return SUBJECT_KINDS[kind].validate(value)
     except IdentifierError as error:
         raise bad_user_input(argument, f"{argument}: {error} ({error.code})") from error
 
@@ -118,25 +117,25 @@ class Query:
     async def resident(
         self, info: Info, id: strawberry.ID, as_of: date | None = None
     ) -> Resident | None:
-        personal_id = _checked(validate_personal_id, id, "id")
+        personal_id = _checked("Resident", id, "id")
         return await reach(info, Resident, personal_id, via=None, as_of=as_of)
 
     @strawberry.field(description="Up to 100 residents; order kept, null where absent or refused.")
     async def residents(self, info: Info, ids: list[strawberry.ID]) -> list[Resident | None]:
         _batch(ids, "ids")
-        personal_ids = [_checked(validate_personal_id, value, "ids") for value in ids]
+        personal_ids = [_checked("Resident", value, "ids") for value in ids]
         return cast("list[Resident | None]", await reach_many(info, Resident, personal_ids))
 
     @strawberry.field
     async def household(self, info: Info, id: strawberry.ID) -> Household | None:
-        household_id = _checked(SUBJECT_KINDS["Household"].validate, id, "id")
+        household_id = _checked("Household", id, "id")
         return await reach(info, Household, household_id, via=None, as_of=None)
 
     @strawberry.field
     async def enterprise(
         self, info: Info, code: strawberry.ID, as_of: date | None = None
     ) -> Enterprise | None:
-        enterprise_code = _checked(validate_enterprise_code, code, "code")
+        enterprise_code = _checked("Enterprise", code, "code")
         return await reach(info, Enterprise, enterprise_code, via=None, as_of=as_of)
 
     @strawberry.field(
@@ -144,12 +143,12 @@ class Query:
     )
     async def enterprises(self, info: Info, codes: list[strawberry.ID]) -> list[Enterprise | None]:
         _batch(codes, "codes")
-        checked = [_checked(validate_enterprise_code, code, "codes") for code in codes]
+        checked = [_checked("Enterprise", code, "codes") for code in codes]
         return cast("list[Enterprise | None]", await reach_many(info, Enterprise, checked))
 
     @strawberry.field
     async def parcel(self, info: Info, id: strawberry.ID) -> Parcel | None:
-        parcel_id = _checked(SUBJECT_KINDS["Parcel"].validate, id, "id")
+        parcel_id = _checked("Parcel", id, "id")
         return await reach(info, Parcel, parcel_id, via=None, as_of=None)
 
     @strawberry.field(description="Parcels containing (or bordering on) a WGS 84 point.")

@@ -11,7 +11,7 @@ come with the relation field that lists them (a right's kind, a representative's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -114,6 +114,43 @@ def asked_on(info: Info, type_name: str) -> Callable[[], frozenset[str]]:
     return lambda: asked(info, type_name)
 
 
+async def _decided_then_read(
+    info: Info,
+    cls: type[Subject],
+    keys: Sequence[str],
+    *,
+    via: str | None,
+    as_of: date | None,
+    at_hand: Mapping[str, Any] | None = None,
+) -> list[tuple[Grant, Any]]:
+    """Each key's grant, decided over the fields asked before any row is read, and its record,
+    read only for a subject that may be seen (None otherwise, or when absent; `at_hand`: records
+    a relation already read with its link). At the root (`via` None) the keys are the caller's:
+    each lookup is logged whatever it finds."""
+    context = context_of(info)
+    type_name = cls.__name__
+    guard = context.guard
+    root = via is None
+    if root:
+        for key in keys:
+            guard.looked_up(type_name, key)
+    grants = await guard.grants(type_name, keys, asked(info, type_name), governed(type_name), via)
+    shown = list(dict.fromkeys(k for k, g in zip(keys, grants, strict=True) if g.visible))
+    if at_hand is not None:
+        records = dict(at_hand)
+    else:
+        loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
+        read = await loader.load_many([(k, as_of) for k in shown])
+        records = dict(zip(shown, read, strict=True))
+    found = []
+    for key, grant in zip(keys, grants, strict=True):
+        record = records.get(key)
+        if root and grant.visible and record is None:
+            guard.absent(type_name, key)
+        found.append((replace(grant, root=True) if root else grant, record))
+    return found
+
+
 async def reach(
     info: Info,
     cls: type[Subject],
@@ -123,55 +160,29 @@ async def reach(
     as_of: date | None,
     record: Any = None,
 ) -> Subject | None:
-    """One subject reached by this field: decided by key before its row is read (a refusal
-    reads nothing), FORBIDDEN at this field when it may not be seen, null when absent. At the
-    root (`via` None) the key is the caller's, and the lookup is logged whatever it finds."""
-    context = context_of(info)
-    type_name = cls.__name__
-    guard = context.guard
-    if via is None:
-        guard.looked_up(type_name, key)
-    fields = asked(info, type_name)
-    (grant,) = await guard.grants(type_name, [key], fields, governed(type_name), via)
-    grant.check_subject(info.field_name, lambda: fields)
-    if record is None:
-        loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
-        record = await loader.load((key, as_of))
-    if record is None:
-        if via is None:
-            guard.looked_up(type_name, key, found=False)
-        return None
-    return cls(record=record, grant=replace(grant, root=via is None), as_of=as_of)
+    """One subject reached by this field (read by key unless its record is at hand): FORBIDDEN
+    at this field when it may not be seen (nothing of it read), null when absent."""
+    at_hand = None if record is None else {key: record}
+    ((grant, record),) = await _decided_then_read(
+        info, cls, [key], via=via, as_of=as_of, at_hand=at_hand
+    )
+    grant.check_subject(info.field_name, asked_on(info, cls.__name__))
+    return None if record is None else cls(record=record, grant=grant, as_of=as_of)
 
 
 async def reach_many(
     info: Info, cls: type[Subject], keys: Sequence[str]
 ) -> list[Subject | GatewayError | None]:
-    """Subjects the caller named by key (a batch root field), in order: each decided before any
-    row is read; a refused one is its own FORBIDDEN (at its index), an absent one null."""
-    context = context_of(info)
-    type_name = cls.__name__
-    guard = context.guard
-    for key in keys:
-        guard.looked_up(type_name, key)
-    fields = asked(info, type_name)
-    grants = await guard.grants(type_name, keys, fields, governed(type_name), None)
-    seen = list(dict.fromkeys(k for k, g in zip(keys, grants, strict=True) if g.visible))
-    loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
-    records = dict(zip(seen, await loader.load_many([(k, None) for k in seen]), strict=True))
+    """Subjects the caller named by key (a batch root field), in order: a refused one is its own
+    FORBIDDEN (graphql-core reports it at its index), an absent one null."""
     answer: list[Subject | GatewayError | None] = []
-    for key, grant in zip(keys, grants, strict=True):
+    for grant, record in await _decided_then_read(info, cls, keys, via=None, as_of=None):
         try:
-            grant.check_subject(info.field_name, lambda: fields)
+            grant.check_subject(info.field_name, asked_on(info, cls.__name__))
         except GatewayError as refusal:
-            answer.append(refusal)  # graphql-core reports it at this element's path
+            answer.append(refusal)
             continue
-        record = records[key]
-        if record is None:
-            guard.looked_up(type_name, key, found=False)
-            answer.append(None)
-        else:
-            answer.append(cls(record=record, grant=replace(grant, root=True), as_of=None))
+        answer.append(None if record is None else cls(record=record, grant=grant, as_of=None))
     return answer
 
 

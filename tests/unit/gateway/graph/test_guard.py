@@ -107,7 +107,7 @@ async def test_the_log_is_what_the_answer_wrote_one_row_per_subject() -> None:
     with pytest.raises(GatewayError):
         shown.admit("sex")
     guard.looked_up("Resident", "048188000003")
-    guard.looked_up("Resident", "048188000003", found=False)
+    guard.absent("Resident", "048188000003")
     rows = guard.disclosures(request_id="r", officer=None, operation=None)
     assert [
         (r.subject_id, r.fields_given, r.fields_masked, r.fields_denied, r.decision["outcome"])
