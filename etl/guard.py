@@ -51,9 +51,15 @@ LIMITS: dict[str, tuple[float, dict[str, float]]] = {
     "parcels": (0.10, {"geom": 0.05, "declared_area": 0.05, "land_use_code": 0.10}),
 }
 
+# Latin-1 characters Vietnamese never uses; a lead byte of UTF-8 Vietnamese read as Windows-1252
+# (Ã, Ä, Å, Æ) followed by what the code page makes of a continuation byte (€, ‚, ƒ, “, ™, …);
+# and the replacement character a decoder leaves for a byte it could not read.
 _NOT_VIETNAMESE = re.compile(
     "[\u0080-\u00bf\u00c4-\u00c7\u00cb\u00ce\u00cf\u00d0\u00d1\u00d6-\u00d8\u00db\u00dc"
-    "\u00de\u00df\u00e4-\u00e7\u00eb\u00ee\u00ef\u00f0\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
+    "\u00de\u00df\u00e4-\u00e7\u00eb\u00ee\u00ef\u00f0\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff"
+    "\ufffd]|[\u00c3-\u00c6][\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160"
+    "\u2039\u0152\u017d\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a"
+    "\u0153\u017e\u0178]"
 )
 
 
