@@ -2,8 +2,11 @@
 
 # ruff: noqa: F401
 import etl.models
+import gateway.alerts.models
 import gateway.audit.models
+import gateway.dossiers.models
 import gateway.policy.models
+import gateway.quota.models
 import registries.enterprises.models
 import registries.parcels.models
 import registries.reference.models

@@ -81,9 +81,84 @@ class Settings(BaseSettings):
     opa_url: str = Field(default="", description="OPA REST URL; empty means the embedded engine.")
     audit_fsync: bool = True
     rate_limit_per_second: float = Field(
-        default=200.0, gt=0, description="Requests per second per agency (per gateway process)."
+        default=200.0,
+        gt=0,
+        description="Requests per second per agency, across every gateway process and replica.",
     )
     rate_limit_burst: int = Field(default=400, ge=1, description="Burst size per agency.")
+    citizen_rate_per_second: float = Field(
+        default=2.0, gt=0, description="Requests per second per citizen (citizen tokens)."
+    )
+    citizen_rate_burst: int = Field(default=20, ge=1, description="Burst size per citizen.")
+    rate_slice_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="A process leases this many seconds' worth of a bucket's rate at a time "
+        "(at least one request): fewer shared-row updates, a larger share held per process.",
+    )
+    quota_slice: int = Field(
+        default=20,
+        ge=1,
+        description="Subjects of a daily quota a process leases at a time; the documented "
+        "overshoot of a quota is bounded by it (docs/access.md).",
+    )
+    officer_required: bool | None = Field(
+        default=None,
+        description="Agency requests for registry data must name a verified officer (an officer "
+        "assertion or a token-exchange token); defaults to on in prod.",
+    )
+    officer_audience: str = Field(
+        default="lienthong-gateway", description="`aud` an officer assertion must name."
+    )
+    officer_assertion_max_seconds: int = Field(
+        default=600, ge=30, le=3600, description="Longest lifetime (exp - iat) of an assertion."
+    )
+    dossier_max_days: int = Field(
+        default=90, ge=1, le=3650, description="Furthest expiry of a dossier, from its opening."
+    )
+    dossier_max_subjects: int = Field(
+        default=50, ge=1, le=500, description="Most subjects one dossier may name."
+    )
+    dossier_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="How long a process reuses a dossier it read; a dossier closed elsewhere "
+        "stops being honoured within this (expiry is checked on every request).",
+    )
+    alert_scan_seconds: float = Field(
+        default=60.0, ge=0, description="How often the access log is scanned for bulk access "
+        "(one process scans at a time); 0: only on demand (POST /admin/alerts/scan).",
+    )
+    alert_window_minutes: int = Field(
+        default=60, ge=1, le=1440, description="The window each scan looks at."
+    )
+    alert_officer_subjects: int = Field(
+        default=300, ge=1, description="Distinct subjects one officer may read in a window "
+        "before an alert, whatever the agency's norm.",
+    )
+    alert_officer_factor: float = Field(
+        default=5.0, gt=1, description="An officer reading this many times the agency's median "
+        "officer (and at least alert_officer_min_subjects) raises an alert.",
+    )
+    alert_officer_min_subjects: int = Field(
+        default=50, ge=1, description="Below this many subjects the factor rule stays silent."
+    )
+    alert_office_hours: str = Field(
+        default="07:00-18:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+        description="Office hours (Vietnam time, Monday to Saturday); reads outside them count.",
+    )
+    alert_off_hours_subjects: int = Field(
+        default=20, ge=1, description="Subjects read outside office hours before an alert."
+    )
+    alert_absent_lookups: int = Field(
+        default=50, ge=1, description="Lookups of absent keys by one officer before an alert."
+    )
+    alert_dossier_subjects: int = Field(
+        default=30, ge=1, description="Distinct subjects one dossier may touch before an alert."
+    )
     graphql_max_depth: int = Field(default=10, ge=1, description="Deepest selection allowed.")
     graphql_max_tokens: int = Field(default=2000, ge=10, description="Most lexer tokens.")
     graphql_max_cost: int = Field(
@@ -118,6 +193,8 @@ class Settings(BaseSettings):
             self.auth_mode = AuthMode.DEV if self.env is Env.DEV else AuthMode.KEYCLOAK
         if self.log_json is None:
             self.log_json = self.env is Env.PROD
+        if self.officer_required is None:
+            self.officer_required = self.env is Env.PROD
         return self
 
     @property

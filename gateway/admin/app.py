@@ -12,9 +12,11 @@ from starlette.exceptions import HTTPException
 
 from gateway.admin.agencies.views import router as agencies
 from gateway.admin.agreements.views import router as agreements
+from gateway.admin.alerts.views import router as alerts
 from gateway.admin.audit.views import router as audit
 from gateway.admin.consents.views import router as consents
 from gateway.admin.context import Admin
+from gateway.admin.dossiers.views import router as dossiers
 from gateway.admin.explain.views import router as explain
 from gateway.admin.http import require_steward
 from gateway.admin.problems import Problem, on_http_error, on_problem, on_validation_error
@@ -41,6 +43,6 @@ def create_admin_app(
     app.exception_handler(Problem)(on_problem)
     app.exception_handler(RequestValidationError)(on_validation_error)
     app.exception_handler(HTTPException)(on_http_error)
-    for router in (agencies, agreements, purposes, consents, audit, explain):
+    for router in (agencies, agreements, purposes, consents, audit, explain, dossiers, alerts):
         app.include_router(router)
     return app

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +52,9 @@ class Purpose(Versioned, Base):
     code: Mapped[str] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     procedure: Mapped[str] = mapped_column(Text)
+    # Case-bound: every request for it names a registered one-stop dossier (`X-Dossier`) and
+    # reaches by key only the subjects that dossier concerns.
+    case_bound: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     changed_by: Mapped[str | None] = mapped_column(Text)
 
 
@@ -108,8 +122,31 @@ class FormTemplate(Versioned, Base):
     changed_by: Mapped[str | None] = mapped_column(Text)
 
 
+class AgencyKey(Base):
+    """A public key an agency signs its officer assertions with (a JWK). Rotation: register the
+    new key, then retire the old one; a retired key verifies nothing from the next request on."""
+
+    __tablename__ = "agency_keys"
+    __table_args__ = (
+        UniqueConstraint("agency", "kid"),
+        CheckConstraint("status IN ('active', 'retired')", name="status"),
+    )
+
+    key_id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    agency: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(Text)
+    jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)  # public parts only
+    status: Mapped[str] = mapped_column(Text, default="active", server_default="active")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_by: Mapped[str] = mapped_column(Text)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_by: Mapped[str | None] = mapped_column(Text)
+
+
 class PolicyVersion(Base):
-    """Bumped by trigger on every agreement, agency or purpose change: caches compare and reload."""
+    """Bumped by trigger on every agreement, agency, purpose or agency key change: caches compare and reload."""
 
     __tablename__ = "policy_version"
 

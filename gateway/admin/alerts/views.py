@@ -1,0 +1,7 @@
+"""`/admin/alerts`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["alerts"])

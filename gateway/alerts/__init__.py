@@ -1,0 +1,1 @@
+"""Bulk-access alerts: patterns in the access log a steward should review."""
