@@ -1,10 +1,17 @@
-"""Who is calling: the claims of a verified access token that the gateway relies on."""
+"""Who is calling: the claims of a verified access token that the gateway relies on.
+
+`officer` is set only from the token itself (an RFC 8693 token-exchange token that names its
+officer); an officer asserted by the agency's software or sent as a header is the router's to
+verify and never lands here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from gateway.identity.officers import Officer
 
 AGENCY = "agency"
 STEWARD = "steward"
@@ -19,6 +26,7 @@ class Principal:
     token_id: str | None  # `jti`
     expires_at: int  # `exp`, seconds since the epoch
     citizen_id: str | None = None  # 12-digit personal ID, citizens only
+    officer: Officer | None = None  # the officer the token itself names (verified="token")
 
     @property
     def is_citizen(self) -> bool:

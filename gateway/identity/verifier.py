@@ -1,26 +1,26 @@
 """Access-token verification: one code path for the dev issuer and Keycloak alike.
 
 Signature against the issuer's keys (allow-list of asymmetric algorithms: never `none`, never an
-HMAC "signed" with a public key), then `iss`, `aud`, `exp` and `nbf` with a small leeway.
+HMAC "signed" with a public key), then `iss`, `aud`, `exp` and `nbf` with a small leeway. A token
+that carries the `officer` realm role (RFC 8693 token exchange) must also name its officer
+completely, or it is refused: such a Principal's `officer` is verified by the token itself.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from jwcrypto import jws
-from jwcrypto.common import JWException
-
 from gateway.identity.errors import AuthenticationError
+from gateway.identity.jose import ALLOWED_ALGORITHMS, signed_header, verified_claims
 from gateway.identity.jwks import KeySource
+from gateway.identity.officers import officer_from_claims
 from gateway.identity.principal import Principal, roles_from_claims
 
-ALLOWED_ALGORITHMS = frozenset({"RS256", "ES256", "PS256"})
+__all__ = ["ALLOWED_ALGORITHMS", "DEFAULT_LEEWAY_SECONDS", "MAX_TOKEN_BYTES", "TokenVerifier"]
+
 MAX_TOKEN_BYTES = 8192
 DEFAULT_LEEWAY_SECONDS = 30
 # Verified signatures, by token text: the same bytes under the same keys verify the same way,
@@ -29,17 +29,6 @@ DEFAULT_LEEWAY_SECONDS = 30
 # honoured soon after, and the cache is emptied when it grows past its bound.
 VERIFIED_TTL_SECONDS = 60
 VERIFIED_MAX_TOKENS = 10_000
-
-
-def _b64_json(segment: str, what: str) -> dict[str, Any]:
-    try:
-        padded = segment + "=" * (-len(segment) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as error:
-        raise AuthenticationError(f"malformed token: the {what} is not base64url JSON") from error
-    if not isinstance(value, dict):
-        raise AuthenticationError(f"malformed token: the {what} is not a JSON object")
-    return value
 
 
 class TokenVerifier:
@@ -75,30 +64,9 @@ class TokenVerifier:
 
     async def _verify_signature(self, token: str) -> dict[str, Any]:
         """The token's claims, once its signature verifies against the issuer's keys."""
-        parts = token.split(".")
-        if len(parts) != 3 or not all(parts[:2]):
-            raise AuthenticationError("malformed token: expected a signed JWT (three parts)")
-        header = _b64_json(parts[0], "header")
-        algorithm = header.get("alg")
-        if algorithm not in ALLOWED_ALGORITHMS:
-            raise AuthenticationError(
-                f"token algorithm {algorithm!r} is not accepted "
-                f"(accepted: {', '.join(sorted(ALLOWED_ALGORITHMS))})"
-            )
+        header, algorithm = signed_header(token)
         key = await self.keys.key_for(header.get("kid"))
-        signed = jws.JWS()
-        try:
-            signed.deserialize(token)
-            signed.verify(key, alg=algorithm)
-        except (JWException, ValueError, TypeError) as error:
-            raise AuthenticationError("the token signature does not verify") from error
-        try:
-            claims = json.loads(signed.payload)
-        except ValueError as error:
-            raise AuthenticationError("malformed token: the payload is not JSON") from error
-        if not isinstance(claims, dict):
-            raise AuthenticationError("malformed token: the payload is not a JSON object")
-        return claims
+        return verified_claims(token, key, algorithm)
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         if claims.get("iss") != self.issuer:
@@ -109,7 +77,7 @@ class TokenVerifier:
             raise AuthenticationError(f"the token is not meant for {self.audience}")
         now = self.clock()
         expires = claims.get("exp")
-        if not isinstance(expires, int | float):
+        if not isinstance(expires, int | float) or not math.isfinite(expires):
             raise AuthenticationError("the token has no expiry (exp)")
         if now > expires + self.leeway:
             raise AuthenticationError("the token has expired")
@@ -120,11 +88,13 @@ class TokenVerifier:
         if not isinstance(agency, str) or not agency:
             raise AuthenticationError("the token names no client (azp)")
         citizen_id = claims.get("citizen_id")
+        roles = roles_from_claims(claims, audience=self.audience)
         return Principal(
             agency=agency,
             subject=str(claims.get("sub") or agency),
-            roles=roles_from_claims(claims, audience=self.audience),
+            roles=roles,
             token_id=str(claims["jti"]) if claims.get("jti") else None,
             expires_at=int(expires),
             citizen_id=str(citizen_id) if citizen_id else None,
+            officer=officer_from_claims(claims, roles),
         )
