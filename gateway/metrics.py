@@ -1,12 +1,15 @@
 """Prometheus metrics of the gateway (`GET /metrics`).
 
 Labels are bounded: operation names come from the trusted documents or are `anonymous`, agencies
-are registered client ids. Never a subject ID in a label.
+are registered client ids, alert kinds and limit kinds are fixed sets. Never a subject ID in a
+label.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class GatewayMetrics:
@@ -44,3 +47,32 @@ class GatewayMetrics:
             ["operation", "answered_by"],
             registry=self.registry,
         )
+        self.access_alerts_open = Gauge(
+            "lienthong_access_alerts_open",
+            "Bulk-access alerts awaiting a steward's review, by kind and agency (read from the "
+            "table by every process: aggregate across processes with max, not sum).",
+            ["kind", "agency"],
+            registry=self.registry,
+        )
+        self.access_alerts_raised = Counter(
+            "lienthong_access_alerts_raised_total",
+            "Bulk-access alerts raised by this process's scans, by kind and agency.",
+            ["kind", "agency"],
+            registry=self.registry,
+        )
+        self.limit_refusals = Counter(
+            "lienthong_limit_refusals_total",
+            "Requests refused by a limit, by kind (rate, quota, dossier, officer) and agency.",
+            ["kind", "agency"],
+            registry=self.registry,
+        )
+        self._open_alert_labels: set[tuple[str, str]] = set()
+
+    def set_open_alerts(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """The open alerts per (kind, agency) as the table holds them now; a pair whose alerts
+        were all reviewed drops to 0 rather than keeping its last count."""
+        for kind, agency in self._open_alert_labels - counts.keys():
+            self.access_alerts_open.labels(kind, agency).set(0)
+        for (kind, agency), open_alerts in counts.items():
+            self.access_alerts_open.labels(kind, agency).set(open_alerts)
+        self._open_alert_labels |= counts.keys()
