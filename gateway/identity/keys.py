@@ -152,7 +152,7 @@ async def active_keys(*, session: AsyncSession, agency: str) -> dict[str, dict[s
             AgencyKey.agency == agency, AgencyKey.status == ACTIVE
         )
     )
-    return {kid: dict(key) for kid, key in rows.tuples()}
+    return {kid: dict(key) for kid, key in rows}
 
 
 async def all_active_keys(*, session: AsyncSession) -> dict[str, dict[str, dict[str, Any]]]:
@@ -161,7 +161,7 @@ async def all_active_keys(*, session: AsyncSession) -> dict[str, dict[str, dict[
         select(AgencyKey.agency, AgencyKey.kid, AgencyKey.jwk).where(AgencyKey.status == ACTIVE)
     )
     keys: dict[str, dict[str, dict[str, Any]]] = {}
-    for agency, kid, key in rows.tuples():
+    for agency, kid, key in rows:
         keys.setdefault(agency, {})[kid] = dict(key)
     return keys
 

@@ -1,13 +1,16 @@
-"""Agencies as the steward API shows and takes them."""
+"""Agencies, and the public keys their software signs officer assertions with, as the steward
+API shows and takes them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.admin.types import ClientId, Label
-from gateway.policy.models import Agency
+from gateway.identity.keys import thumbprint
+from gateway.policy.models import Agency, AgencyKey
 
 
 class AgencyIn(BaseModel):
@@ -48,4 +51,52 @@ class AgencyOut(BaseModel):
             valid_from=agency.valid_from,
             valid_to=agency.valid_to,
             changed_by=agency.changed_by,
+        )
+
+
+EXAMPLE_JWK = {
+    "kty": "EC",
+    "crv": "P-256",
+    "kid": "motcua-2026-01",
+    "x": "CXyXQn6zZipqgYELIfp0c0N8lZ-yd0hhxDHez5LC5w4",
+    "y": "M0sVTTwB5uSv7Qal8AOEHjWrtGrkJ-uC7mDhPXrj6WI",
+    "use": "sig",
+    "alg": "ES256",
+}
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jwk: dict[str, Any] = Field(
+        description="The agency's public JWK (RFC 7517): RSA of at least 2048 bits or EC P-256, "
+        "with a `kid` (up to 64 letters, digits or . : _ -) unique to the agency. Never a "
+        "private key.",
+        examples=[EXAMPLE_JWK],
+    )
+
+
+class KeyOut(BaseModel):
+    agency: str
+    kid: str
+    status: str
+    jwk: dict[str, Any]
+    thumbprint: str = Field(description="RFC 7638 SHA-256 thumbprint of the public key.")
+    created_at: datetime
+    created_by: str
+    retired_at: datetime | None
+    retired_by: str | None
+
+    @classmethod
+    def of(cls, key: AgencyKey) -> KeyOut:
+        return cls(
+            agency=key.agency,
+            kid=key.kid,
+            status=key.status,
+            jwk=key.jwk,
+            thumbprint=thumbprint(key.jwk),
+            created_at=key.created_at,
+            created_by=key.created_by,
+            retired_at=key.retired_at,
+            retired_by=key.retired_by,
         )

@@ -4,20 +4,25 @@ A suspension takes effect on the very next decision: the agencies trigger moves 
 version, and the agreement cache then finds the agency suspended and hands it no agreement.
 In `AUTH_MODE=keycloak` the agency's Keycloak client is created on registration and disabled
 while suspended, so it cannot even get new tokens.
+
+An agency's public keys (for officer assertions) are gateway.identity.keys' to check and keep;
+here its refusals become the API's problems (422 naming the JWK member, 404, 409).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin.agencies.models import AgencyChange, AgencyIn
+from gateway.admin.agencies.models import AgencyChange, AgencyIn, KeyIn
 from gateway.admin.history import current, for_change, keyset_page, versions
-from gateway.admin.problems import conflict, unavailable
+from gateway.admin.problems import bad_input, conflict, not_found, unavailable
+from gateway.identity import keys
 from gateway.identity.provisioning import AgencyProvisioner
-from gateway.policy.models import Agency
+from gateway.policy.models import Agency, AgencyKey
 from gateway.policy.service import agency_status
 from registries.history import is_current, supersede
 
@@ -122,3 +127,41 @@ async def set_agency_status(
             provisioner.set_agency_enabled(client_id=client_id, enabled=status == "active"),
         )
     return agency
+
+
+@contextmanager
+def _key_problems() -> Iterator[None]:
+    """The key service's refusals as the API answers them."""
+    try:
+        yield
+    except keys.KeyInputError as error:
+        argument = f"body.jwk.{error.member}" if error.member else "body.jwk"
+        raise bad_input(argument, str(error)) from error
+    except keys.KeyNotFoundError as error:
+        raise not_found(error.what, error.key) from error
+    except keys.KeyConflictError as error:
+        raise conflict(str(error)) from error
+
+
+async def list_agency_keys(*, session: AsyncSession, client_id: str) -> list[AgencyKey]:
+    with _key_problems():
+        return await keys.list_keys(session=session, agency=client_id)
+
+
+async def get_agency_key(*, session: AsyncSession, client_id: str, kid: str) -> AgencyKey:
+    with _key_problems():
+        return await keys.get_key(session=session, agency=client_id, kid=kid)
+
+
+async def register_agency_key(
+    *, session: AsyncSession, client_id: str, new: KeyIn, actor: str
+) -> AgencyKey:
+    with _key_problems():
+        return await keys.register_key(session=session, agency=client_id, jwk=new.jwk, actor=actor)
+
+
+async def retire_agency_key(
+    *, session: AsyncSession, client_id: str, kid: str, actor: str
+) -> AgencyKey:
+    with _key_problems():
+        return await keys.retire_key(session=session, agency=client_id, kid=kid, actor=actor)

@@ -1,20 +1,25 @@
-"""`/admin/agencies`: register, read, edit, suspend, reactivate, history."""
+"""`/admin/agencies`: register, read, edit, suspend, reactivate, history; and each agency's
+public keys for officer assertions (register, list, retire)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from gateway.admin.agencies import service
-from gateway.admin.agencies.models import AgencyChange, AgencyIn, AgencyOut
+from gateway.admin.agencies.models import AgencyChange, AgencyIn, AgencyOut, KeyIn, KeyOut
 from gateway.admin.context import Admin
 from gateway.admin.http import AdminDep, Cursor, IfMatch, Limit, Page, StewardDep, tag
 from gateway.admin.problems import responses
 from gateway.admin.types import ClientIdPath
+from gateway.identity.keys import KID
 from gateway.identity.principal import Principal
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
+KidPath = Annotated[
+    str, Path(pattern=f"^{KID.pattern}$", description="The key's id (`kid`) within the agency.")
+]
 
 
 @router.get("", responses=responses())
@@ -146,3 +151,57 @@ async def reactivate_agency(
         status="active",
         if_match=if_match,
     )
+
+
+@router.get("/{client_id}/keys", responses=responses(404))
+async def list_agency_keys(
+    *,
+    client_id: ClientIdPath,
+    admin: AdminDep,
+    status: Annotated[Literal["active", "retired"] | None, Query()] = None,
+) -> list[KeyOut]:
+    """The agency's public keys for officer assertions, oldest first, retired ones included."""
+    async with admin.transaction() as session:
+        found = await service.list_agency_keys(session=session, client_id=client_id)
+    return [KeyOut.of(key) for key in found if status is None or key.status == status]
+
+
+@router.post("/{client_id}/keys", status_code=201, responses=responses(404, 409))
+async def register_agency_key(
+    *,
+    client_id: ClientIdPath,
+    new: KeyIn,
+    admin: AdminDep,
+    steward: StewardDep,
+    response: Response,
+) -> KeyOut:
+    """Registers a public key the agency's software signs officer assertions with; it verifies
+    from the very next request. Rotation: register the new key, move the software to it, then
+    retire the old one."""
+    async with admin.transaction() as session:
+        key = await service.register_agency_key(
+            session=session, client_id=client_id, new=new, actor=steward.subject
+        )
+    response.headers["Location"] = f"/admin/agencies/{client_id}/keys/{key.kid}"
+    return KeyOut.of(key)
+
+
+@router.get("/{client_id}/keys/{kid}", responses=responses(404))
+async def read_agency_key(*, client_id: ClientIdPath, kid: KidPath, admin: AdminDep) -> KeyOut:
+    async with admin.transaction() as session:
+        return KeyOut.of(
+            await service.get_agency_key(session=session, client_id=client_id, kid=kid)
+        )
+
+
+@router.delete("/{client_id}/keys/{kid}", responses=responses(404))
+async def retire_agency_key(
+    *, client_id: ClientIdPath, kid: KidPath, admin: AdminDep, steward: StewardDep
+) -> KeyOut:
+    """Retires the key: assertions signed with it are refused from the very next request.
+    Retiring a retired key changes nothing and answers it as it is."""
+    async with admin.transaction() as session:
+        key = await service.retire_agency_key(
+            session=session, client_id=client_id, kid=kid, actor=steward.subject
+        )
+    return KeyOut.of(key)
