@@ -129,7 +129,10 @@ class _Verified:
     agency: str
     kid: str
     key: dict[str, Any]  # the JWK it verified with: the entry holds only while `keys` has it
-    claims: dict[str, Any]
+    officer: Officer
+    expires: float
+    issued: float
+    not_before: float | None
 
 
 class OfficerAssertions:
@@ -169,7 +172,9 @@ class OfficerAssertions:
             and cached.agency == agency
             and keys.get(cached.kid) == cached.key
         ):
-            return self._officer(cached.claims, agency=agency, now=now)
+            # what the signed text says cannot change; only the time it is used at can
+            self._in_time(cached.expires, cached.issued, cached.not_before, now=now)
+            return cached.officer
         try:
             header, algorithm = signed_header(assertion, what=ASSERTION)
         except AuthenticationError as error:
@@ -196,13 +201,16 @@ class OfficerAssertions:
         officer = self._officer(claims, agency=agency, now=now)
         if len(self._verified) >= VERIFIED_MAX_ASSERTIONS:
             self._verified.clear()  # a bound, not an eviction policy: misses only cost a check
-        expires = float(claims["exp"]) + self.leeway
+        expires = float(claims["exp"])
         self._verified[assertion] = _Verified(
-            until=min(now + VERIFIED_TTL_SECONDS, expires),
+            until=min(now + VERIFIED_TTL_SECONDS, expires + self.leeway),
             agency=agency,
             kid=kid,
             key=dict(public),
-            claims=claims,
+            officer=officer,
+            expires=expires,
+            issued=float(claims["iat"]),
+            not_before=float(claims["nbf"]) if "nbf" in claims else None,
         )
         return officer
 
@@ -237,16 +245,22 @@ class OfficerAssertions:
             )
         if expires <= issued:
             raise OfficerError("the officer assertion expires before it is issued")
-        if now > expires + self.leeway:
-            raise OfficerError("the officer assertion has expired")
-        if issued > now + self.leeway:
-            raise OfficerError("the officer assertion is issued in the future (iat)")
-        if "nbf" in claims and _instant(claims, "nbf", "start") > now + self.leeway:
-            raise OfficerError("the officer assertion is not valid yet (nbf)")
+        not_before = _instant(claims, "nbf", "start") if "nbf" in claims else None
+        self._in_time(expires, issued, not_before, now=now)
         jti = claims.get("jti")
         if jti is not None and not (isinstance(jti, str) and 0 < len(jti) <= MAX_TEXT_CHARS):
             raise OfficerError("malformed officer assertion: jti is not a short string")
         return read_officer(claims, id_claim="sub", what=ASSERTION, verified="assertion")
+
+    def _in_time(
+        self, expires: float, issued: float, not_before: float | None, *, now: float
+    ) -> None:
+        if now > expires + self.leeway:
+            raise OfficerError("the officer assertion has expired")
+        if issued > now + self.leeway:
+            raise OfficerError("the officer assertion is issued in the future (iat)")
+        if not_before is not None and not_before > now + self.leeway:
+            raise OfficerError("the officer assertion is not valid yet (nbf)")
 
 
 def _instant(claims: Mapping[str, Any], claim: str, meaning: str) -> float:
