@@ -1,6 +1,6 @@
 """Prefill over HTTP against its floor and its peer:
 `python -m bench http [--residents=N] [--small=N] [--large=N] [--rounds=R] [--seconds=S]
-[--connections=C] [--batch-connections=C] [--workers=W] [--keep]`.
+[--connections=C] [--batch-connections=C] [--workers=W] [--only=NAME,NAME] [--keep]`.
 
 In one run, on scratch databases loaded through the ETL (synthetic residents and the sample
 agreements), it starts and measures side by side, with wrk drawing random personal IDs:
@@ -13,6 +13,10 @@ agreements), it starts and measures side by side, with wrk drawing random person
   4. batch: the trusted document ResidentsWithHouseholds for 100 random residents;
   5. prefill-generic: the prefill with the compiled plans off (the generic executor alone), to
      show what the plans buy (`plans_vs_generic`);
+  6. prefill-dossier: the same prefill on the same server, each request bound to a registered
+     one-stop dossier naming its subject (`X-Dossier`) and made by a verified officer (an
+     assertion signed with the agency's registered key): what accountable access costs
+     (`dossier_vs_prefill`);
 and the prefill again on a smaller (`--small`, default 100,000) and optionally a larger
 (`--large`, e.g. 10,000,000; 0 skips it) registry: the scale curve.
 Each contender first warms up for a few seconds (not counted), then runs once per round, rounds
@@ -26,7 +30,8 @@ issue's 0.6 × the floor (how much gateway CPU a prefill could cost once its own
 wrk work are paid, beside what it costs and what the bare floor costs). Writes
 .lienthong/bench/http.json (the servers' output goes to .lienthong/bench/http-logs/). `--keep`
 keeps the databases (their URLs are printed); `LIENTHONG_BENCH_DATABASE` / `_SMALL` / `_LARGE`
-reuse databases kept earlier instead of loading new ones.
+reuse databases kept earlier instead of loading new ones. `--only` runs the named contenders
+alone (e.g. `--only=prefill,prefill-dossier --small=0` for the cost of accountable access).
 """
 
 from __future__ import annotations
@@ -37,16 +42,20 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from jwcrypto import jwk, jwt
+from psycopg.types.json import Jsonb
 
 from bench.bench_etl import LIENTHONG, _drop, _option, _scratch_database
 from bench.http import servers
 from bench.http.load import Figures, Lookup, gateway_allowance, run_wrk
 from gateway.identity.dev_issuer import DevIssuer
+from gateway.identity.officers import assertion_claims
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings
 from tests.net import free_port
@@ -71,6 +80,7 @@ PEER_QUERY = (
 SAMPLE_IDS = 20_000
 WARM_UP_SECONDS = 3
 TOKEN_TTL = 24 * 3600
+ASSERTION_TTL = 3600  # the bench's gateway accepts assertions this long-lived
 
 
 @dataclass
@@ -136,6 +146,53 @@ class Contender:
     dataset: Dataset
     connections: int
     audited: bool
+    ids: Path | None = None  # keys (and their dossiers) drawn, if not the dataset's
+
+    @property
+    def ids_file(self) -> Path:
+        return self.ids or self.dataset.ids
+
+
+def _accountable(data: Dataset, folder: Path) -> tuple[Path, str]:
+    """For the prefill-dossier contender: a dossier registered for each sampled resident (the
+    keys file then pairs each key with its dossier) and an officer assertion signed with a key
+    registered for motcua-danang, valid for the whole run."""
+    key = jwk.JWK.generate(kty="EC", crv="P-256", kid="bench-officer")
+    now = datetime.now(UTC)
+    keys = data.ids.read_text(encoding="utf-8").split()
+    paired = folder / f"ids-dossier-{data.residents}.txt"
+    numbers = [f"000.00.15.H17-{now:%y%m%d}-{n:06d}" for n in range(1, len(keys) + 1)]
+    with psycopg.connect(data.url, autocommit=True) as connection:
+        connection.execute("DELETE FROM dossiers WHERE request_id = 'bench'")
+        connection.execute(
+            "DELETE FROM agency_keys WHERE agency = 'motcua-danang' AND kid = 'bench-officer'"
+        )
+        connection.execute(
+            "INSERT INTO agency_keys (agency, kid, jwk, created_by) VALUES (%s, %s, %s, 'bench')",
+            ("motcua-danang", "bench-officer", Jsonb(key.export_public(as_dict=True))),
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO dossiers (number, agency, purpose, subjects, officer, opened_at, "
+                "expires_at, request_id) VALUES (%s, 'motcua-danang', 'CT01', %s, %s, now(), "
+                "now() + interval '1 day', 'bench')",
+                [
+                    (number, Jsonb([{"type": "Resident", "id": k, "role": "applicant"}]),
+                     Jsonb({"id": "bench-officer", "verified": "assertion"}))
+                    for number, k in zip(numbers, keys, strict=True)
+                ],
+            )  # fmt: skip
+    paired.write_text(
+        "".join(f"{k}\t{n}\n" for k, n in zip(keys, numbers, strict=True)), encoding="utf-8"
+    )
+    claims = assertion_claims(
+        agency="motcua-danang", officer="cb-bench", name="Cán bộ đo tải",
+        unit="Bộ phận Một cửa", audience=Settings().officer_audience,
+        issued_at=int(now.timestamp()), ttl_seconds=ASSERTION_TTL,
+    )  # fmt: skip
+    assertion = jwt.JWT(header={"alg": "ES256", "kid": "bench-officer"}, claims=claims)
+    assertion.make_signed_token(key)
+    return paired, str(assertion.serialize())
 
 
 def _gateway_lookups(token: str) -> tuple[Lookup, Lookup]:
@@ -216,6 +273,7 @@ class Options:
     batch_connections: int
     workers: int
     keep: bool
+    only: frozenset[str]
 
     @classmethod
     def of(cls, argv: list[str]) -> Options:
@@ -229,13 +287,27 @@ class Options:
             batch_connections=_option(argv, "--batch-connections", 4),
             workers=_option(argv, "--workers", os.cpu_count() or 1),
             keep="--keep" in argv,
+            only=frozenset(
+                name
+                for arg in argv
+                if arg.startswith("--only=")
+                for name in arg.removeprefix("--only=").split(",")
+                if name
+            ),
         )
 
 
-def _contenders(options: Options, datasets: list[Dataset], token: str) -> list[Contender]:
+def _contenders(
+    options: Options, datasets: list[Dataset], token: str, folder: Path
+) -> list[Contender]:
     """Floor, peer, prefill and batch on the main dataset; the prefill on each other scale."""
     main_data, workers, connections = datasets[0], options.workers, options.connections
     prefill, batch = _gateway_lookups(token)
+    paired, assertion = _accountable(main_data, folder)
+    accountable = replace(
+        prefill,
+        headers={**prefill.headers, "X-Dossier": "{DOSSIER}", "X-Officer-Assertion": assertion},
+    )
     gateway = servers.gateway("prefill", free_port(), main_data.url, workers)
     generic = servers.gateway("generic", free_port(), main_data.url, workers, plans=False)
     peer_body = f'{{"query":"{PEER_QUERY}","variables":{{"id":{{IDS}}}}}}'
@@ -251,6 +323,9 @@ def _contenders(options: Options, datasets: list[Dataset], token: str) -> list[C
         Contender("batch", gateway, batch, main_data, options.batch_connections, audited=True),
         # the same prefill with the generic executor alone: what the compiled plans buy
         Contender("prefill-generic", generic, prefill, main_data, connections, audited=True),
+        # the same prefill bound to a dossier, by a verified officer: what accountability costs
+        Contender("prefill-dossier", gateway, accountable, main_data, connections, audited=True,
+                  ids=paired),
     ]  # fmt: skip
     for data in datasets[1:]:
         server = servers.gateway(f"prefill-{data.residents}", free_port(), data.url, workers)
@@ -258,6 +333,8 @@ def _contenders(options: Options, datasets: list[Dataset], token: str) -> list[C
             Contender(f"prefill@{data.residents:,}", server, prefill, data, connections,
                       audited=True)
         )  # fmt: skip
+    if options.only:
+        contenders = [c for c in contenders if c.name in options.only]
     return contenders
 
 
@@ -284,7 +361,7 @@ def _measure(
         warm = run_wrk(
             contender.server.url,
             contender.lookup,
-            ids_file=contender.dataset.ids,
+            ids_file=contender.ids_file,
             prefix=f"warm-{os.getpid()}-{contender.name}",
             seconds=WARM_UP_SECONDS,
             connections=contender.connections,
@@ -298,7 +375,7 @@ def _measure(
             figures = run_wrk(
                 contender.server.url,
                 contender.lookup,
-                ids_file=contender.dataset.ids,
+                ids_file=contender.ids_file,
                 prefix=f"bench-{os.getpid()}-{number}-{contender.name}",
                 seconds=options.seconds,
                 connections=contender.connections,
@@ -327,36 +404,50 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
         else {**figures.as_dict(), "access_log_rows_missing": measured.missing_audit_rows[name]}
         for name, figures in best.items()
     }
-    scale = {f"prefill@{options.residents:,}": best["prefill"].requests_per_s} | {
-        name: figures.requests_per_s for name, figures in best.items() if "@" in name
-    }
+    scale = {name: figures.requests_per_s for name, figures in best.items() if "@" in name}
+    if "prefill" in best:
+        scale = {f"prefill@{options.residents:,}": best["prefill"].requests_per_s} | scale
     per_round = measured.rounds
+
+    def ratio(a: str, b: str) -> float | None:
+        return (
+            round(best[a].requests_per_s / best[b].requests_per_s, 3)
+            if {a, b} <= best.keys()
+            else None
+        )
+
+    def per_round_ratio(a: str, b: str) -> list[float] | None:
+        if not {a, b} <= per_round.keys():
+            return None
+        pairs = zip(per_round[a], per_round[b], strict=True)
+        return [round(x.requests_per_s / y.requests_per_s, 3) for x, y in pairs]
+
     ratios = {
-        "prefill_vs_floor": round(best["prefill"].requests_per_s / best["floor"].requests_per_s, 3),
-        "prefill_vs_peer": round(best["prefill"].requests_per_s / best["peer"].requests_per_s, 3),
-        "per_round_prefill_vs_floor": [
-            round(p.requests_per_s / f.requests_per_s, 3)
-            for p, f in zip(per_round["prefill"], per_round["floor"], strict=True)
-        ],
-        "per_round_prefill_vs_peer": [
-            round(p.requests_per_s / f.requests_per_s, 3)
-            for p, f in zip(per_round["prefill"], per_round["peer"], strict=True)
-        ],
-        "scale_lowest_vs_highest": round(min(scale.values()) / max(*scale.values(), 1.0), 3),
-        "plans_vs_generic": round(
-            best["prefill"].requests_per_s / best["prefill-generic"].requests_per_s, 3
-        ),
-        "generic_vs_floor": round(
-            best["prefill-generic"].requests_per_s / best["floor"].requests_per_s, 3
-        ),
+        "prefill_vs_floor": ratio("prefill", "floor"),
+        "prefill_vs_peer": ratio("prefill", "peer"),
+        "per_round_prefill_vs_floor": per_round_ratio("prefill", "floor"),
+        "per_round_prefill_vs_peer": per_round_ratio("prefill", "peer"),
+        "scale_lowest_vs_highest": round(min(scale.values()) / max(*scale.values(), 1.0), 3)
+        if scale
+        else None,
+        "plans_vs_generic": ratio("prefill", "prefill-generic"),
+        "generic_vs_floor": ratio("prefill-generic", "floor"),
+        # what binding each request to a dossier and a verified officer leaves of the prefill
+        "dossier_vs_prefill": ratio("prefill-dossier", "prefill"),
+        "per_round_dossier_vs_prefill": per_round_ratio("prefill-dossier", "prefill"),
     }
-    allowance = gateway_allowance(
-        best["floor"], best["prefill"], cores=os.cpu_count() or 1, target=PREFILL_TARGET
+    allowance = (
+        gateway_allowance(
+            best["floor"], best["prefill"], cores=os.cpu_count() or 1, target=PREFILL_TARGET
+        )
+        if {"floor", "prefill"} <= best.keys()
+        else None
     )
     _print(results)
     for name, value in ratios.items():
         print(f"{name:>28}: {value}")
-    _print_allowance(allowance, best["floor"].requests_per_s)
+    if allowance is not None:
+        _print_allowance(allowance, best["floor"].requests_per_s)
     print(f"{'scale curve (req/s)':>28}: "
           + ", ".join(f"{name} {value:.0f}" for name, value in scale.items()))  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)
@@ -396,7 +487,7 @@ def main(argv: list[str]) -> None:
                 if size:
                     reuse = os.environ.get(f"LIENTHONG_BENCH_DATABASE{label}", "")
                     datasets.append(_dataset(settings, size, reuse, folder))
-            contenders = _contenders(options, datasets, token)
+            contenders = _contenders(options, datasets, token, folder)
             for contender in contenders:
                 if contender.server not in started:
                     started.append(contender.server)

@@ -4,20 +4,24 @@ the embedded issuer's discovery document and keys."""
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry import Schema
 
 from gateway import health
 from gateway.admin.app import create_admin_app
 from gateway.admin.bundle.views import bundle_router
 from gateway.admin.purposes.service import form_catalogue
+from gateway.alerts.service import AlertScanner
 from gateway.audit.writer import AccessLogWriter
+from gateway.dossiers.service import DossierCache
 from gateway.graph.context import Services
 from gateway.graph.planned import PlannedDocuments
 from gateway.graph.plans import open_reads
@@ -27,12 +31,14 @@ from gateway.graph.schema import build_schema
 from gateway.identity import views as identity_views
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.factory import build_verifier
+from gateway.identity.officers import OfficerAssertions
 from gateway.metrics import GatewayMetrics
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest, PolicyEngine
 from gateway.policy.opa import OpaEngine
 from gateway.policy.service import AgreementCache
-from gateway.ratelimit import RateLimiter
+from gateway.quota.leases import QuotaLeases, RateLeases
+from gateway.ratelimit import LocalRates
 from gateway.trusted_documents import TrustedDocuments
 from lienthong.logging import configure_logging
 from lienthong.settings import AuthMode, Env, Settings, get_settings
@@ -42,6 +48,22 @@ from registries.routing import ReadReplicas
 
 def policy_engine(settings: Settings) -> PolicyEngine:
     return OpaEngine(settings.opa_url) if settings.opa_url else EmbeddedEngine()
+
+
+def _accountability(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> dict[str, Any]:
+    """The services that hold requests to account: shared limits, officers, dossiers."""
+    return {
+        "rates": RateLeases(sessions, slice_seconds=settings.rate_slice_seconds),
+        "fallback_rates": LocalRates(),
+        "quotas": QuotaLeases(sessions, slice_size=settings.quota_slice),
+        "officers": OfficerAssertions(
+            audience=settings.officer_audience,
+            max_lifetime_seconds=settings.officer_assertion_max_seconds,
+        ),
+        "dossiers": DossierCache(settings.dossier_cache_seconds),
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,26 +99,56 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reference=reference,
             forms=forms,  # graphql/forms/, overridden by the stewards' edits
             trusted=TrustedDocuments.load(schema._schema),
-            rate_limiter=RateLimiter(
-                rate_per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst
-            ),
             metrics=metrics,
             replicas=replicas,
             reads=reads,
+            **_accountability(settings, sessions),
         )
         # What start-up built (schema, policies, reference data, plans' catalogue) lives as long
         # as the process: out of the collector's reach, a full collection no longer walks it, and
         # requests no longer stall behind one (tens of milliseconds at p99 otherwise).
         gc.freeze()
+        alerts = AlertScanner(sessions, settings, metrics)
+        alerts.start()
         try:
             yield
         finally:
+            await alerts.stop()
             if replicas is not None:
                 await replicas.stop()
             if reads is not None:
                 await reads.close()
             await audit.stop()
             await engine.dispose()
+
+    app = FastAPI(
+        title="Liên Thông gateway",
+        lifespan=lifespan,
+        # the gateway's metrics are its own (Prometheus, /metrics): no per-request OpenTelemetry
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url="/docs" if settings.env is Env.DEV else None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.readiness_checks = _readiness_checks(app, engine)
+    _mount(app, schema=schema, settings=settings)
+    if settings.auth_mode is AuthMode.DEV:
+        app.state.dev_issuer = DevIssuer(settings)
+        app.include_router(identity_views.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _readiness_checks(
+    app: FastAPI, engine: AsyncEngine
+) -> dict[str, Callable[[], Awaitable[None]]]:
+    """What `/readyz` checks: the database, the policy engine and the access-log writer."""
 
     async def database_ready() -> None:
         async with engine.connect() as connection:
@@ -116,32 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not app.state.services.audit.healthy:
             raise RuntimeError("the access-log writer has no database connection")
 
-    app = FastAPI(
-        title="Liên Thông gateway",
-        lifespan=lifespan,
-        # the gateway's metrics are its own (Prometheus, /metrics): no per-request OpenTelemetry
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-        docs_url="/docs" if settings.env is Env.DEV else None,
-        redoc_url=None,
-    )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.metrics = metrics
-    app.state.readiness_checks = {
-        "database": database_ready,
-        "policy": policy_ready,
-        "audit": audit_ready,
-    }
-    _mount(app, schema=schema, settings=settings)
-    if settings.auth_mode is AuthMode.DEV:
-        app.state.dev_issuer = DevIssuer(settings)
-        app.include_router(identity_views.router)
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return app
+    return {"database": database_ready, "policy": policy_ready, "audit": audit_ready}
 
 
 def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:

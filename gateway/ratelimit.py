@@ -1,15 +1,14 @@
-"""Per-agency quotas: a token bucket per agency client id, refilled continuously.
-
-Buckets live in the process. With N gateway replicas each enforces `rate / N` (the deployment sets
-the per-replica rate); the daily quota of an agreement is enforced by the policy engine instead.
-"""
+"""A process's own token buckets: what limits requests while the shared buckets in PostgreSQL
+(gateway.quota.leases) cannot be reached. Then each process admits up to the whole rate, so the
+deployment's total is at most the rate times its processes until the database is back."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+MAX_KEYS = 10_000
 
 
 @dataclass
@@ -18,35 +17,24 @@ class _Bucket:
     updated: float
 
 
-class RateLimiter:
-    def __init__(
-        self,
-        *,
-        rate_per_second: float,
-        burst: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if rate_per_second <= 0 or burst < 1:
-            raise ValueError("rate_per_second must be > 0 and burst >= 1")
-        self.rate = rate_per_second
-        self.burst = burst
+class LocalRates:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
 
-    def acquire(self, agency: str, cost: float = 1.0) -> float:
-        """Take `cost` tokens for `agency`: 0 when allowed, else the seconds until it would be."""
+    def acquire(self, key: str, *, rate: float, burst: int) -> float:
+        """Take one token for `key`: 0 when allowed, else the seconds until it would be."""
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
         now = self._clock()
-        bucket = self._buckets.get(agency)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[agency] = _Bucket(tokens=float(self.burst), updated=now)
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
+            if len(self._buckets) >= MAX_KEYS:
+                self._buckets.clear()  # a bound, not a policy: a cleared bucket starts full
+            bucket = self._buckets[key] = _Bucket(tokens=float(burst), updated=now)
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
-        if bucket.tokens >= cost:
-            bucket.tokens -= cost
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
             return 0.0
-        return (cost - bucket.tokens) / self.rate
-
-    @staticmethod
-    def retry_after_seconds(wait: float) -> int:
-        """`extensions.retryAfter`: whole seconds, never 0 for a refused request."""
-        return max(1, math.ceil(wait))
+        return (1 - bucket.tokens) / rate

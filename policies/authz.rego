@@ -4,7 +4,9 @@
 #   agency, roles[], citizen_id, purpose, type ("Resident", "Enterprise", "Parcel", …),
 #   subject, fields[], via (null at the root, else the relation it was reached through, e.g.
 #   "Enterprise.legalRepresentatives"), now (RFC 3339),
-#   agreements[] (the agency's data-sharing agreements), consents[] (the subject's consents).
+#   agreements[] (the agency's data-sharing agreements), consents[] (the subject's consents),
+#   dossier (a case-bound request's dossier: the keys of this type it concerns; absent or null
+#   for a request that names no dossier).
 # Output: decision = {allow, fields: {name: "allow"|"deny"|"mask"}, reasons: {name: why},
 #   legal_basis[], obligations: {mask: {name: kind}}}.
 # Many subjects decided alike (one level of an answer: the same request but for the subject and
@@ -155,9 +157,33 @@ outcome(subject, consents) := result if {
 	}
 }
 
+# A request that names a dossier reaches by key (at the root) only the subjects its dossier
+# concerns; what agreements reach from them through relations is decided as usual. Any other
+# subject is refused whole, before anything is read, exactly as one no agreement covers.
+dossier_keys := {key | some key in input.dossier} if is_array(input.dossier)
+
+outside_dossier(subject) if {
+	is_array(input.dossier)
+	input.via == null
+	not dossier_keys[subject]
+}
+
+dossier_reason := "outside the dossier this request serves"
+
+refused := {
+	"allow": false,
+	"allowed": set(),
+	"masked": set(),
+	"denials": {dossier_reason: requested},
+	"legal_basis": [],
+	"masks": {},
+}
+
 # The outcome as sets, which the embedded adapter shapes into a decision itself (cheaper than
 # building per-field objects in the engine); `decision` below is the same, shaped in Rego.
-verdict := outcome(input.subject, input.consents)
+verdict := refused if outside_dossier(input.subject)
+
+verdict := outcome(input.subject, input.consents) if not outside_dossier(input.subject)
 
 # The verdicts of many subjects decided alike (see the input above), in their order.
 verdicts := [verdict_of(entry) | some entry in input.subjects]
@@ -166,16 +192,21 @@ verdicts := [verdict_of(entry) | some entry in input.subjects]
 # every subject with no consent who is not the citizen gets the same outcome, computed once.
 shared := outcome(null, [])
 
+verdict_of(entry) := refused if outside_dossier(entry.subject)
+
 verdict_of(entry) := shared if {
+	not outside_dossier(entry.subject)
 	count(entry.consents) == 0
 	not citizen_self(entry.subject)
 }
 
 verdict_of(entry) := outcome(entry.subject, entry.consents) if {
+	not outside_dossier(entry.subject)
 	count(entry.consents) > 0
 }
 
 verdict_of(entry) := outcome(entry.subject, entry.consents) if {
+	not outside_dossier(entry.subject)
 	count(entry.consents) == 0
 	citizen_self(entry.subject)
 }

@@ -189,3 +189,46 @@ test_verdicts_are_each_subjects_own_verdict if {
 	vs[1].allowed == set()
 	vs[2].legal_basis == ["data subject's own record"]
 }
+
+# A request that names a dossier reaches at the root only the dossier's subjects; relations from
+# them are decided by the agreements as usual; without a dossier nothing changes.
+test_dossier_subject_decided_as_usual if {
+	d := authz.decision with input as object.union(base, {"dossier": ["048085000123"]})
+	d.fields == {"fullName": "allow"}
+}
+
+test_subject_outside_the_dossier_refused_whole if {
+	d := authz.decision with input as object.union(base, {"dossier": ["079090000456"]})
+	not d.allow
+	d.fields == {"fullName": "deny"}
+	d.reasons.fullName == "outside the dossier this request serves"
+}
+
+test_empty_dossier_refuses_every_root_subject if {
+	d := authz.decision with input as object.union(base, {"dossier": []})
+	not d.allow
+}
+
+test_dossier_does_not_restrict_relations if {
+	reached := object.union(base, {"dossier": [], "via": "Household.members.resident"})
+	d := authz.decision with input as reached
+	d.fields == {"fullName": "allow"}
+}
+
+test_null_dossier_restricts_nothing if {
+	d := authz.decision with input as object.union(base, {"dossier": null})
+	d.allow
+}
+
+test_verdicts_refuse_outside_the_dossier_only if {
+	batch := object.union(object.remove(base, ["subject", "consents"]), {
+		"dossier": ["048085000123"],
+		"subjects": [
+			{"subject": "048085000123", "consents": []},
+			{"subject": "079090000456", "consents": []},
+		],
+	})
+	vs := authz.verdicts with input as batch
+	vs[0].allowed == {"fullName"}
+	not vs[1].allow
+}

@@ -154,5 +154,6 @@ def gateway(name: str, port: int, dsn: str, workers: int, *, plans: bool = True)
             "LIENTHONG_RATE_LIMIT_BURST": "1000000",
             "LIENTHONG_LOG_LEVEL": "WARNING",
             "LIENTHONG_GRAPHQL_PLANS": "true" if plans else "false",
+            "LIENTHONG_OFFICER_ASSERTION_MAX_SECONDS": "3600",  # the bench signs one for the run
         },
     )  # fmt: skip

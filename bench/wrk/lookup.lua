@@ -2,7 +2,8 @@
 --
 --   BENCH_WRK_OUT=OUT_FILE wrk ... -s bench/wrk/lookup.lua -- IDS_FILE REQUEST_FILE PREFIX
 --
--- IDS_FILE: one key per line, drawn at random. REQUEST_FILE: line 1 the method, line 2 the path,
+-- IDS_FILE: one key per line, drawn at random (a line may add, after a tab, the dossier that
+-- concerns the key: a header value's {DOSSIER} becomes it). REQUEST_FILE: line 1 the method, line 2 the path,
 -- line 3 the body (may be empty), line 4 the text every good answer contains, line 5 how many
 -- keys one request carries, then one "Name: value" header per line. In the path, {ID} is one
 -- key; in the body, {IDS} is that many keys as JSON strings separated by commas.
@@ -42,20 +43,34 @@ function init(args)
   ok, bad, answered = 0, 0, {}
 end
 
+-- A line is a key, optionally followed by a tab and the dossier that concerns it.
 local function draw()
-  return ids[math.random(#ids)]
+  local line = ids[math.random(#ids)]
+  local key, dossier = line:match("^([^\t]*)\t(.*)$")
+  if key then
+    return key, dossier
+  end
+  return line, nil
 end
 
 function request()
   counter = counter + 1
-  headers["X-Request-Id"] = string.format("%s-%d-%d", prefix, number, counter)
+  local sent = {}
   local keys = {}
+  local dossier = nil
   for i = 1, per_request do
-    keys[i] = '"' .. draw() .. '"'
+    local key, its = draw()
+    keys[i] = '"' .. key .. '"'
+    dossier = dossier or its
   end
-  local this_path = path:gsub("{ID}", function() return draw() end)
+  for name, value in pairs(headers) do
+    -- {DOSSIER} in a header is the dossier of the request's (first) key
+    sent[name] = dossier and value:gsub("{DOSSIER}", dossier) or value
+  end
+  sent["X-Request-Id"] = string.format("%s-%d-%d", prefix, number, counter)
+  local this_path = path:gsub("{ID}", function() return (draw()) end)
   local this_body = body:gsub("{IDS}", function() return table.concat(keys, ",") end)
-  return wrk.format(method, this_path, headers, this_body ~= "" and this_body or nil)
+  return wrk.format(method, this_path, sent, this_body ~= "" and this_body or nil)
 end
 
 function response(status, response_headers, response_body)

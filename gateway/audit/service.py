@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import cursors
@@ -21,17 +21,29 @@ from registries.history import VIETNAM_TIME
 MAX_PAGE = 100
 # What an entry records (decision->>'outcome'): a subject's data given (in part), a subject
 # refused whole, a lookup of a key the registry does not hold, a steward's oversight read, a
-# citizen's read of their own log or consents. Entries older than these outcomes have none and
-# are disclosures.
-OUTCOMES = ("disclosed", "refused", "absent", "oversight", "self")
+# citizen's read of their own log or consents, a one-stop dossier naming the subject being
+# registered. Entries older than these outcomes have none and are disclosures.
+OUTCOMES = ("disclosed", "refused", "absent", "oversight", "self", "dossier")
+# What a citizen is shown of their own log (`myAccessLog`): never lookups of an absent key, nor
+# their own reads.
+SHOWN_TO_CITIZENS = ("disclosed", "refused", "oversight", "dossier")
 
 
 def outcome_column() -> ColumnElement[str]:
     return cast("ColumnElement[str]", AccessLogEntry.decision["outcome"].astext)
 
 
-# what stewards export: the entry without its chain bookkeeping and raw decision
-EXPORT_COLUMNS = tuple(f for f in HASHED_FIELDS if f not in {"chain_key", "seq", "decision"})
+def dossier_column() -> ColumnElement[str]:
+    """The dossier a case-bound request served (indexed: ix_access_log_dossier)."""
+    return cast("ColumnElement[str]", AccessLogEntry.decision["dossier"].astext)
+
+
+# what stewards export: the entry without its chain bookkeeping and raw decision, with the
+# dossier it served (from the decision)
+EXPORT_COLUMNS = (
+    *(f for f in HASHED_FIELDS if f not in {"chain_key", "seq", "decision"}),
+    "dossier",
+)
 
 
 def encode_cursor(entry: AccessLogEntry) -> str:
@@ -80,25 +92,26 @@ async def subject_history(
     known_since: datetime | None = None,
 ) -> Page:
     """Who saw (or tried to see) this subject's data, newest first, as the citizen is shown it:
-    disclosures, refusals and oversight reads — never lookups of an absent key, and no refusal
-    from before `known_since` (when the registry first recorded the subject; until then any
-    lookup of the key was an attempt on no one, even if a citizen holds that key now)."""
+    disclosures, refusals, oversight reads and dossiers naming them — never lookups of an absent
+    key, and no refusal or dossier from before `known_since` (when the registry first recorded
+    the subject; until then the key named no one, even if a citizen holds it now)."""
     outcome = outcome_column()
     query = select(AccessLogEntry).where(
         AccessLogEntry.subject_type == subject_type,
         AccessLogEntry.subject_id == subject_id,
-        or_(outcome.is_(None), outcome.in_(("disclosed", "refused", "oversight"))),
+        or_(outcome.is_(None), outcome.in_(SHOWN_TO_CITIZENS)),
     )
+    attempts = ("refused", "dossier")
     if known_since is not None:
         query = query.where(
             or_(
                 outcome.is_(None),
-                outcome != "refused",
+                outcome.not_in(attempts),
                 AccessLogEntry.occurred_at >= known_since,
             )
         )
     else:
-        query = query.where(or_(outcome.is_(None), outcome != "refused"))
+        query = query.where(or_(outcome.is_(None), outcome.not_in(attempts)))
     return await _page(session, query, first, after)
 
 
@@ -111,6 +124,8 @@ class AccessLogFilter:
     subject_type: str | None = None
     subject_id: str | None = None
     outcome: str | None = None  # one of OUTCOMES: e.g. "absent" shows enumeration attempts
+    dossier: str | None = None
+    officer: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -128,6 +143,11 @@ class AccessLogFilter:
             conditions.append(AccessLogEntry.purpose == self.purpose)
         if self.subject_id is not None:
             conditions.append(AccessLogEntry.subject_id == self.subject_id)
+        if self.dossier is not None:
+            conditions.append(AccessLogEntry.decision.has_key("dossier"))  # the partial index
+            conditions.append(dossier_column() == self.dossier)
+        if self.officer is not None:
+            conditions.append(AccessLogEntry.officer == self.officer)
         if self.since is not None:
             conditions.append(AccessLogEntry.occurred_at >= self.since)
         if self.until is not None:
@@ -156,7 +176,7 @@ async def export_csv(*, session: AsyncSession, where: AccessLogFilter) -> AsyncI
         writer.writerow(
             [
                 "|".join(value) if isinstance(value, list) else value
-                for value in (getattr(entry, column) for column in EXPORT_COLUMNS)
+                for value in (_exported(entry, column) for column in EXPORT_COLUMNS)
             ]
         )
         if buffer.tell() > 64 * 1024:
@@ -166,6 +186,12 @@ async def export_csv(*, session: AsyncSession, where: AccessLogFilter) -> AsyncI
     yield buffer.getvalue()
 
 
+def _exported(entry: AccessLogEntry, column: str) -> Any:
+    if column == "dossier":
+        return (entry.decision or {}).get("dossier")
+    return getattr(entry, column)
+
+
 @dataclass(frozen=True)
 class DailyCount:
     agency: str
@@ -173,17 +199,26 @@ class DailyCount:
     entries: int
     refused: int  # subjects refused whole
     absent: int  # lookups of keys the registry does not hold: enumeration shows here
+    dossier: str | None = None  # with `by_dossier`: the dossier served (None: requests without)
 
 
 async def daily_counts(
-    *, session: AsyncSession, since: date, until: date, agency: str | None = None
+    *,
+    session: AsyncSession,
+    since: date,
+    until: date,
+    agency: str | None = None,
+    by_dossier: bool = False,
 ) -> list[DailyCount]:
-    """Access-log entries per agency and day (Vietnam time), `since` to `until` inclusive."""
+    """Access-log entries per agency and day (Vietnam time), `since` to `until` inclusive; with
+    `by_dossier`, per agency, day and dossier."""
     day = func.date(func.timezone(VIETNAM_TIME.key, AccessLogEntry.occurred_at)).label("day")
+    dossier = (dossier_column() if by_dossier else literal(None)).label("dossier")
     query = (
         select(
             AccessLogEntry.agency,
             day,
+            dossier,
             func.count().label("entries"),
             func.count().filter(outcome_column() == "refused").label("refused"),
             func.count().filter(outcome_column() == "absent").label("absent"),
@@ -192,15 +227,15 @@ async def daily_counts(
             AccessLogEntry.occurred_at >= day_start(since),
             AccessLogEntry.occurred_at < day_start(until + timedelta(days=1)),
         )
-        .group_by(AccessLogEntry.agency, day)
-        .order_by(day, AccessLogEntry.agency)
+        .group_by(AccessLogEntry.agency, day, dossier)
+        .order_by(day, AccessLogEntry.agency, dossier.asc().nulls_first())
     )
     if agency is not None:
         query = query.where(AccessLogEntry.agency == agency)
     rows = await session.execute(query)
     return [
-        DailyCount(agency=a, day=d, entries=int(n), refused=int(r), absent=int(x))
-        for a, d, n, r, x in rows
+        DailyCount(agency=a, day=d, dossier=s, entries=int(n), refused=int(r), absent=int(x))
+        for a, d, s, n, r, x in rows
     ]
 
 

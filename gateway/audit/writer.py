@@ -26,6 +26,7 @@ import orjson
 import structlog
 
 from gateway.audit.chain import GENESIS, HASHED_FIELDS, canonical_time, entry_hash
+from registries.history import VIETNAM_TIME
 
 log = structlog.get_logger(__name__)
 
@@ -232,9 +233,20 @@ class AccessLogWriter:
         self.healthy = True
 
 
+# The batch, its chain head and the day's disclosure counts per agency, purpose and subject type
+# (what daily quotas are checked against: gateway/quota) in one statement. The counts are rows
+# every writer updates, once per batch (never per request), in key order so that two writers
+# never wait on each other in opposite orders.
 WRITE_BATCH = (
-    f"WITH written AS ({INSERT} RETURNING 1) "  # noqa: S608 - fixed SQL, no input
-    "INSERT INTO access_log_heads (chain_key, seq, hash) "
-    "SELECT $2, $3, $4 WHERE (SELECT count(*) FROM written) > 0 "
-    "ON CONFLICT (chain_key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+    f"WITH written AS ({INSERT} RETURNING agency, purpose, subject_type, occurred_at, decision), "  # noqa: S608 - fixed SQL, no input
+    "head AS (INSERT INTO access_log_heads (chain_key, seq, hash) "
+    "SELECT $2, $3, $4 WHERE EXISTS (SELECT FROM written) "
+    "ON CONFLICT (chain_key) DO UPDATE SET seq = excluded.seq, hash = excluded.hash) "
+    "INSERT INTO quota_usage (agency, purpose, subject_type, day, disclosed) "
+    f"SELECT agency, purpose, subject_type, (occurred_at AT TIME ZONE '{VIETNAM_TIME.key}')::date, "
+    "count(*) FROM written "
+    "WHERE decision->>'outcome' = 'disclosed' AND purpose IS NOT NULL "
+    "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+    "ON CONFLICT (agency, purpose, subject_type, day) "
+    "DO UPDATE SET disclosed = quota_usage.disclosed + excluded.disclosed"
 )

@@ -14,16 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
 from gateway.audit.writer import AccessLogWriter
+from gateway.dossiers.service import DossierCache
 from gateway.graph.forms import FormCatalogue
 from gateway.graph.guard import Guard
 from gateway.graph.loaders import Loaders
 from gateway.graph.reference import ReferenceCache
+from gateway.identity.officers import Officer, OfficerAssertions
 from gateway.identity.principal import Principal
 from gateway.identity.verifier import TokenVerifier
 from gateway.metrics import GatewayMetrics
 from gateway.policy.engine import PolicyEngine
 from gateway.policy.service import AgreementCache
-from gateway.ratelimit import RateLimiter
+from gateway.quota.leases import QuotaLeases, QuotaScope, RateLeases
+from gateway.ratelimit import LocalRates
 from gateway.trusted_documents import TrustedDocuments
 from lienthong.settings import Settings
 from registries.routing import ReadReplicas, ReadWork, RequestReads, release
@@ -80,7 +83,11 @@ class Services:
     reference: ReferenceCache
     forms: FormCatalogue
     trusted: TrustedDocuments
-    rate_limiter: RateLimiter
+    rates: RateLeases
+    fallback_rates: LocalRates  # while the shared buckets cannot be reached
+    quotas: QuotaLeases
+    officers: OfficerAssertions
+    dossiers: DossierCache
     metrics: GatewayMetrics
     replicas: ReadReplicas | None = None  # None: registry reads on the primary too
     reads: asyncpg.Pool | None = None  # compiled plans' connections (None: plans are off)
@@ -94,7 +101,10 @@ class GatewayContext(BaseContext):
         self._loaders: Loaders | None = None
         self.principal: Principal | None = None
         self.purpose: str | None = None
-        self.officer: str | None = None
+        self.officer: Officer | None = None
+        self.dossier: str | None = None  # the dossier number the request serves
+        self.quota_scopes: set[QuotaScope] = set()  # what it was admitted against
+        self.needs_purpose = False  # asks registry data
         self.request_id: str = ""
         self.operation: str | None = None
         self._guard: Guard | None = None

@@ -21,7 +21,7 @@ executors (the generic one and the compiled plans) enforce through `Grant`, so b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from strawberry.types import Info
 
     from gateway.graph.context import RequestDatabase
+    from gateway.identity.officers import Officer
     from gateway.identity.principal import Principal
     from gateway.metrics import GatewayMetrics
     from gateway.policy.service import AgreementCache
@@ -191,6 +192,8 @@ class Guard:
     ) -> None:
         self.principal = principal
         self.purpose = purpose
+        # The subjects (by type) of the dossier the request serves; None: it names none
+        self.dossier: Mapping[str, tuple[str, ...]] | None = None
         self._engine = engine
         self._agreements = agreements
         self._database = database
@@ -325,6 +328,9 @@ class Guard:
                     via=via,
                     citizen_id=self.principal.citizen_id,
                     now=now,
+                    dossier=self.dossier.get(type_name, ())
+                    if self.dossier is not None and via is None
+                    else None,
                 )
             )
         decided: dict[DecisionKey, Decision] = {}
@@ -416,19 +422,57 @@ class Guard:
             }
         )
 
+    def record_dossier(
+        self,
+        *,
+        number: str,
+        purpose: str,
+        subjects: Iterable[tuple[str, str, str]],
+        expires_at: datetime,
+    ) -> None:
+        """A dossier registered: one entry per subject it names ((type, key, role)), so that
+        each citizen sees the case opened about them. Nothing of the subject is read or given."""
+        for type_name, subject, role in subjects:
+            self._reads.append(
+                {
+                    "subject_type": SUBJECT_KINDS[type_name].audit_name,
+                    "subject_id": subject,
+                    "purpose": purpose,
+                    "decision": {
+                        "outcome": "dossier",
+                        "dossier": number,
+                        "role": role,
+                        "expires_at": expires_at.astimezone(UTC).isoformat(),
+                        "roles": sorted(self.principal.roles),
+                    },
+                }
+            )
+
     def disclosures(
-        self, *, request_id: str, officer: str | None, operation: str | None
+        self,
+        *,
+        request_id: str,
+        officer: Officer | None,
+        operation: str | None,
+        dossier: str | None = None,
     ) -> list[Disclosure]:
         """One access-log entry per subject this request looked up by key or wrote anything of
-        (given, masked or refused), and one per recorded read."""
+        (given, masked or refused), and one per recorded read; each names the officer (and how
+        the officer was verified) and the dossier the request served."""
         own = self.principal.citizen_id if self.principal.is_citizen else None
+        accountable: dict[str, Any] = {}
+        if officer is not None:
+            accountable["officer"] = officer.as_log()
+        if dossier is not None:
+            accountable["dossier"] = dossier
+        officer_id = officer.id if officer is not None else None
         entries = [
             Disclosure(
                 request_id=request_id,
                 agency=self.principal.agency,
                 subject_type=SUBJECT_KINDS[type_name].audit_name,
                 subject_id=subject,
-                officer=officer,
+                officer=officer_id,
                 purpose=self.purpose or ("self" if subject == own else None),
                 legal_basis="; ".join(sorted(entry.legal_basis)) or None,
                 operation=operation,
@@ -443,6 +487,7 @@ class Guard:
                     else entry.outcome,
                     "reasons": {k: v for k, v in entry.reasons.items() if k in entry.denied},
                     "roles": sorted(self.principal.roles),
+                    **accountable,
                 },
             )
             for (type_name, subject), entry in self._disclosed.items()
@@ -453,10 +498,12 @@ class Guard:
             Disclosure(
                 request_id=request_id,
                 agency=self.principal.agency,
-                officer=officer,
-                purpose="self",
+                officer=officer_id,
+                purpose=read.get("purpose", "self"),
                 operation=operation,
-                **read,
+                subject_type=read["subject_type"],
+                subject_id=read["subject_id"],
+                decision={**read["decision"], **accountable},
             )
             for read in self._reads
         )

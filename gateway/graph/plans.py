@@ -374,7 +374,8 @@ async def _decide_first(
     if agreements.latest(agency) is None:  # the agency's first request in this process
         async with context.database.session() as session:
             await agreements.agreements_for(session=session, agency=agency)
-    guard.policy_version = agreements.latest(agency)
+    if guard.policy_version is None:  # admission took none (a citizen): the one cached
+        guard.policy_version = agreements.latest(agency)
     for subject in subjects:
         guard.looked_up(level.type_name, subject)
     await walk.decide(level, subjects, None)

@@ -29,10 +29,13 @@ from strawberry.types import ExecutionResult
 
 from gateway.audit.writer import AuditUnavailable
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
+from gateway.graph.accountable import account, spend
 from gateway.graph.context import GatewayContext, Services
 from gateway.graph.limits import parse_limited, shape_of
 from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
+from gateway.identity.principal import Principal
+from gateway.quota.leases import LimitsUnavailable, agency_key, citizen_key, retry_after_seconds
 from gateway.trusted_documents import TrustedDocument, TrustedDocuments
 from lienthong.settings import Env, Settings
 from registries.routing import server_failed
@@ -40,7 +43,6 @@ from registries.routing import server_failed
 log = structlog.get_logger(__name__)
 
 PURPOSE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
-OFFICER_PATTERN = re.compile(r"^[\w.@:-]{1,64}$")
 REQUEST_ID_PATTERN = re.compile(r"^[\w.:-]{1,128}$")
 STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
@@ -141,15 +143,18 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         try:
             try:
                 admitted = await self._admit(request.headers, request_data, context, sub_response)
+                plan = self._plan_for(admitted.query, admitted.operation_name)
+                await self._account(request.headers, context, fresh=plan is None)
+                result = await plan.execute(context, admitted.variables) if plan else None
+                if plan is not None:
+                    answered_by = "generic" if result is None else "plan"
+                    metrics.plans.labels(context.operation or "", answered_by).inc()
+                    if result is None:  # admitted again on the policy the executor decides on
+                        await self._account(request.headers, context, fresh=True)
             except GatewayError as error:
                 return self._refuse(error, context, sub_response)
             except GraphQLError as error:  # a syntax error: the document never ran
                 return ExecutionResult(data=None, errors=[error])
-            plan = self._plan_for(admitted.query, admitted.operation_name)
-            result = await plan.execute(context, admitted.variables) if plan else None
-            if plan is not None:
-                answered_by = "generic" if result is None else "plan"
-                metrics.plans.labels(context.operation or "", answered_by).inc()
             if result is None:  # no plan, or a case the plan leaves to the generic executor
                 result = await super().execute_single(
                     request, request_adapter, sub_response, context, None, admitted
@@ -207,14 +212,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             raise GatewayError(ErrorCode.UNAUTHENTICATED, str(error)) from error
         context.principal = principal
 
-        wait = services.rate_limiter.acquire(principal.agency)
-        if wait > 0:
-            retry_after = services.rate_limiter.retry_after_seconds(wait)
-            raise GatewayError(
-                ErrorCode.RATE_LIMITED,
-                f"agency {principal.agency} has spent its request quota; retry in {retry_after} s",
-                retryAfter=retry_after,
-            )
+        await _limit_rate(principal, services)
 
         sha256 = _persisted_sha256(data)
         query, operation_name = data.query, data.operation_name
@@ -254,10 +252,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 ErrorCode.PURPOSE_REQUIRED,
                 "registry data needs a declared purpose: send the X-Purpose header (e.g. CT01)",
             )
-        officer = headers.get("x-officer", "").strip() or None
-        if officer is not None and not OFFICER_PATTERN.match(officer):
-            raise bad_user_input("X-Officer", "X-Officer: up to 64 letters, digits or . @ : _ -")
-        context.officer = officer
+        context.needs_purpose = shape is None or shape.needs_purpose
         context.admit(principal, purpose)
         return GraphQLRequestData(
             query=query,
@@ -266,6 +261,17 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             extensions=data.extensions,
             protocol=data.protocol,
         )
+
+    async def _account(
+        self, headers: Mapping[str, str], context: GatewayContext, *, fresh: bool
+    ) -> None:
+        try:
+            await account(context, headers, needs_purpose=context.needs_purpose, fresh=fresh)
+        except GatewayError:
+            raise
+        except Exception as error:  # the policy data or the limits could not be read
+            log.error("admission data unavailable", error=type(error).__name__)
+            raise unavailable("the policy data") from error
 
     async def _seal(
         self, context: GatewayContext, result: ExecutionResult, sub_response: Response
@@ -278,7 +284,10 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 # The database, not the query, failed: say so (503), as for policy and audit.
                 return self._refuse(unavailable("the registry database"), context, sub_response)
         disclosures = context.guard.disclosures(
-            request_id=context.request_id, officer=context.officer, operation=context.operation
+            request_id=context.request_id,
+            officer=context.officer,
+            operation=context.operation,
+            dossier=context.dossier,
         )
         if disclosures:
             started = time.perf_counter()
@@ -288,6 +297,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 log.error("access log unavailable", request_id=context.request_id)
                 return self._refuse(unavailable("the access log"), context, sub_response)
             context.services.metrics.audit_flush.observe(time.perf_counter() - started)
+            spend(context, disclosures)
         if result.errors:
             # One order whatever resolved first: refusals must not tell by their order what was
             # read (absent and refused subjects answer alike, in the same place)
@@ -295,6 +305,36 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         codes = [(error.extensions or {}).get("code") for error in result.errors or []]
         self._count(context, next((c for c in codes if c), "ok"))
         return result
+
+
+async def _limit_rate(principal: Principal, services: Services) -> None:
+    """The caller's share of the request rate (shared by every process): a citizen's own, or
+    their agency's."""
+    settings = services.settings
+    if principal.is_citizen and principal.citizen_id is not None:
+        key = citizen_key(principal.citizen_id)
+        rate, burst = settings.citizen_rate_per_second, settings.citizen_rate_burst
+        who = "your"
+    else:
+        key = agency_key(principal.agency)
+        rate, burst = settings.rate_limit_per_second, settings.rate_limit_burst
+        who = f"agency {principal.agency}'s"
+    try:
+        wait = await services.rates.acquire(key, rate=rate, burst=burst)
+    except LimitsUnavailable:
+        # The primary is out of reach: nothing personal can be disclosed now (no access log,
+        # no policy data), but reference data still can. This process's own bucket holds the
+        # line meanwhile, at the full rate: at most one rate per process until it is back.
+        log.warning("shared rate limits unreachable; limiting in this process")
+        wait = services.fallback_rates.acquire(key, rate=rate, burst=burst)
+    if wait > 0:
+        retry_after = retry_after_seconds(wait)
+        services.metrics.limit_refusals.labels("rate", principal.agency).inc()
+        raise GatewayError(
+            ErrorCode.RATE_LIMITED,
+            f"{who} request rate is spent; retry in {retry_after} s",
+            retryAfter=retry_after,
+        )
 
 
 def _path_order(error: GraphQLError) -> list[tuple[int, int | str]]:

@@ -25,6 +25,9 @@ from strawberry.types import ExecutionContext, Info
 
 from gateway.audit.service import subject_history
 from gateway.cursors import CursorError
+from gateway.dossiers.models import Dossier as DossierRecord
+from gateway.dossiers.service import DossierError, close_dossier, open_dossier
+from gateway.dossiers.service import DossierSubject as DossierSubjectIn
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
 from gateway.graph.forms import Form, error_for, value_at
 from gateway.graph.guard import subject_refused
@@ -33,6 +36,9 @@ from gateway.graph.types import (
     AccessLogEntry,
     AdminUnit,
     Consent,
+    Dossier,
+    DossierSubject,
+    DossierSubjectInput,
     Enterprise,
     Household,
     PageInfo,
@@ -65,6 +71,7 @@ from registries.routing import server_failed
 
 if TYPE_CHECKING:
     from gateway.graph.context import GatewayContext
+    from gateway.identity.officers import Officer
     from gateway.policy.models import Consent as ConsentRecord
 
 MAX_BATCH = 100
@@ -96,6 +103,37 @@ def _citizen(info: Info) -> str:
     if not principal.is_citizen or principal.citizen_id is None:
         raise forbidden("citizen", "only a citizen's own token may use this field")
     return principal.citizen_id
+
+
+def _agency_officer(info: Info) -> Officer:
+    """The officer acting for an agency's software: who opens and closes its dossiers."""
+    context = context_of(info)
+    principal = context.caller
+    if not principal.is_agency or principal.is_citizen:
+        raise forbidden("dossier", "only an agency's software registers dossiers")
+    if context.officer is None:
+        raise GatewayError(
+            ErrorCode.OFFICER_REQUIRED,
+            "a dossier is opened by an officer: send X-Officer-Assertion (or a token naming the "
+            "officer)",
+        )
+    return context.officer
+
+
+def _dossier(record: DossierRecord) -> Dossier:
+    return Dossier(
+        number=record.number,
+        purpose=record.purpose,
+        procedure=record.procedure,
+        subjects=[
+            DossierSubject(type=s["type"], id=strawberry.ID(s["id"]), role=s["role"])
+            for s in record.subjects
+        ],
+        opened_by=str(record.officer.get("id")),
+        opened_at=record.opened_at,
+        expires_at=record.expires_at,
+        closed_at=record.closed_at,
+    )
 
 
 def _consent(record: ConsentRecord) -> Consent:
@@ -232,6 +270,13 @@ class Query:
                     fields_masked=list(e.fields_masked),
                     fields_denied=list(e.fields_denied),
                     request_id=e.request_id,
+                    dossier=(e.decision or {}).get("dossier"),
+                    officer_name=((e.decision or {}).get("officer") or {}).get("name"),
+                    officer_unit=((e.decision or {}).get("officer") or {}).get("unit"),
+                    # unverified: no officer, or dev's free-text X-Officer ("header")
+                    officer_verified=((e.decision or {}).get("officer") or {}).get("verified")
+                    not in (None, "header"),
+                    outcome=(e.decision or {}).get("outcome", "disclosed"),
                 )
                 for e in page.entries
             ],
@@ -372,6 +417,66 @@ class Mutation:
                 expires_at=expires_at,
             )
             return _consent(record)
+
+    @strawberry.mutation(
+        description="Register a one-stop dossier (agency software, an officer acting): requests "
+        "of a case-bound purpose then name it in X-Dossier and reach only its subjects. Opening "
+        "the same dossier again with the same content returns it unchanged."
+    )
+    async def open_dossier(  # noqa: PLR0917 - the mutation's arguments
+        self,
+        info: Info,
+        number: str,
+        purpose: str,
+        subjects: list[DossierSubjectInput],
+        expires_at: datetime,
+        procedure: str | None = None,
+    ) -> Dossier:
+        officer = _agency_officer(info)
+        context = context_of(info)
+        settings = context.services.settings
+        if len(subjects) > settings.dossier_max_subjects:
+            raise bad_user_input(
+                "subjects", f"subjects: at most {settings.dossier_max_subjects} per dossier"
+            )
+        try:
+            async with context.services.sessions.begin() as session:
+                record = await open_dossier(
+                    session=session,
+                    number=number,
+                    agency=context.caller.agency,
+                    purpose=purpose,
+                    procedure=procedure,
+                    subjects=[DossierSubjectIn(s.type, str(s.id), s.role) for s in subjects],
+                    officer=officer.as_log(),
+                    expires_at=expires_at,
+                    request_id=context.request_id,
+                    max_subjects=settings.dossier_max_subjects,
+                    max_days=settings.dossier_max_days,
+                )
+        except DossierError as error:
+            raise bad_user_input(error.argument, str(error)) from error
+        context.guard.record_dossier(
+            number=record.number,
+            purpose=record.purpose,
+            subjects=[(s["type"], s["id"], s["role"]) for s in record.subjects],
+            expires_at=record.expires_at,
+        )
+        return _dossier(record)
+
+    @strawberry.mutation(description="Close one of my agency's dossiers: it serves nothing more.")
+    async def close_dossier(self, info: Info, number: str) -> Dossier:
+        officer = _agency_officer(info)
+        context = context_of(info)
+        try:
+            async with context.services.sessions.begin() as session:
+                record = await close_dossier(
+                    session=session, number=number, agency=context.caller.agency, actor=officer.id
+                )
+        except DossierError as error:
+            raise bad_user_input(error.argument, str(error)) from error
+        context.services.dossiers.forget(record.number)
+        return _dossier(record)
 
     @strawberry.mutation(description="Withdraw a consent: the very next request is refused.")
     async def revoke_consent(self, info: Info, id: strawberry.ID) -> Consent:

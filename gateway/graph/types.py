@@ -664,6 +664,54 @@ class AccessLogEntry:
     fields_masked: list[str]
     fields_denied: list[str]
     request_id: str
+    dossier: str | None = strawberry.field(
+        default=None, description="The one-stop dossier (mã hồ sơ) the request served."
+    )
+    officer_name: str | None = strawberry.field(
+        default=None, description="The officer's name, as their agency asserted it."
+    )
+    officer_unit: str | None = strawberry.field(default=None, description="The officer's unit.")
+    officer_verified: bool = strawberry.field(
+        default=False,
+        description="Whether the officer comes from a verified credential (an assertion signed "
+        "by the agency, or a token naming the officer), not a header the software wrote.",
+    )
+    outcome: str = strawberry.field(
+        default="disclosed",
+        description="disclosed, refused, oversight (a data steward's read), or dossier (a "
+        "one-stop dossier naming you was registered).",
+    )
+
+
+@strawberry.type(description="A subject a one-stop dossier concerns.")
+class DossierSubject:
+    type: str
+    id: strawberry.ID
+    role: str
+
+
+@strawberry.input(description="A subject a one-stop dossier concerns.")
+class DossierSubjectInput:
+    type: str = strawberry.field(description="Resident, Household, Enterprise or Parcel.")
+    id: strawberry.ID
+    role: str = strawberry.field(
+        default="applicant", description="applicant, member, representative, enterprise, …"
+    )
+
+
+@strawberry.type(
+    description="A one-stop dossier (hồ sơ một cửa) registered by its agency: requests of a "
+    "case-bound purpose name it in X-Dossier and reach only its subjects."
+)
+class Dossier:
+    number: str
+    purpose: str
+    procedure: str | None
+    subjects: list[DossierSubject]
+    opened_by: str
+    opened_at: datetime
+    expires_at: datetime
+    closed_at: datetime | None
 
 
 @strawberry.type

@@ -31,6 +31,9 @@ class DecisionRequest:
     via: str | None = None
     citizen_id: str | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The keys of this type the request's dossier concerns (a case-bound request at the root);
+    # None: the request names no dossier, or the subject was reached through a relation.
+    dossier: tuple[str, ...] | None = None
 
     def as_input(self) -> dict[str, Any]:
         return {
@@ -45,6 +48,7 @@ class DecisionRequest:
             "now": self.now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "agreements": list(self.agreements),
             "consents": list(self.consents),
+            "dossier": None if self.dossier is None else list(self.dossier),
         }
 
     def alike(self, other: DecisionRequest) -> bool:

@@ -137,16 +137,15 @@ class AgencyKey(Base):
     kid: Mapped[str] = mapped_column(Text)
     jwk: Mapped[dict[str, Any]] = mapped_column(JSONB)  # public parts only
     status: Mapped[str] = mapped_column(Text, default="active", server_default="active")
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[str] = mapped_column(Text)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retired_by: Mapped[str | None] = mapped_column(Text)
 
 
 class PolicyVersion(Base):
-    """Bumped by trigger on every agreement, agency, purpose or agency key change: caches compare and reload."""
+    """Bumped by trigger on every agreement, agency, purpose or agency key change: caches compare
+    and reload."""
 
     __tablename__ = "policy_version"
 

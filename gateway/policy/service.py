@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.identity.keys import active_keys
 from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Purpose
 from registries.history import is_current, supersede
 
@@ -74,7 +75,11 @@ async def load_policy_document(
             session=session,
             model=Purpose,
             key={"code": purpose["code"]},
-            values={"title": purpose["title"], "procedure": purpose["procedure"]},
+            values={
+                "title": purpose["title"],
+                "procedure": purpose["procedure"],
+                "case_bound": bool(purpose.get("case_bound", False)),
+            },
         )
         changed += did
     for item in document.get("agreements", []):
@@ -201,18 +206,45 @@ async def consents_of(
     return found
 
 
+@dataclass(frozen=True)
+class DailyQuota:
+    """An agreement's daily quota: subjects of its type disclosed per day for its purpose."""
+
+    agreement_id: str
+    purpose: str
+    subject_type: str  # the subject kind (Resident, …)
+    quota: int
+    valid_from: datetime
+    valid_to: datetime | None
+
+    def in_force(self, now: datetime) -> bool:
+        return self.valid_from <= now and (self.valid_to is None or now < self.valid_to)
+
+
 @dataclass
-class _Cached:
+class PolicyEntry:
+    """What the gateway holds of one agency at one policy version: its agreements (by scope), the
+    keys its officer assertions are signed with, its agreements' daily quotas, and which
+    purposes are case-bound."""
+
     version: int
     agreements: list[dict[str, Any]]
     by_scope: dict[tuple[str, str], list[dict[str, Any]]]
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quotas: tuple[DailyQuota, ...] = ()
+    case_bound: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, version: int, agreements: list[dict[str, Any]]) -> _Cached:
+    def of(cls, version: int, agreements: list[dict[str, Any]], **more: Any) -> PolicyEntry:
         by_scope: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for agreement in agreements:
             by_scope[agreement["purpose"], agreement["type"]].append(agreement)
-        return cls(version, agreements, dict(by_scope))
+        return cls(version, agreements, dict(by_scope), **more)
+
+    def quotas_for(self, purpose: str, now: datetime) -> list[DailyQuota]:
+        """The quotas in force for a purpose, the smallest of each subject type first."""
+        found = [q for q in self.quotas if q.purpose == purpose and q.in_force(now)]
+        return sorted(found, key=lambda q: (q.subject_type, q.quota, q.agreement_id))
 
 
 class AgreementCache:
@@ -220,7 +252,7 @@ class AgreementCache:
     approval or a suspension takes effect on the very next decision."""
 
     def __init__(self) -> None:
-        self._by_agency: dict[str, _Cached] = {}
+        self._by_agency: dict[str, PolicyEntry] = {}
 
     async def agreements_for(
         self,
@@ -254,11 +286,13 @@ class AgreementCache:
         cached = self._by_agency.get(agency)
         return None if cached is None else cached.version
 
-    def _at(self, agency: str, version: int) -> _Cached | None:
+    def _at(self, agency: str, version: int) -> PolicyEntry | None:
         cached = self._by_agency.get(agency)
         return cached if cached is not None and cached.version == version else None
 
-    async def _load(self, *, session: AsyncSession, agency: str, version: int | None) -> _Cached:
+    async def _load(
+        self, *, session: AsyncSession, agency: str, version: int | None
+    ) -> PolicyEntry:
         if version is None:
             version = (await session.execute(select(PolicyVersion.version))).scalar_one()
         cached = self._at(agency, version)
@@ -266,13 +300,48 @@ class AgreementCache:
             return cached
         active = await agency_status(session=session, agency=agency)
         agreements: list[dict[str, Any]] = []
+        quotas: list[DailyQuota] = []
+        keys: dict[str, dict[str, Any]] = {}
         if active == "active":  # a suspended or unknown agency gets no agreement at all
             rows = await session.execute(
                 select(Agreement).where(Agreement.agency == agency, is_current(Agreement))
             )
-            agreements = [agreement_input(a) for a in rows.scalars()]
-        cached = self._by_agency[agency] = _Cached.of(version, agreements)
+            for agreement in rows.scalars():
+                agreements.append(agreement_input(agreement))
+                if agreement.daily_quota is not None and agreement.status == "approved":
+                    quotas.append(
+                        DailyQuota(
+                            agreement_id=agreement.agreement_id,
+                            purpose=agreement.purpose,
+                            subject_type=agreement.subject_type,
+                            quota=agreement.daily_quota,
+                            valid_from=agreement.effective_from,
+                            valid_to=agreement.effective_to,
+                        )
+                    )
+            keys = await active_keys(session=session, agency=agency)
+        bound = await session.execute(
+            select(Purpose.code).where(is_current(Purpose), Purpose.case_bound)
+        )
+        cached = self._by_agency[agency] = PolicyEntry.of(
+            version,
+            agreements,
+            keys=keys,
+            quotas=tuple(quotas),
+            case_bound=frozenset(bound.scalars()),
+        )
         return cached
+
+    async def entry(
+        self, *, session: AsyncSession, agency: str, version: int | None = None
+    ) -> PolicyEntry:
+        """The agency's entry at `version` (read here when None: the version in force)."""
+        return await self._load(session=session, agency=agency, version=version)
+
+    def latest_entry(self, agency: str) -> PolicyEntry | None:
+        """The entry the cache holds for the agency, whatever its version (a compiled plan
+        confirms the version in the statement that reads)."""
+        return self._by_agency.get(agency)
 
 
 async def policy_document(*, session: AsyncSession) -> dict[str, Any]:
@@ -295,7 +364,13 @@ async def policy_document(*, session: AsyncSession) -> dict[str, Any]:
             for a in agencies
         ],
         "purposes": [
-            {"code": p.code, "title": p.title, "procedure": p.procedure} for p in purposes
+            {
+                "code": p.code,
+                "title": p.title,
+                "procedure": p.procedure,
+                "case_bound": p.case_bound,
+            }
+            for p in purposes
         ],
         "agreements": [agreement_input(a) for a in agreements],
     }

@@ -15,7 +15,7 @@ class RateBucket(Base):
     take slices of it, never one token per request. Unlogged: after a crash buckets start full."""
 
     __tablename__ = "rate_buckets"
-    __table_args__ = {"prefixes": ["UNLOGGED"]}
+    __table_args__ = {"prefixes": ["UNLOGGED"]}  # noqa: RUF012 - SQLAlchemy's declaration
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)  # "agency:<id>" or "citizen:<id>"
     tokens: Mapped[float] = mapped_column(Float)

@@ -187,6 +187,7 @@ class Api:
 
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         self.app = app
+        self.settings = settings
         self.issuer = DevIssuer(settings)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gw"
@@ -477,7 +478,20 @@ async def test_prefill_ct01(api: Api, world: World) -> None:
 
 
 async def test_prefill_hkd01(api: Api, world: World) -> None:
-    answer = await api.data(PREFILL, {"form": "HKD01", "subject": world.head}, purpose="DKHKD")
+    """DKHKD is case-bound: the one-stop software registers the dossier first."""
+    number = f"000.00.15.H17-261205-{1 if api.settings.graphql_plans else 2:04d}"
+    opened = await api.data(
+        "mutation($n: String!, $s: [DossierSubjectInput!]!, $e: DateTime!) { openDossier("
+        'number: $n, purpose: "DKHKD", subjects: $s, expiresAt: $e) { number } }',
+        {"n": number, "s": [{"type": "Resident", "id": world.head}],
+         "e": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+        purpose=None, headers={"X-Officer": "cb-0042"},
+    )  # fmt: skip
+    assert opened == {"data": {"openDossier": {"number": number}}}
+    answer = await api.data(
+        PREFILL, {"form": "HKD01", "subject": world.head}, purpose="DKHKD",
+        headers={"X-Dossier": number},
+    )  # fmt: skip
     fields = _prefilled(answer)
     assert fields["ho_ten_chu_ho_kinh_doanh"]["value"] == "Trần Văn Bình"
     assert all(f["value"] or f["missing"] for f in fields.values())
@@ -499,13 +513,13 @@ async def test_prefill_names_what_it_could_not_fill(api: Api, world: World) -> N
     answer = await api.data(PREFILL, subject, agency="bhxh-danang", purpose="CT01")
     assert answer["data"]["prefill"] is None
     assert _codes(answer) == ["FORBIDDEN"]
-    wrong = await api.data(PREFILL, {"form": "CT01", "subject": world.spouse}, purpose="DKHKD")
+    wrong = await api.data(PREFILL, {"form": "CT01", "subject": world.spouse}, purpose="DKKD")
     assert _codes(wrong) == ["BAD_USER_INPUT"]
     assert wrong["errors"][0]["extensions"]["argument"] == "form"
     refused = (await api.prefill_ct01(world.spouse, agency="bhxh-danang")).json()
     assert refused["data"]["prefill"] is None
     assert _codes(refused) == ["FORBIDDEN"]
-    other_purpose = (await api.prefill_ct01(world.spouse, purpose="DKHKD")).json()
+    other_purpose = (await api.prefill_ct01(world.spouse, purpose="DKKD")).json()
     assert _codes(other_purpose) == ["BAD_USER_INPUT"]
     malformed = (await api.prefill_ct01("04808500012x")).json()
     assert _codes(malformed) == ["BAD_USER_INPUT"]

@@ -292,6 +292,14 @@ async def test_prod_gateway_runs_only_trusted_documents_for_agencies(
             return [e["extensions"]["code"] for e in answer.get("errors", [])]
 
         absent = {"id": "048085000123"}
+        # prod discloses registry data only to a verified officer: this service account names
+        # none (tests/functional/test_accountable.py covers assertions); the rest of this test
+        # is about documents, so it goes on with officers not required
+        nameless = await post(agency, {"operationName": "ResidentCT01", "variables": absent})
+        assert codes(nameless) == ["OFFICER_REQUIRED"]
+        assert nameless["data"] is None
+        services = app.state.services
+        services.settings = services.settings.model_copy(update={"officer_required": False})
         ad_hoc = await post(agency, {"query": '{ adminUnit(code: "48") { name } }'})
         assert codes(ad_hoc) == ["OPERATION_NOT_ALLOWED"]
         hashed = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}

@@ -23,12 +23,32 @@ class AccessLogOut(BaseModel):
     fields_given: list[str]
     fields_masked: list[str]
     fields_denied: list[str]
-    outcome: str  # disclosed, refused, absent, oversight or self
+    outcome: str  # disclosed, refused, absent, oversight, self or dossier
+    dossier: str | None  # the one-stop dossier the request served
+    officer_verified_by: str | None  # assertion, token, or header (dev: unverified)
+    officer_name: str | None
+    officer_unit: str | None
 
     @classmethod
     def of(cls, entry: AccessLogEntry) -> AccessLogOut:
-        fields = {name: getattr(entry, name) for name in cls.model_fields if name != "outcome"}
-        return cls(**fields, outcome=(entry.decision or {}).get("outcome", "disclosed"))
+        decision = entry.decision or {}
+        officer = decision.get("officer") or {}
+        fields = {name: getattr(entry, name) for name in _COLUMNS}
+        return cls(
+            **fields,
+            outcome=decision.get("outcome", "disclosed"),
+            dossier=decision.get("dossier"),
+            officer_verified_by=officer.get("verified"),
+            officer_name=officer.get("name"),
+            officer_unit=officer.get("unit"),
+        )
+
+
+_COLUMNS = tuple(
+    name
+    for name in AccessLogOut.model_fields
+    if name not in {"outcome", "dossier"} and not name.startswith("officer_")
+)
 
 
 class DailyCountOut(BaseModel):
@@ -37,3 +57,4 @@ class DailyCountOut(BaseModel):
     entries: int
     refused: int  # subjects refused whole
     absent: int  # lookups of keys the registry does not hold (enumeration attempts)
+    dossier: str | None = None  # with by_dossier: the dossier served

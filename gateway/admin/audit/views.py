@@ -20,6 +20,7 @@ from gateway.admin.types import CLIENT_ID, PURPOSE_CODE, SUBJECT_AUDIT_NAME, Day
 from gateway.audit import service
 from gateway.audit.service import AccessLogFilter
 from gateway.cursors import CursorError
+from gateway.dossiers.service import DOSSIER_NUMBER
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 MAX_DAYS = 366
@@ -33,9 +34,18 @@ Outcome = Annotated[
     Query(
         pattern=rf"^({'|'.join(service.OUTCOMES)})$",
         description="disclosed, refused, absent (lookups of keys that do not exist: "
-        "enumeration attempts), oversight (stewards' reads) or self (citizens' reads).",
+        "enumeration attempts), oversight (stewards' reads), self (citizens' reads) or dossier "
+        "(a one-stop dossier naming the subject was registered).",
     ),
 ]
+Dossier = Annotated[
+    str | None,
+    Query(
+        pattern=DOSSIER_NUMBER.pattern,
+        description="The one-stop dossier the requests served (e.g. 000.00.15.H17-261205-0001).",
+    ),
+]
+Officer = Annotated[str | None, Query(pattern=r"^[\w.@:-]{1,64}$", description="Officer id.")]
 Since = Annotated[AwareDatetime | None, Query(description="From this instant (inclusive).")]
 Until = Annotated[AwareDatetime | None, Query(description="Before this instant.")]
 
@@ -47,6 +57,8 @@ def _filter(
     subject_type: SubjectType = None,
     subject_id: SubjectId = None,
     outcome: Outcome = None,
+    dossier: Dossier = None,
+    officer: Officer = None,
     since: Since = None,
     until: Until = None,
 ) -> AccessLogFilter:
@@ -57,6 +69,8 @@ def _filter(
         subject_type=subject_type,
         subject_id=subject_id,
         outcome=outcome,
+        dossier=dossier,
+        officer=officer,
         since=since,
         until=until,
     )
@@ -142,27 +156,36 @@ async def export_access_log(
 
 @router.get("/daily-counts", responses=responses())
 async def daily_counts(
-    *, admin: AdminDep, steward: StewardDep, since: Day, until: Day, agency: Agency = None
+    *,
+    admin: AdminDep,
+    steward: StewardDep,
+    since: Day,
+    until: Day,
+    agency: Agency = None,
+    by_dossier: Annotated[
+        bool, Query(description="One row per agency, day and dossier served.")
+    ] = False,
 ) -> list[DailyCountOut]:
     """Entries per agency and day (Vietnam time), `since` to `until` inclusive (≤ 366 days),
-    with how many were subjects refused whole and lookups of absent keys."""
+    with how many were subjects refused whole and lookups of absent keys; with `by_dossier`,
+    broken down by the dossier the requests served (null: requests that named none)."""
     if until < since:
         raise bad_input("until", "must not be before since")
     if until - since > timedelta(days=MAX_DAYS):
         raise bad_input("until", f"at most {MAX_DAYS} days at once")
     async with admin.transaction() as session:
         counts = await service.daily_counts(
-            session=session, since=since, until=until, agency=agency
+            session=session, since=since, until=until, agency=agency, by_dossier=by_dossier
         )
     await admin.record_read(
         steward=steward,
         read="audit.daily-counts",
-        filters={"since": since.isoformat(), "until": until.isoformat(), "agency": agency},
+        filters={
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "agency": agency,
+            "by_dossier": by_dossier,
+        },
         returned=len(counts),
     )
-    return [
-        DailyCountOut(
-            agency=c.agency, day=c.day, entries=c.entries, refused=c.refused, absent=c.absent
-        )
-        for c in counts
-    ]
+    return [DailyCountOut.model_validate(asdict(c)) for c in counts]

@@ -17,6 +17,11 @@ class PurposeIn(BaseModel):
     code: PurposeCode
     title: Label
     procedure: Label
+    case_bound: bool = Field(
+        default=False,
+        description="Every request for it must name a registered one-stop dossier (X-Dossier) "
+        "and reaches by key only that dossier's subjects.",
+    )
 
 
 class PurposeChange(BaseModel):
@@ -24,12 +29,14 @@ class PurposeChange(BaseModel):
 
     title: Label | None = None
     procedure: Label | None = None
+    case_bound: bool | None = None
 
 
 class PurposeOut(BaseModel):
     code: str
     title: str
     procedure: str
+    case_bound: bool
     version: int
     valid_from: datetime
     valid_to: datetime | None
@@ -41,6 +48,7 @@ class PurposeOut(BaseModel):
             code=purpose.code,
             title=purpose.title,
             procedure=purpose.procedure,
+            case_bound=purpose.case_bound,
             version=purpose.version_id,
             valid_from=purpose.valid_from,
             valid_to=purpose.valid_to,

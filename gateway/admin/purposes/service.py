@@ -56,7 +56,12 @@ async def create_purpose(*, session: AsyncSession, new: PurposeIn, actor: str) -
         session=session,
         model=Purpose,
         key={"code": new.code},
-        values={"title": new.title, "procedure": new.procedure, "changed_by": actor},
+        values={
+            "title": new.title,
+            "procedure": new.procedure,
+            "case_bound": new.case_bound,
+            "changed_by": actor,
+        },
     )
     return purpose
 

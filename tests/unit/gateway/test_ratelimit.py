@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import LocalRates
 
 
 class FakeClock:
@@ -15,30 +15,23 @@ class FakeClock:
 
 def test_burst_then_refusal_with_the_wait_until_a_token_is_back() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_second=2, burst=3, clock=clock)
-    assert [limiter.acquire("motcua-danang") for _ in range(3)] == [0.0, 0.0, 0.0]
-    wait = limiter.acquire("motcua-danang")
-    assert wait == pytest.approx(0.5)
-    assert RateLimiter.retry_after_seconds(wait) == 1
+    limiter = LocalRates(clock=clock)
+    assert [limiter.acquire("agency:a", rate=2, burst=3) for _ in range(3)] == [0.0] * 3
+    assert limiter.acquire("agency:a", rate=2, burst=3) == pytest.approx(0.5)
     clock.now += 0.5
-    assert limiter.acquire("motcua-danang") == 0.0
+    assert limiter.acquire("agency:a", rate=2, burst=3) == 0.0
 
 
-def test_agencies_have_separate_buckets() -> None:
-    limiter = RateLimiter(rate_per_second=1, burst=1, clock=FakeClock())
-    assert limiter.acquire("thue-hcm") == 0.0
-    assert limiter.acquire("thue-hcm") > 0
-    assert limiter.acquire("nganhang-abc") == 0.0
-
-
-def test_refill_is_capped_at_the_burst() -> None:
+def test_keys_have_separate_buckets_and_refill_is_capped() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_second=10, burst=2, clock=clock)
-    limiter.acquire("a")
+    limiter = LocalRates(clock=clock)
+    assert limiter.acquire("agency:a", rate=1, burst=1) == 0.0
+    assert limiter.acquire("agency:a", rate=1, burst=1) > 0
+    assert limiter.acquire("citizen:001090000001", rate=1, burst=1) == 0.0
     clock.now += 3600
-    assert [limiter.acquire("a") for _ in range(3)][2] > 0
+    assert [limiter.acquire("agency:a", rate=10, burst=2) for _ in range(3)][2] > 0
 
 
-def test_invalid_configuration_is_refused() -> None:
-    with pytest.raises(ValueError, match="rate_per_second"):
-        RateLimiter(rate_per_second=0, burst=1)
+def test_a_nonsense_rate_is_refused() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        LocalRates().acquire("agency:a", rate=0, burst=1)

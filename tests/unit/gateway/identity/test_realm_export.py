@@ -22,7 +22,12 @@ def _clients() -> dict[str, dict[str, Any]]:
 
 def test_realm_roles() -> None:
     assert REALM["realm"] == "lienthong"
-    assert {role["name"] for role in REALM["roles"]["realm"]} == {"agency", "steward", "citizen"}
+    assert {role["name"] for role in REALM["roles"]["realm"]} == {
+        "agency",
+        "steward",
+        "citizen",
+        "officer",
+    }
 
 
 def test_each_sample_agency_is_a_client_credentials_client_with_the_gateway_audience() -> None:
