@@ -128,18 +128,24 @@ class Settings(BaseSettings):
         "stops being honoured within this (expiry is checked on every request).",
     )
     alert_scan_seconds: float = Field(
-        default=60.0, ge=0, description="How often the access log is scanned for bulk access "
+        default=60.0,
+        ge=0,
+        description="How often the access log is scanned for bulk access "
         "(one process scans at a time); 0: only on demand (POST /admin/alerts/scan).",
     )
     alert_window_minutes: int = Field(
         default=60, ge=1, le=1440, description="The window each scan looks at."
     )
     alert_officer_subjects: int = Field(
-        default=300, ge=1, description="Distinct subjects one officer may read in a window "
+        default=300,
+        ge=1,
+        description="Distinct subjects one officer may read in a window "
         "before an alert, whatever the agency's norm.",
     )
     alert_officer_factor: float = Field(
-        default=5.0, gt=1, description="An officer reading this many times the agency's median "
+        default=5.0,
+        gt=1,
+        description="An officer reading this many times the agency's median "
         "officer (and at least alert_officer_min_subjects) raises an alert.",
     )
     alert_officer_min_subjects: int = Field(

@@ -132,9 +132,7 @@ def upgrade() -> None:
         "WHERE decision ? 'dossier'"
     )
     op.execute("GRANT SELECT, INSERT, UPDATE ON agency_keys, dossiers TO lienthong_app")
-    op.execute(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON rate_buckets, quota_usage TO lienthong_app"
-    )
+    op.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON rate_buckets, quota_usage TO lienthong_app")
     op.execute("GRANT SELECT, INSERT, UPDATE ON access_alerts TO lienthong_app")
 
 
