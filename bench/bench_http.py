@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -396,6 +397,14 @@ def _measure(
     return measured
 
 
+def _median(values: list[float] | None) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def _median_cpu(runs: list[Figures] | None) -> float | None:
+    return _median([sum(f.cpu_ms_per_request().values()) for f in runs] if runs else None)
+
+
 def _report(options: Options, measured: Measured, target: Path) -> None:
     best = measured.best()
     results: dict[str, dict[str, object]] = {
@@ -432,9 +441,14 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
         else None,
         "plans_vs_generic": ratio("prefill", "prefill-generic"),
         "generic_vs_floor": ratio("prefill-generic", "floor"),
-        # what binding each request to a dossier and a verified officer leaves of the prefill
+        # what binding each request to a dossier and a verified officer leaves of the prefill;
+        # on a noisy machine the median of the same-round ratios says more than the best rounds
         "dossier_vs_prefill": ratio("prefill-dossier", "prefill"),
         "per_round_dossier_vs_prefill": per_round_ratio("prefill-dossier", "prefill"),
+        "median_dossier_vs_prefill": _median(per_round_ratio("prefill-dossier", "prefill")),
+        # CPU (gateway + PostgreSQL + wrk) per request, median over the rounds: the cost itself
+        "median_cpu_ms_prefill": _median_cpu(per_round.get("prefill")),
+        "median_cpu_ms_dossier": _median_cpu(per_round.get("prefill-dossier")),
     }
     allowance = (
         gateway_allowance(
@@ -452,7 +466,11 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
           + ", ".join(f"{name} {value:.0f}" for name, value in scale.items()))  # fmt: skip
     target.mkdir(parents=True, exist_ok=True)
     document = {
-        **{k: v for k, v in options.__dict__.items() if k != "keep"},
+        **{
+            k: sorted(v) if isinstance(v, frozenset) else v
+            for k, v in options.__dict__.items()
+            if k != "keep"
+        },
         "results": results,
         "ratios": ratios,
         "prefill_cpu_budget": allowance,

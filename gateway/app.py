@@ -37,7 +37,7 @@ from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest, PolicyEngine
 from gateway.policy.opa import OpaEngine
 from gateway.policy.service import AgreementCache
-from gateway.quota.leases import QuotaLeases, RateLeases
+from gateway.quota.leases import BucketPruner, QuotaLeases, RateLeases
 from gateway.ratelimit import LocalRates
 from gateway.trusted_documents import TrustedDocuments
 from lienthong.logging import configure_logging
@@ -108,12 +108,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # as the process: out of the collector's reach, a full collection no longer walks it, and
         # requests no longer stall behind one (tens of milliseconds at p99 otherwise).
         gc.freeze()
-        alerts = AlertScanner(sessions, settings, metrics)
-        alerts.start()
+        background = (
+            AlertScanner(sessions, settings, metrics),
+            BucketPruner(app.state.services.rates, every=3600, idle_seconds=3600),
+        )
+        for task in background:
+            task.start()
         try:
             yield
         finally:
-            await alerts.stop()
+            for task in background:
+                await task.stop()
             if replicas is not None:
                 await replicas.stop()
             if reads is not None:

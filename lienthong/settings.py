@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         description="Subjects of a daily quota a process leases at a time; the documented "
-        "overshoot of a quota is bounded by it (docs/access.md).",
+        "overshoot of a quota is bounded by it (docs/limits.md).",
     )
     officer_required: bool | None = Field(
         default=None,

@@ -155,5 +155,6 @@ def gateway(name: str, port: int, dsn: str, workers: int, *, plans: bool = True)
             "LIENTHONG_LOG_LEVEL": "WARNING",
             "LIENTHONG_GRAPHQL_PLANS": "true" if plans else "false",
             "LIENTHONG_OFFICER_ASSERTION_MAX_SECONDS": "3600",  # the bench signs one for the run
+            **{k: v for k, v in os.environ.items() if k.startswith("LIENTHONG_DOSSIER_")},
         },
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, LargeBinary, Text, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,12 +18,6 @@ class AccessLogEntry(Base):
         Index("ix_access_log_subject", "subject_type", "subject_id", "occurred_at"),
         Index("ix_access_log_agency", "agency", "occurred_at"),
         Index("ix_access_log_chain", "chain_key", "seq"),
-        Index(
-            "ix_access_log_dossier",
-            text("(decision->>'dossier')"),
-            "occurred_at",
-            postgresql_where=text("decision ? 'dossier'"),
-        ),
         {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
 

@@ -16,6 +16,7 @@ from gateway import cursors
 from gateway.audit.chain import HASHED_FIELDS
 from gateway.audit.models import AccessLogEntry
 from gateway.cursors import CursorError
+from gateway.dossiers.models import Dossier
 from registries.history import VIETNAM_TIME
 
 MAX_PAGE = 100
@@ -34,7 +35,7 @@ def outcome_column() -> ColumnElement[str]:
 
 
 def dossier_column() -> ColumnElement[str]:
-    """The dossier a case-bound request served (indexed: ix_access_log_dossier)."""
+    """The dossier a request served (requests of case-bound purposes name one)."""
     return cast("ColumnElement[str]", AccessLogEntry.decision["dossier"].astext)
 
 
@@ -144,8 +145,18 @@ class AccessLogFilter:
         if self.subject_id is not None:
             conditions.append(AccessLogEntry.subject_id == self.subject_id)
         if self.dossier is not None:
-            conditions.append(AccessLogEntry.decision.has_key("dossier"))  # the partial index
-            conditions.append(dossier_column() == self.dossier)
+            # No index on the dossier (it would cost every write): its agency and lifetime
+            # narrow the search to the (agency, occurred_at) index's range
+            dossier = select(Dossier).where(Dossier.number == self.dossier).subquery()
+            conditions += [
+                AccessLogEntry.agency == select(dossier.c.agency).scalar_subquery(),
+                AccessLogEntry.occurred_at >= select(dossier.c.opened_at).scalar_subquery(),
+                AccessLogEntry.occurred_at
+                <= select(
+                    func.coalesce(dossier.c.closed_at, dossier.c.expires_at)
+                ).scalar_subquery(),
+                dossier_column() == self.dossier,
+            ]
         if self.officer is not None:
             conditions.append(AccessLogEntry.officer == self.officer)
         if self.since is not None:

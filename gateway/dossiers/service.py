@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+import asyncpg
+import orjson
+from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
 
 from gateway.dossiers.models import Dossier
 from gateway.policy.models import Purpose
@@ -175,55 +180,126 @@ async def close_dossier(*, session: AsyncSession, number: str, agency: str, acto
     return dossier
 
 
-def usable(dossier: Dossier | None, *, agency: str, purpose: str | None, now: datetime) -> bool:
-    """Whether a request of `agency` for `purpose` may be served by this dossier now."""
-    return (
-        dossier is not None
-        and dossier.agency == agency
-        and dossier.purpose == purpose
-        and dossier.closed_at is None
-        and dossier.expires_at > now
+@dataclass(frozen=True)
+class Binding:
+    """What a request needs of a dossier to be bound to it: whose it is, for what, until when,
+    and the keys it reaches by type (the policy's `dossier` input)."""
+
+    number: str
+    agency: str
+    purpose: str
+    scope: Mapping[str, tuple[str, ...]]
+    expires_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Binding:
+        subjects = row["subjects"]
+        if isinstance(subjects, str):  # asyncpg hands JSONB over as text
+            subjects = orjson.loads(subjects)
+        scope: dict[str, list[str]] = {}
+        for subject in subjects:
+            scope.setdefault(str(subject["type"]), []).append(str(subject["id"]))
+        return cls(
+            number=row["number"],
+            agency=row["agency"],
+            purpose=row["purpose"],
+            scope={kind: tuple(keys) for kind, keys in scope.items()},
+            expires_at=row["expires_at"],
+            closed_at=row["closed_at"],
+        )
+
+    def serves(self, *, agency: str, purpose: str | None, now: datetime) -> bool:
+        """Whether a request of `agency` for `purpose` may be served by this dossier now."""
+        return (
+            self.agency == agency
+            and self.purpose == purpose
+            and self.closed_at is None
+            and self.expires_at > now
+        )
+
+
+# One statement, run on whichever connection the caller has at hand: on the hot path a plain
+# asyncpg pool (checking out an ORM session for it would cost several times the read), compiled
+# for it once; through a session otherwise.
+_BINDING_COLUMNS = select(
+    Dossier.number,
+    Dossier.agency,
+    Dossier.purpose,
+    Dossier.subjects,
+    Dossier.expires_at,
+    Dossier.closed_at,
+)
+BINDING = _BINDING_COLUMNS.where(Dossier.number == bindparam("number"))
+ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
+# The dossiers of the requests that arrived together, in one statement
+BINDINGS_SQL = str(
+    _BINDING_COLUMNS.where(Dossier.number == any_(bindparam("numbers", type_=ARRAY(Text)))).compile(
+        dialect=ASYNCPG
     )
-
-
-def scope_of(dossier: Dossier) -> dict[str, tuple[str, ...]]:
-    """The dossier's subject keys by type: what the policy's `dossier` input is made of."""
-    scope: dict[str, list[str]] = {}
-    for subject in dossier.subjects:
-        scope.setdefault(str(subject["type"]), []).append(str(subject["id"]))
-    return {kind: tuple(keys) for kind, keys in scope.items()}
+)
 
 
 class DossierCache:
     """Dossiers a process has read, reused for `seconds`: a one-stop dossier serves a burst of
-    requests (prefill, then checks), each of which would otherwise pay a round trip. Only found
-    dossiers are kept (a dossier registered on another replica is usable at once), and expiry is
-    checked on every request; a dossier closed elsewhere stops being honoured here within
-    `seconds` (at once in the process that closed it)."""
+    requests (prefill, then checks). Only found dossiers are kept (a dossier registered on
+    another replica is usable at once), and expiry is checked on every request; a dossier closed
+    elsewhere stops being honoured here within `seconds` (at once in the process that closed
+    it)."""
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, seconds: float, clock: Any = time.monotonic) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._clock = clock
-        self._kept: dict[str, tuple[float, Dossier]] = {}
+        self._kept: dict[str, tuple[float, Binding]] = {}
+        self._loader: DataLoader[str, Mapping[str, Any] | None] | None = None
+        self._pool: asyncpg.Pool | None = None
 
-    async def get(self, *, session: AsyncSession, number: str) -> Dossier | None:
+    async def get(
+        self, number: str, read: Callable[[str], Awaitable[Mapping[str, Any] | None]]
+    ) -> Binding | None:
+        """The dossier `number`, kept or read with `read(number)` (a row of BINDING)."""
         kept = self._kept.get(number)
         if kept is not None and kept[0] > self._clock():
             return kept[1]
-        dossier = await session.get(Dossier, number, populate_existing=True)
-        if dossier is not None and self.seconds > 0:
+        return self._found(number, await read(number))
+
+    def _found(self, number: str, row: Mapping[str, Any] | None) -> Binding | None:
+        if row is None:
+            self._kept.pop(number, None)
+            return None
+        binding = Binding.of(row)
+        if self.seconds > 0:
             if len(self._kept) >= self.MAX_ENTRIES:
                 self._kept.clear()
-            session.expunge(dossier)  # kept beyond the request's session
-            self._kept[number] = (self._clock() + self.seconds, dossier)
-        else:
-            self._kept.pop(number, None)
-        return dossier
+            self._kept[number] = (self._clock() + self.seconds, binding)
+        return binding
+
+    async def get_batched(self, number: str, pool: asyncpg.Pool) -> Binding | None:
+        """`get`, reading through `pool` together with the other requests of the same moment:
+        under load, one statement serves many requests' dossiers."""
+        kept = self._kept.get(number)
+        if kept is not None and kept[0] > self._clock():
+            return kept[1]
+        if self._loader is None or self._pool is not pool:
+            self._pool = pool
+            self._loader = DataLoader(partial(_read_many, pool), cache=False)
+        return self._found(number, await self._loader.load(number))
+
+    def keep(self, row: Mapping[str, Any]) -> None:
+        """A dossier this process has just opened: its first request here needs no read."""
+        if self.seconds > 0:
+            binding = Binding.of(row)
+            self._kept[binding.number] = (self._clock() + self.seconds, binding)
 
     def forget(self, number: str) -> None:
         self._kept.pop(number, None)
+
+
+async def _read_many(pool: asyncpg.Pool, numbers: list[str]) -> list[Mapping[str, Any] | None]:
+    rows = {row["number"]: row for row in await pool.fetch(BINDINGS_SQL, numbers)}
+    return [rows.get(number) for number in numbers]
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,11 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from gateway.audit.writer import Disclosure
-from gateway.dossiers.service import DOSSIER_NUMBER, UNUSABLE, scope_of, usable
+from gateway.dossiers.service import BINDING, DOSSIER_NUMBER, UNUSABLE
 from gateway.errors import ErrorCode, GatewayError, bad_user_input
 from gateway.graph.context import GatewayContext
 from gateway.identity.errors import AuthenticationError
@@ -119,19 +121,28 @@ def _officer(
 async def _bind_dossier(
     context: GatewayContext, number: str | None, purpose: str, *, case_bound: bool
 ) -> None:
-    services = context.services
     dossier = None
     if number is not None and DOSSIER_NUMBER.match(number):
-        async with context.database.session() as session:
-            dossier = await services.dossiers.get(session=session, number=number)
+        dossiers, pool = context.services.dossiers, context.services.reads
+        dossier = (
+            await dossiers.get_batched(number, pool)
+            if pool is not None
+            else await dossiers.get(number, partial(_read_dossier, context))
+        )
     agency = context.caller.agency
-    if number is None or not usable(dossier, agency=agency, purpose=purpose, now=_now()):
+    if dossier is None or not dossier.serves(agency=agency, purpose=purpose, now=_now()):
         _refused(context, "dossier")
         why = f"purpose {purpose} is case-bound" if case_bound else "X-Dossier names no dossier"
         raise GatewayError(ErrorCode.DOSSIER_REQUIRED, f"{why}: {UNUSABLE}")
-    assert dossier is not None  # noqa: S101 - usable() said so
     context.dossier = dossier.number
-    context.guard.dossier = scope_of(dossier)
+    context.guard.dossier = dossier.scope
+
+
+async def _read_dossier(context: GatewayContext, number: str) -> Mapping[str, Any] | None:
+    """The dossier's row on the primary, through the request's session (no plans' pool)."""
+    async with context.database.session() as session:
+        found = (await session.execute(BINDING, {"number": number})).mappings().first()
+    return None if found is None else dict(found)
 
 
 async def _check_quotas(context: GatewayContext, entry: PolicyEntry, purpose: str) -> None:

@@ -26,7 +26,7 @@ from strawberry.types import ExecutionContext, Info
 from gateway.audit.service import subject_history
 from gateway.cursors import CursorError
 from gateway.dossiers.models import Dossier as DossierRecord
-from gateway.dossiers.service import DossierError, close_dossier, open_dossier
+from gateway.dossiers.service import BINDING, DossierError, close_dossier, open_dossier
 from gateway.dossiers.service import DossierSubject as DossierSubjectIn
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
 from gateway.graph.forms import Form, error_for, value_at
@@ -456,6 +456,9 @@ class Mutation:
                 )
         except DossierError as error:
             raise bad_user_input(error.argument, str(error)) from error
+        context.services.dossiers.keep(
+            {name: getattr(record, name) for name in BINDING.selected_columns.keys()}  # noqa: SIM118
+        )
         context.guard.record_dossier(
             number=record.number,
             purpose=record.purpose,

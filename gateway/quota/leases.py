@@ -66,6 +66,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import cast
 
+import structlog
 from sqlalchemy import TextClause, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,6 +74,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.quota.models import QuotaUsage
 from registries.history import VIETNAM_TIME
 
+log = structlog.get_logger(__name__)
 CITIZEN_ID = re.compile(r"\d{12}")
 # A statement that does not answer in this long counts as the database being unavailable: the
 # request fails closed instead of waiting for a connection timeout of a minute.
@@ -581,3 +583,35 @@ async def _execute_autocommit(
             return None if row is None else tuple(row)
     except _UNREACHABLE as error:
         raise LimitsUnavailable(f"the shared {what} cannot be reached") from error
+
+
+class BucketPruner:
+    """Deletes rate buckets idle long enough to be full again, every `every` seconds: every
+    citizen who ever called has a row, and a full bucket's row says nothing a missing one does
+    not. Several processes may prune at once; a failure is logged and tried again next time."""
+
+    def __init__(self, rates: RateLeases, *, every: float, idle_seconds: float) -> None:
+        self._rates = rates
+        self._every = every
+        self._idle = idle_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and self._every > 0:
+            self._task = asyncio.create_task(self._run(), name="rate-bucket-pruner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                pruned = await self._rates.prune(idle_seconds=self._idle)
+            except LimitsUnavailable:
+                log.warning("rate buckets could not be pruned; trying again later")
+            else:
+                log.info("rate buckets pruned", rows=pruned)

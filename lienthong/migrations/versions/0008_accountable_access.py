@@ -126,18 +126,12 @@ def upgrade() -> None:
         unique=True,
     )
     op.create_index("ix_access_alerts_status", "access_alerts", ["status", "raised_at"])
-    # stewards search the access log by dossier; only entries of case-bound requests carry one
-    op.execute(
-        "CREATE INDEX ix_access_log_dossier ON access_log ((decision->>'dossier'), occurred_at) "
-        "WHERE decision ? 'dossier'"
-    )
     op.execute("GRANT SELECT, INSERT, UPDATE ON agency_keys, dossiers TO lienthong_app")
     op.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON rate_buckets, quota_usage TO lienthong_app")
     op.execute("GRANT SELECT, INSERT, UPDATE ON access_alerts TO lienthong_app")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX ix_access_log_dossier")
     op.drop_index("ix_access_alerts_status", table_name="access_alerts")
     op.drop_index("uq_access_alerts_once", table_name="access_alerts")
     op.drop_table("access_alerts")
