@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
+from gateway.identity.officers import OFFICER_ID
 from gateway.subjects import SUBJECT_KINDS, SUBJECT_TYPE_PATTERN
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -28,7 +29,8 @@ ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID)]
 PurposeCode = Annotated[str, StringConstraints(pattern=PURPOSE_CODE)]
 SubjectType = Annotated[str, StringConstraints(pattern=SUBJECT_TYPE)]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9]{0,63}$")]
-Officer = Annotated[str, StringConstraints(pattern=r"^[\w.@:-]{1,64}$")]  # X-Officer's pattern
+OFFICER = rf"^{OFFICER_ID.pattern}$"  # an officer id, whatever names the officer
+Officer = Annotated[str, StringConstraints(pattern=OFFICER)]
 Actor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=PRINTABLE)]
 
 ClientIdPath = Annotated[str, Path(pattern=CLIENT_ID, description="The agency's client id.")]

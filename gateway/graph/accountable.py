@@ -22,7 +22,6 @@ the registry, and the generic executor decides on it.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -34,12 +33,11 @@ from gateway.dossiers.service import BINDING, DOSSIER_NUMBER, UNUSABLE
 from gateway.errors import ErrorCode, GatewayError, bad_user_input
 from gateway.graph.context import GatewayContext
 from gateway.identity.errors import AuthenticationError
-from gateway.identity.officers import OFFICER_ASSERTION_HEADER, Officer
+from gateway.identity.officers import OFFICER_ASSERTION_HEADER, OFFICER_ID, Officer
 from gateway.policy.service import PolicyEntry
 from gateway.quota.leases import QuotaScope, seconds_until_reset
 from gateway.subjects import SUBJECT_KINDS
 
-OFFICER_PATTERN = re.compile(r"^[\w.@:-]{1,64}$")
 DOSSIER_HEADER = "x-dossier"
 
 
@@ -60,21 +58,20 @@ async def account(
 ) -> None:
     """Officer, dossier and quotas, as the module says; GatewayError when refused."""
     principal = context.caller
-    if principal.is_citizen or not principal.is_agency:
-        return  # citizens act for themselves; stewards are named by their own tokens
     purpose = context.purpose
     assertion = headers.get(OFFICER_ASSERTION_HEADER, "").strip()
     # What needs no policy data (reference data, no assertion) is admitted without reading it
     entry = await policy_entry(context, fresh=fresh) if purpose or assertion else None
-    context.officer = _officer(context, headers, assertion, entry)
-    settings = context.services.settings
-    if context.officer is None and settings.officer_required and needs_purpose:
-        _refused(context, "officer")
-        raise GatewayError(
-            ErrorCode.OFFICER_REQUIRED,
-            "registry data is disclosed to an officer: send X-Officer-Assertion signed with your "
-            "agency's registered key, or a token that names the officer",
-        )
+    if not principal.is_citizen:  # a citizen acts for themselves; any other caller by an officer
+        context.officer = _officer(context, headers, assertion, entry)
+        settings = context.services.settings
+        if context.officer is None and settings.officer_required and needs_purpose:
+            _refused(context, "officer")
+            raise GatewayError(
+                ErrorCode.OFFICER_REQUIRED,
+                "registry data is disclosed to an officer: send X-Officer-Assertion signed with "
+                "your agency's registered key, or a token that names the officer",
+            )
     if purpose is None or entry is None:
         return
     number = headers.get(DOSSIER_HEADER, "").strip() or None
@@ -113,7 +110,7 @@ def _officer(
             "X-Officer is free text and not accepted here: send X-Officer-Assertion signed with "
             "your agency's registered key",
         )
-    if not OFFICER_PATTERN.match(header):
+    if not OFFICER_ID.fullmatch(header):
         raise bad_user_input("X-Officer", "X-Officer: up to 64 letters, digits or . @ : _ -")
     return Officer(id=header, name=None, unit=None, verified="header")
 

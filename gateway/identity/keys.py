@@ -155,17 +155,6 @@ async def active_keys(*, session: AsyncSession, agency: str) -> dict[str, dict[s
     return {kid: dict(key) for kid, key in rows}
 
 
-async def all_active_keys(*, session: AsyncSession) -> dict[str, dict[str, dict[str, Any]]]:
-    """agency -> kid -> public JWK, for every agency at once (one statement for a cache load)."""
-    rows = await session.execute(
-        select(AgencyKey.agency, AgencyKey.kid, AgencyKey.jwk).where(AgencyKey.status == ACTIVE)
-    )
-    keys: dict[str, dict[str, dict[str, Any]]] = {}
-    for agency, kid, key in rows:
-        keys.setdefault(agency, {})[kid] = dict(key)
-    return keys
-
-
 async def _require_agency(session: AsyncSession, agency: str) -> None:
     """The agency as it stands now (active or suspended); a never registered one is unknown."""
     found = await session.execute(

@@ -16,7 +16,7 @@ from gateway.admin.audit.models import AccessLogOut, DailyCountOut
 from gateway.admin.context import Admin
 from gateway.admin.http import AdminDep, Cursor, Limit, Page, StewardDep, bad_cursor
 from gateway.admin.problems import bad_input, responses
-from gateway.admin.types import CLIENT_ID, PURPOSE_CODE, SUBJECT_AUDIT_NAME, Day
+from gateway.admin.types import CLIENT_ID, OFFICER, PURPOSE_CODE, SUBJECT_AUDIT_NAME, Day
 from gateway.audit import service
 from gateway.audit.service import AccessLogFilter
 from gateway.cursors import CursorError
@@ -45,7 +45,7 @@ Dossier = Annotated[
         description="The one-stop dossier the requests served (e.g. 000.00.15.H17-261205-0001).",
     ),
 ]
-Officer = Annotated[str | None, Query(pattern=r"^[\w.@:-]{1,64}$", description="Officer id.")]
+Officer = Annotated[str | None, Query(pattern=OFFICER, description="Officer id.")]
 Since = Annotated[AwareDatetime | None, Query(description="From this instant (inclusive).")]
 Until = Annotated[AwareDatetime | None, Query(description="Before this instant.")]
 
