@@ -27,7 +27,6 @@ Invariants:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, timezone
@@ -61,6 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.alerts.models import AccessAlert
 from gateway.audit.models import AccessLogEntry
 from gateway.audit.service import outcome_column
+from gateway.background import Periodic
 from gateway.cursors import CursorError, decode_timed_cursor, encode_cursor
 from gateway.metrics import GatewayMetrics
 from gateway.policy.models import Agency
@@ -526,10 +526,12 @@ async def refresh_gauges(
     metrics.set_open_alerts(counts)
 
 
-class AlertScanner:
+class AlertScanner(Periodic):
     """The gateway's background scan: every `alert_scan_seconds` one process among all replicas
     (whichever takes the advisory lock) scans, and every process refreshes its gauges from the
     table. A failed tick is logged and retried at the next; it never stops the gateway."""
+
+    name = "access-alert-scanner"
 
     def __init__(
         self,
@@ -537,29 +539,15 @@ class AlertScanner:
         settings: Settings,
         metrics: GatewayMetrics,
     ) -> None:
+        # 0: scans only on demand (POST /admin/alerts/scan)
+        super().__init__(settings.alert_scan_seconds)
         self._sessions = sessions
         self._settings = settings
         self._metrics = metrics
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="access-alert-scanner")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
+    async def begin(self) -> None:
         # The gauges first, so a restarted process shows the open alerts before its first scan.
         await self.refresh()
-        if self._settings.alert_scan_seconds <= 0:
-            return  # scans only on demand (POST /admin/alerts/scan)
-        while True:
-            await asyncio.sleep(self._settings.alert_scan_seconds)
-            await self.tick()
 
     async def tick(self) -> list[AccessAlert]:
         """One scan if this process gets the lock, then the gauges; the alerts it raised."""

@@ -71,6 +71,7 @@ from sqlalchemy import TextClause, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.background import Periodic
 from gateway.quota.models import QuotaUsage
 from registries.history import VIETNAM_TIME
 
@@ -585,33 +586,23 @@ async def _execute_autocommit(
         raise LimitsUnavailable(f"the shared {what} cannot be reached") from error
 
 
-class BucketPruner:
+class BucketPruner(Periodic):
     """Deletes rate buckets idle long enough to be full again, every `every` seconds: every
     citizen who ever called has a row, and a full bucket's row says nothing a missing one does
     not. Several processes may prune at once; a failure is logged and tried again next time."""
 
+    name = "rate-bucket-pruner"
+
     def __init__(self, rates: RateLeases, *, every: float, idle_seconds: float) -> None:
+        super().__init__(every)
         self._rates = rates
-        self._every = every
         self._idle = idle_seconds
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None and self._every > 0:
-            self._task = asyncio.create_task(self._run(), name="rate-bucket-pruner")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            try:
-                pruned = await self._rates.prune(idle_seconds=self._idle)
-            except LimitsUnavailable:
-                log.warning("rate buckets could not be pruned; trying again later")
-            else:
-                log.info("rate buckets pruned", rows=pruned)
+    async def tick(self) -> int:
+        try:
+            pruned = await self._rates.prune(idle_seconds=self._idle)
+        except LimitsUnavailable:
+            log.warning("rate buckets could not be pruned; trying again later")
+            return 0
+        log.info("rate buckets pruned", rows=pruned)
+        return pruned

@@ -16,14 +16,13 @@ import psycopg
 import pytest
 from jwcrypto import jwk, jwt
 
-from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.officers import assertion_claims
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
-from tests import factories
+from tests import clients, factories
 from tests.functional.test_graphql import SAMPLE_POLICY
 
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName birthDate } }"
@@ -110,10 +109,7 @@ class Client:
         self.officers = Officers(settings.officer_audience)
 
     def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        token = self.issuer.mint(
-            agency="steward-console", roles=("steward",), extra_claims={"sub": name}
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return clients.steward(self.issuer, name)
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.http.request(method, f"/admin{path}", headers=self.steward(), **kwargs)
@@ -170,11 +166,7 @@ class Client:
 
 
 async def _client(settings: Settings) -> AsyncIterator[Client]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
-    ):
+    async with clients.app_client(settings) as http:
         yield Client(http, settings)
 
 

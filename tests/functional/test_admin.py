@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
-from tests import factories
+from tests import clients, factories
+from tests.clients import problem
 from tests.functional.test_graphql import SAMPLE_POLICY
 
 PROBLEM = "application/problem+json"
@@ -57,19 +57,13 @@ class Client:
         self.issuer = issuer
 
     def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        token = self.issuer.mint(
-            agency="steward-console", roles=("steward",), extra_claims={"sub": name}
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return clients.steward(self.issuer, name)
 
     def agency(self, agency: str = "motcua-danang") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.mint(agency=agency)}"}
+        return clients.agency(self.issuer, agency)
 
     def citizen(self, citizen_id: str) -> dict[str, str]:
-        token = self.issuer.mint(
-            agency="lienthong-citizen", roles=("citizen",), citizen_id=citizen_id
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return clients.citizen(self.issuer, citizen_id)
 
     async def call(
         self, method: str, path: str, *, steward: str = "steward-lan", etag: str | None = None,
@@ -92,21 +86,8 @@ class Client:
 
 @pytest.fixture(scope="module")
 async def client(admin_settings: Settings, world: World) -> AsyncIterator[Client]:
-    app = create_app(admin_settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
-    ):
+    async with clients.app_client(admin_settings) as http:
         yield Client(http, DevIssuer(admin_settings))
-
-
-def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    body = dict(answer.json())
-    assert body["status"] == status
-    assert body["code"] == code
-    return body
 
 
 async def test_the_openapi_document_is_published(client: Client) -> None:

@@ -16,7 +16,6 @@ import pytest
 from jwcrypto import jwk
 from typer.testing import CliRunner, Result
 
-from gateway.app import create_app
 from gateway.identity import keys
 from gateway.identity.dev_issuer import DevAgencyKeys, DevIssuer
 from gateway.identity.errors import AuthenticationError
@@ -25,6 +24,8 @@ from gateway.identity.officers import Officer, OfficerAssertions, OfficerError
 from lienthong import cli
 from lienthong.settings import Env, Settings, get_settings
 from registries.db import create_engine, session_factory
+from tests import clients
+from tests.clients import problem
 
 PROBLEM = "application/problem+json"
 NAME = "Trần Thị Bình"
@@ -52,10 +53,7 @@ class Client:
         self.issuer = issuer
 
     def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        token = self.issuer.mint(
-            agency="steward-console", roles=("steward",), extra_claims={"sub": name}
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return clients.steward(self.issuer, name)
 
     async def call(
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
@@ -76,11 +74,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 async def client(key_settings: Settings) -> AsyncIterator[Client]:
-    app = create_app(key_settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
-    ):
+    async with clients.app_client(key_settings) as http:
         yield Client(http, DevIssuer(key_settings))
 
 
@@ -91,15 +85,6 @@ async def active_keys(settings: Settings, agency: str) -> dict[str, dict[str, An
             return await keys.active_keys(session=session, agency=agency)
     finally:
         await engine.dispose()
-
-
-def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    body = dict(answer.json())
-    assert body["status"] == status
-    assert body["code"] == code
-    return body
 
 
 async def test_register_list_read_and_retire(client: Client, key_settings: Settings) -> None:

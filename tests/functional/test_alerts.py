@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
-from tests import factories
+from tests import clients, factories
+from tests.clients import problem
 from tests.functional.test_graphql import SAMPLE_POLICY
 
 PROBLEM = "application/problem+json"
@@ -74,10 +74,7 @@ class Client:
         self.issuer = issuer
 
     def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        token = self.issuer.mint(
-            agency="steward-console", roles=("steward",), extra_claims={"sub": name}
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return clients.steward(self.issuer, name)
 
     def agency(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.mint(agency=AGENCY)}"}
@@ -105,20 +102,8 @@ class Client:
 
 @pytest.fixture(scope="module")
 async def client(alert_settings: Settings, world: World) -> AsyncIterator[Client]:
-    app = create_app(alert_settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
-    ):
+    async with clients.app_client(alert_settings) as http:
         yield Client(http, DevIssuer(alert_settings))
-
-
-def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == PROBLEM
-    body = dict(answer.json())
-    assert body["code"] == code
-    return body
 
 
 async def _gauge(client: Client) -> str | None:
