@@ -8,6 +8,7 @@ from keycloak import KeycloakOpenID
 
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.jwks import RemoteKeys
+from gateway.identity.officers import officer_from_claims
 from gateway.identity.principal import Principal, roles_from_claims
 from lienthong.settings import Settings
 
@@ -47,11 +48,14 @@ async def introspect(client: KeycloakOpenID, token: str, *, audience: str) -> Pr
     agency = answer.get("azp") or answer.get("client_id")
     if not agency:
         raise AuthenticationError("the token names no client (azp)")
+    roles = roles_from_claims(answer, audience=audience)
     return Principal(
         agency=str(agency),
         subject=str(answer.get("sub") or agency),
-        roles=roles_from_claims(answer, audience=audience),
+        roles=roles,
         token_id=str(answer["jti"]) if answer.get("jti") else None,
         expires_at=int(answer.get("exp") or 0),
         citizen_id=str(answer["citizen_id"]) if answer.get("citizen_id") else None,
+        # a token obtained by token exchange names the officer as a signed one would
+        officer=officer_from_claims(answer, roles),
     )
