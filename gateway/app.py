@@ -23,11 +23,13 @@ from gateway.alerts.service import AlertScanner
 from gateway.audit.writer import AccessLogWriter
 from gateway.dossiers.service import DossierCache
 from gateway.graph.context import Services
+from gateway.graph.http import GraphQLHttp
 from gateway.graph.planned import PlannedDocuments
 from gateway.graph.plans import open_reads
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.router import GatewayRouter
 from gateway.graph.schema import build_schema
+from gateway.http_headers import SecurityHeaders
 from gateway.identity import views as identity_views
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.factory import build_verifier
@@ -142,6 +144,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)
         app.include_router(identity_views.router)
+    if settings.env is Env.DEV:  # TEMP-GRAPHIQL
+        from gateway import graphiql  # TEMP-GRAPHIQL
+
+        app.include_router(graphiql.router)  # TEMP-GRAPHIQL
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:
@@ -187,6 +193,15 @@ def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
     graphql = GatewayRouter(schema, services=services, settings=settings)
     app.include_router(graphql, prefix="/graphql")
     app.add_middleware(PlannedDocuments, router=graphql)
+    # outermost (added last): what is not a GraphQL-over-HTTP request is answered here
+    app.add_middleware(
+        GraphQLHttp,
+        max_body_bytes=settings.graphql_max_body_bytes,
+        max_query_bytes=settings.graphql_max_query_bytes,
+        max_json_depth=settings.graphql_max_json_depth,
+        ide_path="/graphiql" if settings.env is Env.DEV else None,
+    )
+    app.add_middleware(SecurityHeaders)
     app.include_router(bundle_router(services))
     app.mount(
         "/admin", create_admin_app(services=services, schema=schema._schema, settings=settings)

@@ -24,4 +24,5 @@ def serve(
         workers=workers,
         proxy_headers=False,
         access_log=False,  # the access log of record is the audit log; URLs may carry IDs
+        server_header=False,  # no banner naming the server software
     )

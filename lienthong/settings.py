@@ -166,7 +166,24 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Distinct subjects one dossier may touch before an alert."
     )
     graphql_max_depth: int = Field(default=10, ge=1, description="Deepest selection allowed.")
+    graphql_max_introspection_depth: int = Field(
+        default=20,
+        ge=1,
+        description="Deepest introspection query (`__schema`, `__type`; dev only): graphql-js's "
+        "standard one is 15 levels.",
+    )
     graphql_max_tokens: int = Field(default=2000, ge=10, description="Most lexer tokens.")
+    graphql_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Largest /graphql request body (HTTP 413 above)."
+    )
+    graphql_max_query_bytes: int = Field(
+        default=16 * 1024,
+        ge=256,
+        description="Longest query text in bytes, comments and white space included.",
+    )
+    graphql_max_json_depth: int = Field(
+        default=32, ge=2, le=512, description="Deepest JSON nesting of variables and extensions."
+    )
     graphql_max_cost: int = Field(
         default=20_000, ge=1, description="Most fields an operation may resolve (lists counted)."
     )

@@ -105,6 +105,7 @@ class GatewayContext(BaseContext):
         self.dossier: str | None = None  # the dossier number the request serves
         self.quota_scopes: set[QuotaScope] = set()  # what it was admitted against
         self.needs_purpose = False  # asks registry data
+        self.request_errors_4xx = False  # application/graphql-response+json: 4xx, no data
         self.request_id: str = ""
         self.operation: str | None = None
         self._guard: Guard | None = None

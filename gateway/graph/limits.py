@@ -42,13 +42,19 @@ LIST_FIELDS = frozenset(
 LIST_ESTIMATE = 10  # elements assumed for a list whose size is not known before running
 
 
+# The introspection meta-fields: a client's schema query (graphql-js getIntrospectionQuery is 15
+# levels deep) is bounded by its own depth limit, not the data's
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
 @dataclass(frozen=True)
 class Shape:
     operation_name: str | None
     operation_type: str
-    depth: int
+    depth: int  # of the data asked (introspection excluded)
     cost: int
     root_fields: frozenset[str]
+    introspection_depth: int = 0  # of `__schema` / `__type`, bounded by a limit of its own
 
     @property
     def needs_purpose(self) -> bool:
@@ -122,7 +128,14 @@ def shape_of(
         return None
     operation = operations[0]
     walker = _Walker(document, variables or {})
-    depth, cost = walker.measure(operation.selection_set)
+    data = [
+        s
+        for s in operation.selection_set.selections
+        if not (isinstance(s, FieldNode) and s.name.value in INTROSPECTION_ROOTS)
+    ]
+    introspection = [s for s in operation.selection_set.selections if s not in data]
+    depth, cost = walker.measure(SelectionSetNode(selections=tuple(data)))
+    introspection_depth, _ = walker.measure(SelectionSetNode(selections=tuple(introspection)))
     roots = frozenset(
         s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
     )
@@ -135,4 +148,5 @@ def shape_of(
         depth=depth,
         cost=cost,
         root_fields=roots,
+        introspection_depth=introspection_depth,
     )

@@ -23,7 +23,7 @@ from fastapi import Request, Response
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.types import ExecutionResult
 
@@ -31,6 +31,7 @@ from gateway.audit.writer import AuditUnavailable
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
 from gateway.graph.accountable import account, spend
 from gateway.graph.context import GatewayContext, Services
+from gateway.graph.http import GRAPHQL_RESPONSE, MEDIA_STATE
 from gateway.graph.limits import parse_limited, shape_of
 from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
@@ -48,7 +49,14 @@ STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
 }
+
+
+class RequestRefused(ExecutionResult):
+    """The result of a request that never executed (admission refused it, or it does not parse
+    or validate): answered in `application/graphql-response+json` with a 4xx status and no
+    `data`, as the GraphQL-over-HTTP specification has it (200 and `data: null` in plain JSON)."""
 
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
@@ -66,7 +74,9 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         super().__init__(
             schema,
             context_getter=context_getter,
-            graphql_ide="graphiql" if settings.env is Env.DEV else None,
+            graphql_ide=None,  # dev's GraphiQL is served offline at /graphiql (gateway.graphiql)
+            # no operation over a socket: it would run outside admission and the access log
+            subscription_protocols=(),
         )
 
     @property
@@ -75,6 +85,14 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
     def new_context(self) -> GatewayContext:
         return GatewayContext(self.services)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if isinstance(result, RequestRefused) and _answers_in_graphql_response(request):
+            processed.pop("data", None)
+        return processed
 
     async def respond(
         self, request: Request, result: ExecutionResult, sub_response: Response
@@ -140,6 +158,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         strawberry's view and the planned-documents shortcut (gateway.graph.planned) run."""
         started = time.perf_counter()
         metrics = context.services.metrics
+        context.request_errors_4xx = _answers_in_graphql_response(request)
         try:
             try:
                 admitted = await self._admit(request.headers, request_data, context, sub_response)
@@ -154,11 +173,15 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             except GatewayError as error:
                 return self._refuse(error, context, sub_response)
             except GraphQLError as error:  # a syntax error: the document never ran
-                return ExecutionResult(data=None, errors=[error])
+                parse_failed = GatewayError(ErrorCode.GRAPHQL_PARSE_FAILED, error.message)
+                parse_failed.locations = error.locations
+                return self._refuse(parse_failed, context, sub_response)
             if result is None:  # no plan, or a case the plan leaves to the generic executor
                 result = await super().execute_single(
                     request, request_adapter, sub_response, context, None, admitted
                 )
+            if _failed_validation(result):
+                return self._refused(result.errors or [], context, sub_response)
             return await self._seal(context, result, sub_response)
         finally:
             await context.database.close()
@@ -175,13 +198,23 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     def _refuse(
         self, error: GatewayError, context: GatewayContext, sub_response: Response
     ) -> ExecutionResult:
-        sub_response.status_code = STATUS.get(error.code, 200)
         if error.code is ErrorCode.UNAUTHENTICATED:
             sub_response.headers["WWW-Authenticate"] = 'Bearer realm="lienthong"'
         if error.code is ErrorCode.RATE_LIMITED:
             sub_response.headers["Retry-After"] = str((error.extensions or {})["retryAfter"])
-        self._count(context, error.code.value)
-        return ExecutionResult(data=None, errors=[error])
+        return self._refused([error], context, sub_response)
+
+    def _refused(
+        self, errors: list[GraphQLError], context: GatewayContext, sub_response: Response
+    ) -> ExecutionResult:
+        """A request that did not execute: its status (4xx for the specification's media type,
+        200 in plain JSON, but for the codes that always have their own) and its errors."""
+        code = (errors[0].extensions or {}).get("code") if errors else None
+        default = 400 if context.request_errors_4xx else 200
+        status = next((s for c, s in STATUS.items() if c.value == code), default)
+        sub_response.status_code = status
+        self._count(context, str(code))
+        return RequestRefused(data=None, errors=errors)
 
     def _count(self, context: GatewayContext, outcome: str) -> None:
         agency, operation = self._labels(context)
@@ -229,30 +262,42 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
         document_node = parse_limited(query, settings.graphql_max_tokens)
         shape = shape_of(document_node, operation_name, data.variables)
-        if shape is not None:
-            context.operation = shape.operation_name
-            if shape.depth > settings.graphql_max_depth:
-                raise GatewayError(
-                    ErrorCode.QUERY_TOO_COMPLEX,
-                    f"the operation is {shape.depth} levels deep; at most "
-                    f"{settings.graphql_max_depth} are allowed",
-                )
-            if shape.cost > settings.graphql_max_cost:
-                raise GatewayError(
-                    ErrorCode.QUERY_TOO_COMPLEX,
-                    f"the operation would resolve about {shape.cost} fields; at most "
-                    f"{settings.graphql_max_cost} are allowed",
-                )
+        if shape is None:  # before anything else is asked of it: which operation is unclear
+            raise GatewayError(
+                ErrorCode.GRAPHQL_VALIDATION_FAILED,
+                f"the document has no operation named {operation_name!r}"
+                if operation_name
+                else "the document must hold exactly one operation, or name one in operationName",
+            )
+        context.operation = shape.operation_name
+        if shape.depth > settings.graphql_max_depth:
+            raise GatewayError(
+                ErrorCode.QUERY_TOO_COMPLEX,
+                f"the operation is {shape.depth} levels deep; at most "
+                f"{settings.graphql_max_depth} are allowed",
+            )
+        if shape.introspection_depth > settings.graphql_max_introspection_depth:
+            raise GatewayError(
+                ErrorCode.QUERY_TOO_COMPLEX,
+                f"the introspection query is {shape.introspection_depth} levels deep; at most "
+                f"{settings.graphql_max_introspection_depth} are allowed",
+            )
+        if shape.cost > settings.graphql_max_cost:
+            raise GatewayError(
+                ErrorCode.QUERY_TOO_COMPLEX,
+                f"the operation would resolve about {shape.cost} fields; at most "
+                f"{settings.graphql_max_cost} are allowed",
+            )
 
         purpose = headers.get("x-purpose", "").strip() or None
         if purpose is not None and not PURPOSE_PATTERN.match(purpose):
             raise bad_user_input("X-Purpose", "X-Purpose: a purpose code such as CT01 or TD-VAY")
-        if purpose is None and (shape is None or shape.needs_purpose):
+        if purpose is None and shape.needs_purpose:
             raise GatewayError(
                 ErrorCode.PURPOSE_REQUIRED,
                 "registry data needs a declared purpose: send the X-Purpose header (e.g. CT01)",
             )
-        context.needs_purpose = shape is None or shape.needs_purpose
+        context.needs_purpose = shape.needs_purpose
         context.admit(principal, purpose)
         return GraphQLRequestData(
             query=query,
@@ -335,6 +380,23 @@ async def _limit_rate(principal: Principal, services: Services) -> None:
             f"{who} request rate is spent; retry in {retry_after} s",
             retryAfter=retry_after,
         )
+
+
+def _answers_in_graphql_response(request: Request) -> bool:
+    return bool(request.scope.get("state", {}).get(MEDIA_STATE) == GRAPHQL_RESPONSE)
+
+
+def _failed_validation(result: ExecutionResult) -> bool:
+    """Whether the executor refused the document before running it: strawberry's validation
+    errors carry no original error and no code, and nothing ran. They get the contract's code."""
+    errors = result.errors or []
+    if result.data is not None or not errors:
+        return False
+    if any(e.original_error is not None or (e.extensions or {}).get("code") for e in errors):
+        return False
+    for error in errors:
+        error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
+    return True
 
 
 def _path_order(error: GraphQLError) -> list[tuple[int, int | str]]:

@@ -322,4 +322,6 @@ async def test_prod_gateway_runs_only_trusted_documents_for_agencies(
         assert steward_ad_hoc == {"data": {"adminUnit": {"name": "Thành phố Đà Nẵng"}}}
         introspection = await post(steward, {"query": "{ __schema { types { name } } }"})
         assert introspection["data"] is None
-        assert (await client.get("/graphql", headers={"Accept": "text/html"})).status_code == 404
+        # no GraphiQL in prod: a browser is told the answer is JSON only
+        assert (await client.get("/graphql", headers={"Accept": "text/html"})).status_code == 406
+        assert (await client.get("/graphiql")).status_code == 404
