@@ -31,6 +31,7 @@ GRAPHQL_PATH = "/graphql"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MEDIA_STATE = "graphql_media"  # scope["state"] key: the media type the answer is given in
+BODY_STATE = "graphql_body"  # scope["state"] key: the body, parsed and checked here
 # The members of a GraphQL-over-HTTP request body and the JSON types they may have
 MEMBERS: Mapping[str, tuple[type, ...]] = {
     "query": (str,),
@@ -92,7 +93,7 @@ class RequestRejected(Exception):  # noqa: N818 - an answer, not a failure
         self.status, self.code, self.extensions = status, code, extensions
 
 
-def check_body(body: bytes, *, max_query_bytes: int, max_json_depth: int) -> None:
+def check_body(body: bytes, *, max_query_bytes: int, max_json_depth: int) -> dict[str, Any]:
     """A POST body as the specification allows it: one JSON object of known members."""
     try:
         data = orjson.loads(body)
@@ -127,6 +128,7 @@ def check_body(body: bytes, *, max_query_bytes: int, max_json_depth: int) -> Non
             raise RequestRejected(
                 413, ErrorCode.PAYLOAD_TOO_LARGE, f"{name} nests deeper than {max_json_depth}"
             )
+    return data
 
 
 class GraphQLHttp:
@@ -169,7 +171,7 @@ class GraphQLHttp:
         scope.setdefault("state", {})[MEDIA_STATE] = media
         try:
             if scope["method"] == "POST":
-                receive = await self._body(headers, receive)
+                receive = await self._body(headers, receive, scope)
             elif scope["method"] == "GET" and len(scope.get("query_string", b"")) > self.max_query:
                 raise RequestRejected(
                     413, ErrorCode.PAYLOAD_TOO_LARGE,
@@ -180,8 +182,9 @@ class GraphQLHttp:
             return
         await self.app(scope, receive, _answering_in(media, send))
 
-    async def _body(self, headers: Headers, receive: Receive) -> Receive:
-        """The body, read within the limit and checked, and a `receive` that replays it."""
+    async def _body(self, headers: Headers, receive: Receive, scope: Scope) -> Receive:
+        """The body, read within the limit and checked (kept parsed in the scope's state, so
+        that nothing parses it again), and a `receive` that replays it."""
         media = headers.get("content-type", "").split(";")[0].strip().lower()
         if media != JSON:
             raise RequestRejected(
@@ -204,7 +207,9 @@ class GraphQLHttp:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        check_body(body, max_query_bytes=self.max_query, max_json_depth=self.max_depth)
+        scope["state"][BODY_STATE] = check_body(
+            body, max_query_bytes=self.max_query, max_json_depth=self.max_depth
+        )
         sent = False
 
         async def replay() -> Message:

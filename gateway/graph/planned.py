@@ -23,6 +23,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http import GraphQLRequestData
 
+from gateway.graph.http import BODY_STATE
+
 if TYPE_CHECKING:
     from gateway.graph.router import GatewayRouter
 
@@ -35,11 +37,11 @@ class _Post:
     method = "POST"
 
 
-def _request_data(body: bytes) -> GraphQLRequestData | None:
-    """One operation as strawberry's view reads it, or None for anything it would treat
-    otherwise (a batch, malformed JSON, members of the wrong type: its own 400s)."""
+def _request_data(body: bytes | dict[str, object]) -> GraphQLRequestData | None:
+    """One operation as strawberry's view reads it (from the body, or the body already parsed
+    at the door), or None for anything it would treat otherwise."""
     try:
-        data = orjson.loads(body)
+        data = orjson.loads(body) if isinstance(body, bytes) else body
     except orjson.JSONDecodeError:
         return None
     if not isinstance(data, dict):
@@ -95,6 +97,14 @@ class PlannedDocuments:
             or "text/event-stream" in accept
         ):
             await self.app(scope, receive, send)
+            return
+        parsed = scope.get("state", {}).get(BODY_STATE)
+        if isinstance(parsed, dict):  # checked at the door (gateway.graph.http)
+            data = _request_data(parsed)
+            if data is None or not self.router.has_plan(data):
+                await self.app(scope, receive, send)
+                return
+            await self._answer(Request(scope, receive), data, send)
             return
         body, messages = await _body(receive)
         data = _request_data(body) if messages[-1]["type"] == "http.request" else None
