@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
+GRAPHIQL_MODULES := infra/graphiql/node_modules/.installed-stamp
+GRAPHIQL_STAMP := gateway/graphiql/static/.built-stamp
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
 .PHONY: help install system-deps demo test pytest lint bench bench-10m clean
@@ -18,7 +20,7 @@ help:
 	@echo "make bench  - benchmarks (figures printed, JSON written under .lienthong/bench)"
 	@echo "make bench-10m - the HTTP bench with a 10,000,000-resident registry on its scale curve"
 
-install: system-deps $(STAMP) $(OIDC_STAMP)
+install: system-deps $(STAMP) $(OIDC_STAMP) $(GRAPHIQL_STAMP)
 
 system-deps:
 	@bash infra/dev/install-system-deps.sh
@@ -35,6 +37,17 @@ $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(OIDC_STAMP)
 
+# GraphiQL for dev (/graphiql), bundled by esbuild from npm packages pinned by the lock into
+# gateway/graphiql/static/ (not committed): the gateway serves it, no CDN (docs/graphiql.md).
+$(GRAPHIQL_MODULES): infra/graphiql/package.json infra/graphiql/package-lock.json
+	cd infra/graphiql && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(GRAPHIQL_MODULES)
+
+$(GRAPHIQL_STAMP): $(GRAPHIQL_MODULES) infra/graphiql/build.mjs infra/graphiql/index.jsx \
+		infra/graphiql/lienthong.css
+	cd infra/graphiql && npm run --silent build
+	@touch $(GRAPHIQL_STAMP)
+
 SAMPLE := .lienthong/sample
 
 demo: install
@@ -47,7 +60,9 @@ demo: install
 	$(BIN)/lienthong etl load parcels $(SAMPLE)/parcels.geojson
 	$(BIN)/lienthong etl load agreements infra/sample/policy.json
 	@$(PY) -c "import csv; print(next(csv.DictReader(open('$(SAMPLE)/residents.csv', encoding='utf-8')))['personal_id'])" > $(SAMPLE)/.demo-id
-	@echo "The gateway is starting on http://127.0.0.1:8000 (GraphiQL at /graphql). Try, in another shell:"
+	@echo "The gateway is starting on http://127.0.0.1:8000. GraphiQL: http://127.0.0.1:8000/graphiql"
+	@echo "(paste the token below, or one from: $(BIN)/lienthong dev token --agency motcua-danang)."
+	@echo "Or try, in another shell:"
 	@echo "  curl -s http://127.0.0.1:8000/graphql -H 'Content-Type: application/json' \\"
 	@echo "    -H \"Authorization: Bearer $$($(BIN)/lienthong dev token --agency motcua-danang --ttl 86400)\" \\"
 	@echo "    -H 'X-Purpose: CT01' \\"
@@ -73,4 +88,4 @@ bench-10m: install
 
 clean:
 	-$(BIN)/lienthong db down
-	rm -rf $(VENV) .lienthong .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .lienthong .pytest_cache .mypy_cache .ruff_cache gateway/graphiql/static

@@ -10,6 +10,9 @@ command -v node >/dev/null 2>&1 || need+=("nodejs")
 command -v npm >/dev/null 2>&1 || need+=("npm")
 command -v wrk >/dev/null 2>&1 || need+=("wrk")
 command -v runuser >/dev/null 2>&1 || need+=("util-linux")
+# The GraphiQL browser test (tests/e2e): Debian's Chromium and the chromedriver of the same build
+[ -x /usr/bin/chromium ] || need+=("chromium")
+[ -x /usr/bin/chromedriver ] || need+=("chromium-driver")
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,234 @@
+"""GraphiQL in dev, as a developer uses it: a real `lienthong serve`, headless Chromium (Debian's,
+driven by Selenium through Debian's chromedriver) with no network beyond loopback, a token and
+`X-Purpose` typed into the page, a query typed into the editor and run, the resident's name
+read off the result pane. Every request the browser makes is checked to stay on the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver import Chrome
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from gateway import graphiql
+from gateway.graphiql import views
+from gateway.identity.dev_issuer import DevIssuer
+from gateway.policy.service import load_policy_document
+from lienthong.settings import Settings
+from registries.db import create_engine, session_factory
+from tests import factories
+from tests.net import lienthong_serve
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium
+CHROMEDRIVER = Path("/usr/bin/chromedriver")  # Debian's chromium-driver, the same build
+NAME = "Trần Thị Thu Hương"  # diacritics all the way through: database, JSON, editor
+READ_EDITOR = """
+const lines = [...document.querySelectorAll(`${arguments[0]} .view-lines .view-line`)];
+lines.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+return lines.map((line) => line.textContent).join("\\n");
+"""
+WAIT_SECONDS = 60  # a cold Chromium parsing a 5 MB bundle on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """LIENTHONG_HOME of both the server and the test: the dev issuer's key lives there."""
+    return tmp_path_factory.mktemp("graphiql-home")
+
+
+@pytest.fixture(scope="module")
+async def resident_id(committed_database_url: str, home: Path) -> str:
+    settings = Settings(database_url=committed_database_url, home=home)
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
+            resident = await factories.make_resident(session, full_name=NAME, sex="female")
+    finally:
+        await engine.dispose()
+    return resident.personal_id
+
+
+@pytest.fixture(scope="module")
+def gateway(committed_database_url: str, home: Path, resident_id: str) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "LIENTHONG_ENV": "dev",
+        "LIENTHONG_DATABASE_URL": committed_database_url,
+        "LIENTHONG_HOME": str(home),
+    }
+    with lienthong_serve(env) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Chrome]:
+    for needed in (CHROMIUM, CHROMEDRIVER):
+        if not needed.exists():
+            pytest.fail(f"{needed} is missing: `make install` installs Debian's chromium packages")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # as root (CI), Chromium refuses its sandbox
+        "--disable-gpu",
+        "--no-first-run",
+        # no calls home: on this closed network they fail, many at a time
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--window-size=1400,900",
+        # Offline, as in a government LAN: no name resolves but the loopback address, so any
+        # asset GraphiQL would take from a CDN fails to load (and the request shows in the log)
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(argument)
+    # every request the page makes (the network domain of the DevTools protocol) and the console
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_graphiql_runs_an_authenticated_query_offline(
+    gateway: str, browser: Chrome, home: Path, resident_id: str, tmp_path: Path
+) -> None:
+    token = DevIssuer(Settings(home=home)).mint(agency="motcua-danang")
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    browser.get(f"{gateway}/graphiql")
+    try:
+        token_input = wait.until(lambda b: _first(b, "#lt-token"))
+        token_input.send_keys(token)
+        purpose = browser.find_element(By.CSS_SELECTOR, "#lt-purpose")
+        purpose.send_keys(Keys.CONTROL, "a")  # replace what is there, as a person would
+        purpose.send_keys("CT01")
+
+        # The operation editor (Monaco): replace its text by typing, as a person would
+        editor = wait.until(lambda b: _first(b, ".graphiql-query-editor .monaco-editor"))
+        editor.click()
+        typing = browser.switch_to.active_element
+        typing.send_keys(Keys.CONTROL, "a")
+        typing.send_keys(Keys.DELETE)
+        typing.send_keys(f'query {{ resident(id: "{resident_id}") {{ fullName }} }}')
+        assert resident_id in _editor_text(browser, ".graphiql-query-editor")
+        # GraphiQL takes in an edit after a pause (100 ms); until then it would still send the
+        # example's operation name. Its tab's title tells when it has: no name, "<untitled>".
+        wait.until(lambda b: _text(b, ".graphiql-tab-active") == "<untitled>")
+
+        browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+        wait.until(lambda b: _editor_text(b, ".graphiql-response").strip())
+        response = _editor_text(browser, ".graphiql-response")
+        assert NAME in response, response
+        assert "errors" not in response, response
+
+        # With the token, GraphiQL introspected the schema: the docs explorer lists its types
+        docs = 'button[aria-label="Show Documentation Explorer"]'
+        browser.find_element(By.CSS_SELECTOR, docs).click()
+        wait.until(lambda b: "Resident" in _text(b, ".graphiql-doc-explorer"))
+    except TimeoutException:
+        browser.save_screenshot(str(tmp_path / "graphiql.png"))
+        raise AssertionError(_diagnosis(browser, tmp_path)) from None
+    _assert_stayed_on(gateway, browser)
+    # The page's Content-Security-Policy holds everything GraphiQL does: nothing was refused
+    console = [entry["message"] for entry in browser.get_log("browser")]
+    assert not [m for m in console if "Content Security Policy" in m], console
+
+
+def test_graphiql_page_is_same_origin_only(gateway: str) -> None:
+    page = httpx.get(f"{gateway}/graphiql")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src 'self';" in policy
+    assert "unsafe-eval" not in policy
+    assert "http" not in page.text.replace(gateway, "")  # no absolute URL: nothing off-site
+    script = httpx.get(f"{gateway}/graphiql/assets/graphiql.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    revalidated = httpx.get(
+        f"{gateway}/graphiql/assets/graphiql.js",
+        headers={"If-None-Match": script.headers["etag"]},
+    )
+    assert revalidated.status_code == 304
+    assert httpx.get(f"{gateway}/graphiql/assets/..%2Fviews.py").status_code == 404
+    assert httpx.get(f"{gateway}/graphiql/assets/views.py").status_code == 404
+
+
+async def test_without_the_bundle_graphiql_says_to_run_make_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "STATIC", tmp_path)
+    assert not graphiql.graphiql_available()
+    app = FastAPI()
+    app.include_router(graphiql.router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        page = await client.get("/graphiql")
+        assert page.status_code == 503
+        assert "make install" in page.text
+        assert (await client.get("/graphiql/assets/graphiql.js")).status_code == 404
+
+
+def _first(browser: Chrome, selector: str) -> Any:
+    found = browser.find_elements(By.CSS_SELECTOR, selector)
+    return found[0] if found else False
+
+
+def _text(browser: Chrome, selector: str) -> str:
+    found = browser.find_elements(By.CSS_SELECTOR, selector)
+    return str(found[0].get_attribute("textContent") or "") if found else ""
+
+
+def _editor_text(browser: Chrome, container: str) -> str:
+    """The text a Monaco editor shows: its rendered lines top to bottom, read in one go (Monaco
+    re-renders them at will), with the no-break spaces it draws turned back into spaces."""
+    text = browser.execute_script(READ_EDITOR, container)
+    return str(text or "").replace("\u00a0", " ")
+
+
+def _requests(browser: Chrome) -> list[str]:
+    urls = []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def _assert_stayed_on(gateway: str, browser: Chrome) -> None:
+    """Every network request the page made went to the gateway (data: URLs are inline)."""
+    origin = urlsplit(gateway).netloc
+    elsewhere = [
+        url
+        for url in _requests(browser)
+        if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and urlsplit(url).netloc != origin
+    ]
+    assert not elsewhere, elsewhere
+
+
+def _diagnosis(browser: Chrome, tmp_path: Path) -> str:
+    console = [entry["message"] for entry in browser.get_log("browser")]
+    return (
+        f"GraphiQL did not show the answer; screenshot {tmp_path / 'graphiql.png'}\n"
+        f"response pane: {_editor_text(browser, '.graphiql-response')!r}\n"
+        f"docs: {_text(browser, '.graphiql-doc-explorer')[:200]!r}\n"
+        f"console: {console[-10:]}"
+    )
