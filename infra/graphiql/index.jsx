@@ -42,7 +42,8 @@ function bearer(token) {
   return value ? `Bearer ${value}` : null;
 }
 
-// One POST per operation, as the gateway's other clients send it; the answer is shown whatever
+// One POST per operation, as GraphQL-over-HTTP clients send it (the newer media type first: a
+// request the gateway refuses then comes back 4xx without `data`); the answer is shown whatever
 // the status (a 401 or 429 carries GraphQL errors), and a body that is not JSON becomes an error.
 function makeFetcher({ token, purpose }) {
   const fromFields = {};
@@ -54,7 +55,7 @@ function makeFetcher({ token, purpose }) {
       method: 'POST',
       credentials: 'omit',
       headers: {
-        Accept: 'application/json',
+        Accept: 'application/graphql-response+json, application/json;q=0.9',
         'Content-Type': 'application/json',
         ...fromFields,
         ...(options?.headers ?? {}),
