@@ -1,46 +1,200 @@
-"""Trusted documents: the GraphQL operations published in `graphql/operations/*.graphql`.
+"""Trusted documents: the GraphQL operations published in `graphql/operations/*.graphql`, and
+how a request names the document it runs (persisted documents as clients send them).
 
-Each file holds exactly one named operation. A client names it by operation name, by
-`sha256:<hex>` of the file's text (as `documentId`, or as an APQ-style
-`extensions.persistedQuery.sha256Hash`), or sends the exact text. Documents are parsed and
-validated against the schema once, at start-up, so the hot path never parses a trusted document.
+Each file holds exactly one named operation. Documents are parsed and validated against the
+schema once, at start-up, so the hot path never parses a trusted document.
+
+Invariants:
+- what a request runs for a trusted document is that document's `source` (the file's text) and
+  nothing else: it is the text `Plans` is keyed by, and `parse_limited` caches;
+- a trusted document is known by its operation name and by SHA-256 hashes: of its file's text
+  (what clients used before), of its *normalised* text (`print_ast` of the parsed file: no
+  comments, one layout; the manifest's `body`, whose hash is the manifest's `id`), and of any
+  text a client sent that normalised to it (remembered, at most `REMEMBERED_HASHES` of them, the
+  least recently used forgotten first). A hash names a text, never a caller's choice of document:
+  it is only ever remembered for the very text it is the SHA-256 of;
+- `resolve` is the one resolution order, the same in dev and prod, for every caller; only its
+  last step (a text that is no trusted document) depends on whether the caller is restricted
+  (in prod, agencies and citizens: trusted documents only; stewards may run anything).
+
+The order (`resolve`):
+1. a hash with text: the hash must be the text's SHA-256 (`BAD_REQUEST` naming the member
+   otherwise), then the text resolves as in 3;
+2. a hash alone: a known hash runs its document; an unknown one is `PERSISTED_QUERY_NOT_FOUND`
+   with the message `PersistedQueryNotFound`, on which Apollo clients resend with the text;
+3. text: a known hash of it, else its normalised form, names a trusted document, which runs
+   (and the text's hash is remembered); text that matches none runs as sent for an unrestricted
+   caller, and is `OPERATION_NOT_ALLOWED` for a restricted one, whatever hash came with it;
+4. an `operationName` alone names a trusted document by name (what one-stop software sends);
+   an unknown name is `PERSISTED_QUERY_NOT_FOUND`;
+5. nothing at all is `BAD_REQUEST` (`query`).
+
+A malformed member (a `documentId` that is not `sha256:` and 64 hex digits, …) is `BAD_REQUEST`
+naming it, as the door answers a member of the wrong type.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, parse, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    Source,
+    parse,
+    print_ast,
+    validate,
+)
+from graphql.language import Lexer, TokenKind
 
 from gateway.errors import ErrorCode, GatewayError
 
 OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 
+# Client hashes remembered for the documents their texts normalised to. A hash costs about 150
+# bytes: 4,096 of them are well under a megabyte per process. Each process remembers its own:
+# a client whose hash another process remembers gets PERSISTED_QUERY_NOT_FOUND here and resends
+# its text once, which Apollo's clients do by themselves.
+REMEMBERED_HASHES = 4096
+# Bounds on a text parsed only to be compared with the trusted documents (before the router's own
+# limits): a text that normalises to a trusted document has exactly its lexical tokens, so more
+# cannot match; comments and layout are free, within these bounds.
+MAX_MATCH_COMMENTS = 1000
+MAX_MATCH_LENGTH = 256 * 1024
+
+APQ_HASH = "extensions.persistedQuery.sha256Hash"
+DOCUMENT_ID = "documentId"
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # the message Apollo's clients (web, iOS, Kotlin) test
+
 
 @dataclass(frozen=True)
 class TrustedDocument:
     name: str
-    sha256: str
-    source: str
+    sha256: str  # of `source`, the file's text
+    source: str  # the file's text: what runs, and what plans are keyed by
     document: DocumentNode
     path: Path
+    body: str  # the normalised text: `print_ast(document)`
+    body_sha256: str  # the manifest's `id`
+    operation_type: str  # "query" | "mutation" | "subscription"
 
 
 class TrustedDocumentError(ValueError):
     """A file in graphql/operations/ is not a single valid named operation."""
 
 
+@dataclass(frozen=True)
+class PersistedRequest:
+    """What a request names: its text, its operation name, and a document hash (lowercase hex)
+    from `extensions.persistedQuery.sha256Hash` or `documentId: "sha256:<hex>"`; `sha256_from`
+    says which member carried the hash, for the errors that name it."""
+
+    query: str | None = None
+    operation_name: str | None = None
+    sha256: str | None = None
+    sha256_from: str = APQ_HASH
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> PersistedRequest:
+        """The members of a GraphQL-over-HTTP request (a JSON body, or GET's parameters with
+        `extensions` decoded); a member of the wrong shape is `BAD_REQUEST` naming it."""
+        query, operation_name = body.get("query"), body.get("operationName")
+        if not isinstance(query, str | None):
+            raise _bad_request("query", "query: the GraphQL document, as a string")
+        if not isinstance(operation_name, str | None):
+            raise _bad_request("operationName", "operationName: an operation's name, a string")
+        apq = _apq_hash(body.get("extensions"))
+        document_id = _document_id(body.get(DOCUMENT_ID))
+        if apq is not None and document_id is not None and apq != document_id:
+            raise _bad_request(
+                DOCUMENT_ID,
+                f"{DOCUMENT_ID} and {APQ_HASH} name different documents: send one of them",
+            )
+        return cls(
+            query=query,
+            operation_name=operation_name,
+            sha256=apq or document_id,
+            sha256_from=APQ_HASH if apq is not None or document_id is None else DOCUMENT_ID,
+        )
+
+
+class Resolved(NamedTuple):
+    """What a request runs: the text, the operation name, and the trusted document it is (None
+    for an unrestricted caller's own text)."""
+
+    query: str
+    operation_name: str | None
+    document: TrustedDocument | None
+
+
+def _bad_request(argument: str, message: str) -> GatewayError:
+    """A request that is not a well-formed GraphQL-over-HTTP request, naming the member: the
+    code the door (gateway.graph.http) gives members of the wrong type, so that one member
+    answers alike whatever is wrong with it."""
+    return GatewayError(ErrorCode.BAD_REQUEST, message, argument=argument)
+
+
+def _apq_hash(extensions: object) -> str | None:
+    if extensions is None:
+        return None
+    if not isinstance(extensions, Mapping):
+        raise _bad_request("extensions", "extensions: a JSON object")
+    persisted = extensions.get("persistedQuery")
+    if persisted is None:
+        return None
+    if not isinstance(persisted, Mapping):
+        raise _bad_request("extensions.persistedQuery", "persistedQuery: a JSON object")
+    version = persisted.get("version", 1)
+    if version != 1 or isinstance(version, bool):
+        raise _bad_request(
+            "extensions.persistedQuery.version", "persistedQuery: only version 1 is supported"
+        )
+    sha256 = persisted.get("sha256Hash")
+    if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256):
+        raise _bad_request(APQ_HASH, "sha256Hash: the SHA-256 of the document, 64 hex digits")
+    return sha256.lower()
+
+
+def _document_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not (
+        value.startswith("sha256:") and _HEX64.fullmatch(value.removeprefix("sha256:"))
+    ):
+        raise _bad_request(
+            DOCUMENT_ID, 'documentId: "sha256:" and the SHA-256 of the document, 64 hex digits'
+        )
+    return value.removeprefix("sha256:").lower()
+
+
 def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate (JSON allows `\ud800`) hashes to nothing known, never raises
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _lexical_tokens(source: str) -> int:
+    """The tokens the parser reads (comments excluded), as `max_lexical_tokens` counts them."""
+    lexer, count = Lexer(Source(source)), 0
+    while lexer.advance().kind is not TokenKind.EOF:
+        count += 1
+    return count
 
 
 class TrustedDocuments:
     def __init__(self, documents: list[TrustedDocument]) -> None:
         self._by_name: dict[str, TrustedDocument] = {}
-        self._by_hash: dict[str, TrustedDocument] = {}
+        self._by_hash: dict[str, TrustedDocument] = {}  # file and normalised texts' hashes
+        self._by_body: dict[str, TrustedDocument] = {}
+        self._remembered: OrderedDict[str, TrustedDocument] = OrderedDict()
         for document in documents:
             if document.name in self._by_name:
                 raise TrustedDocumentError(
@@ -49,6 +203,22 @@ class TrustedDocuments:
                 )
             self._by_name[document.name] = document
             self._by_hash[document.sha256] = document
+            self._by_hash[document.body_sha256] = document
+            self._by_body[document.body] = document
+        self._max_tokens = max((_lexical_tokens(d.body) for d in documents), default=0)
+        self._manifest: dict[str, Any] = {
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [
+                {
+                    "id": d.body_sha256,
+                    "name": d.name,
+                    "type": d.operation_type,
+                    "body": d.body,
+                }
+                for d in sorted(documents, key=lambda d: d.name)
+            ],
+        }
 
     @classmethod
     def load(cls, schema: GraphQLSchema, folder: Path = OPERATIONS_DIR) -> TrustedDocuments:
@@ -62,6 +232,7 @@ class TrustedDocuments:
             errors = validate(schema, document)
             if errors:
                 raise TrustedDocumentError(f"{path.name}: {errors[0].message}")
+            body = print_ast(document)
             documents.append(
                 TrustedDocument(
                     name=operations[0].name.value,
@@ -69,6 +240,9 @@ class TrustedDocuments:
                     source=source,
                     document=document,
                     path=path,
+                    body=body,
+                    body_sha256=_sha256(body),
+                    operation_type=operations[0].operation.value,
                 )
             )
         return cls(documents)
@@ -82,34 +256,118 @@ class TrustedDocuments:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
+    def named(self, name: str) -> TrustedDocument | None:
+        return self._by_name.get(name)
+
+    def manifest(self) -> dict[str, Any]:
+        """The Apollo persisted-query manifest of every trusted document (ids: the SHA-256 of
+        each normalised body, which `resolve` accepts alone)."""
+        return self._manifest
+
+    def resolve(
+        self, request: PersistedRequest, *, restricted: bool, remember: bool = True
+    ) -> Resolved:
+        """What `request` runs, in the module's one order. `restricted`: the caller may run
+        trusted documents only. `remember=False` looks without learning a new hash (for
+        routing before the caller is authenticated)."""
+        if request.query is not None:
+            return self._resolve_text(
+                request.query, request, restricted=restricted, remember=remember
+            )
+        if request.sha256 is not None:
+            document = self._known(request.sha256)
+            if document is None:
+                raise GatewayError(ErrorCode.PERSISTED_QUERY_NOT_FOUND, NOT_FOUND_MESSAGE)
+            return self._runs(document, request.operation_name)
+        if request.operation_name is not None:
+            document = self._by_name.get(request.operation_name)
+            if document is None:
+                raise GatewayError(
+                    ErrorCode.PERSISTED_QUERY_NOT_FOUND,
+                    f"no trusted document is named {request.operation_name!r}: the manifest "
+                    "(GET /graphql/documents) lists them",
+                )
+            return self._runs(document, None)
+        raise _bad_request(
+            "query",
+            "no GraphQL query in the request: send a query, a trusted document's hash "
+            "(extensions.persistedQuery.sha256Hash or documentId) or its operationName",
+        )
+
+    def _resolve_text(
+        self, query: str, request: PersistedRequest, *, restricted: bool, remember: bool
+    ) -> Resolved:
+        digest = _sha256(query)
+        if request.sha256 is not None and request.sha256 != digest:
+            # A client that hashes something other than what it sends would have every later
+            # hash-alone request run the wrong text: it is told, never guessed at
+            raise _bad_request(
+                request.sha256_from,
+                f"{request.sha256_from} is not the SHA-256 of the query sent: hash the exact "
+                "text of `query` (UTF-8), or send the hash alone",
+            )
+        document = self._known(digest)
+        if document is None:
+            document = self._by_body.get(self._normalised(query) or "")
+            if document is not None and remember:
+                self._remember(digest, document)
+        if document is not None:
+            return self._runs(document, request.operation_name)
+        if restricted:
+            raise GatewayError(
+                ErrorCode.OPERATION_NOT_ALLOWED,
+                "only trusted documents may be run: the manifest (GET /graphql/documents) "
+                "lists them",
+            )
+        return Resolved(query, request.operation_name, None)
+
+    @staticmethod
+    def _runs(document: TrustedDocument, operation_name: str | None) -> Resolved:
+        # A name other than the document's own is passed on: the executor reports it as an
+        # unknown operation, exactly as it does for the same text sent with that name
+        return Resolved(document.source, operation_name or document.name, document)
+
+    def _known(self, sha256: str) -> TrustedDocument | None:
+        document = self._by_hash.get(sha256)
+        if document is None:
+            document = self._remembered.get(sha256)
+            if document is not None:
+                self._remembered.move_to_end(sha256)
+        return document
+
+    def _remember(self, sha256: str, document: TrustedDocument) -> None:
+        self._remembered[sha256] = document
+        if len(self._remembered) > REMEMBERED_HASHES:
+            self._remembered.popitem(last=False)
+
+    def _normalised(self, text: str) -> str | None:
+        """`print_ast` of the text, or None when it cannot be a trusted document's (a syntax
+        error, or more than any trusted document's tokens)."""
+        if not self._by_body:
+            return None  # nothing to match (and no token count to bound the parse by)
+        try:
+            document = parse(
+                text,
+                no_location=True,
+                max_lexical_tokens=self._max_tokens,
+                max_comments=MAX_MATCH_COMMENTS,
+                max_source_length=MAX_MATCH_LENGTH,
+            )
+        except GraphQLError:
+            return None
+        return print_ast(document)
+
     def find(
         self, *, query: str | None, document_id: str | None, sha256: str | None
     ) -> TrustedDocument:
-        """The trusted document a request names, or PERSISTED_QUERY_NOT_FOUND / NOT_ALLOWED."""
-        if document_id:
-            found = (
-                self._by_hash.get(document_id.removeprefix("sha256:"))
-                if document_id.startswith("sha256:")
-                else self._by_name.get(document_id)
-            )
-            if found is None:
-                raise GatewayError(
-                    ErrorCode.PERSISTED_QUERY_NOT_FOUND,
-                    f"no trusted document {document_id!r}",
-                )
-            return found
-        if sha256:
-            by_hash = self._by_hash.get(sha256)
-            if by_hash is None:
-                raise GatewayError(
-                    ErrorCode.PERSISTED_QUERY_NOT_FOUND, f"no trusted document sha256:{sha256}"
-                )
-            return by_hash
-        if query is not None:
-            exact = self._by_hash.get(_sha256(query))
-            if exact is not None:
-                return exact
-        raise GatewayError(
-            ErrorCode.OPERATION_NOT_ALLOWED,
-            "only trusted documents from graphql/operations/ may be run by agencies in prod",
+        """Deprecated, for callers not yet moved to `resolve`: the trusted document named by
+        text, by `document_id` (`sha256:<hex>` or a name) or by hash, as a restricted caller."""
+        if document_id is not None and document_id.startswith("sha256:"):
+            sha256, document_id = document_id.removeprefix("sha256:"), None
+        resolved = self.resolve(
+            PersistedRequest(query=query, operation_name=document_id, sha256=sha256),
+            restricted=True,
         )
+        if resolved.document is None:  # a restricted caller's text is refused before this
+            raise GatewayError(ErrorCode.OPERATION_NOT_ALLOWED, "not a trusted document")
+        return resolved.document
