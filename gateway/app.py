@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry import Schema
 
-from gateway import health
+from gateway import graphiql, health
 from gateway.admin.app import create_admin_app
 from gateway.admin.bundle.views import bundle_router
 from gateway.admin.purposes.service import form_catalogue
@@ -23,6 +23,7 @@ from gateway.alerts.service import AlertScanner
 from gateway.audit.writer import AccessLogWriter
 from gateway.dossiers.service import DossierCache
 from gateway.graph.context import Services
+from gateway.graph.documents import router as documents_router
 from gateway.graph.http import GraphQLHttp
 from gateway.graph.planned import PlannedDocuments
 from gateway.graph.plans import open_reads
@@ -144,10 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)
         app.include_router(identity_views.router)
-    if settings.env is Env.DEV:  # TEMP-GRAPHIQL
-        from gateway import graphiql  # TEMP-GRAPHIQL
-
-        app.include_router(graphiql.router)  # TEMP-GRAPHIQL
+    if settings.env is Env.DEV:  # GraphiQL, served offline (its assets built by `make install`)
+        app.include_router(graphiql.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:
@@ -192,6 +191,7 @@ def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
     app.include_router(health.router)
     graphql = GatewayRouter(schema, services=services, settings=settings)
     app.include_router(graphql, prefix="/graphql")
+    app.include_router(documents_router)  # GET /graphql/documents: the manifest
     app.add_middleware(PlannedDocuments, router=graphql)
     # outermost (added last): what is not a GraphQL-over-HTTP request is answered here
     app.add_middleware(

@@ -356,18 +356,3 @@ class TrustedDocuments:
         except GraphQLError:
             return None
         return print_ast(document)
-
-    def find(
-        self, *, query: str | None, document_id: str | None, sha256: str | None
-    ) -> TrustedDocument:
-        """Deprecated, for callers not yet moved to `resolve`: the trusted document named by
-        text, by `document_id` (`sha256:<hex>` or a name) or by hash, as a restricted caller."""
-        if document_id is not None and document_id.startswith("sha256:"):
-            sha256, document_id = document_id.removeprefix("sha256:"), None
-        resolved = self.resolve(
-            PersistedRequest(query=query, operation_name=document_id, sha256=sha256),
-            restricted=True,
-        )
-        if resolved.document is None:  # a restricted caller's text is refused before this
-            raise GatewayError(ErrorCode.OPERATION_NOT_ALLOWED, "not a trusted document")
-        return resolved.document

@@ -107,6 +107,7 @@ class GatewayContext(BaseContext):
         self.needs_purpose = False  # asks registry data
         self.request_errors_4xx = False  # application/graphql-response+json: 4xx, no data
         self.request_id: str = ""
+        self.correlation_id: str | None = None  # the client's X-Request-Id, kept beside ours
         self.operation: str | None = None
         self._guard: Guard | None = None
 

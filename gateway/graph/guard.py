@@ -455,6 +455,7 @@ class Guard:
         officer: Officer | None,
         operation: str | None,
         dossier: str | None = None,
+        correlation_id: str | None = None,
     ) -> list[Disclosure]:
         """One access-log entry per subject this request looked up by key or wrote anything of
         (given, masked or refused), and one per recorded read; each names the officer (and how
@@ -465,6 +466,8 @@ class Guard:
             accountable["officer"] = officer.as_log()
         if dossier is not None:
             accountable["dossier"] = dossier
+        if correlation_id is not None:
+            accountable["correlation_id"] = correlation_id
         officer_id = officer.id if officer is not None else None
         entries = [
             Disclosure(

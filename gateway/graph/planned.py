@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http import GraphQLRequestData
 
+from gateway.graph.documents import request_data
 from gateway.graph.http import BODY_STATE
 
 if TYPE_CHECKING:
@@ -35,29 +35,6 @@ class _Post:
     """The request adapter strawberry's execution reads: only its method."""
 
     method = "POST"
-
-
-def _request_data(body: bytes | dict[str, object]) -> GraphQLRequestData | None:
-    """One operation as strawberry's view reads it (from the body, or the body already parsed
-    at the door), or None for anything it would treat otherwise."""
-    try:
-        data = orjson.loads(body) if isinstance(body, bytes) else body
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    query, variables = data.get("query"), data.get("variables")
-    operation_name, extensions = data.get("operationName"), data.get("extensions")
-    if (
-        not isinstance(query, str | None)
-        or not isinstance(variables, dict | None)
-        or not isinstance(operation_name, str | None)
-        or not isinstance(extensions, dict | None)
-    ):
-        return None
-    return GraphQLRequestData(
-        query=query, variables=variables, operation_name=operation_name, extensions=extensions
-    )
 
 
 async def _body(receive: Receive) -> tuple[bytes, list[Message]]:
@@ -100,14 +77,14 @@ class PlannedDocuments:
             return
         parsed = scope.get("state", {}).get(BODY_STATE)
         if isinstance(parsed, dict):  # checked at the door (gateway.graph.http)
-            data = _request_data(parsed)
+            data = request_data(parsed)
             if data is None or not self.router.has_plan(data):
                 await self.app(scope, receive, send)
                 return
             await self._answer(Request(scope, receive), data, send)
             return
         body, messages = await _body(receive)
-        data = _request_data(body) if messages[-1]["type"] == "http.request" else None
+        data = request_data(body) if messages[-1]["type"] == "http.request" else None
         if data is None or not self.router.has_plan(data):
             await self.app(scope, _replay(messages, receive), send)
             return

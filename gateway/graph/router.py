@@ -31,13 +31,13 @@ from gateway.audit.writer import AuditUnavailable
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, unavailable
 from gateway.graph.accountable import account, spend
 from gateway.graph.context import GatewayContext, Services
+from gateway.graph.documents import persisted, with_document_id
 from gateway.graph.http import GRAPHQL_RESPONSE, MEDIA_STATE
 from gateway.graph.limits import parse_limited, shape_of
 from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.principal import Principal
 from gateway.quota.leases import LimitsUnavailable, agency_key, citizen_key, retry_after_seconds
-from gateway.trusted_documents import TrustedDocument, TrustedDocuments
 from lienthong.settings import Env, Settings
 from registries.routing import server_failed
 
@@ -50,6 +50,7 @@ STATUS = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.BAD_REQUEST: 400,  # as the door answers it (gateway.graph.http)
 }
 
 
@@ -118,14 +119,15 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
     def has_plan(self, data: GraphQLRequestData) -> bool:
         """Whether a request, before admission, names a trusted document with a plan (by its
-        text, its name or its hash). Only routing: admission still decides everything."""
-        query = data.query
-        if query is None:
-            try:
-                query = _persisted(self.services.trusted, data).source
-            except GatewayError:
-                return False
-        return self._plan_for(query, data.operation_name) is not None
+        text, its name or its hash). Only routing: admission still decides everything, and
+        nothing is learnt from a request before its token is checked (`remember=False`)."""
+        try:
+            resolved = self.services.trusted.resolve(
+                persisted(data), restricted=False, remember=False
+            )
+        except GatewayError:
+            return False
+        return self._plan_for(resolved.query, resolved.operation_name) is not None
 
     def encode_json(self, data: object) -> bytes:
         """Compact UTF-8 JSON (Vietnamese names as they are, not escaped), through orjson;
@@ -144,7 +146,8 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        return await self.answer(request, request_adapter, sub_response, context, request_data)
+        data = with_document_id(request_data, request)  # the member strawberry's view drops
+        return await self.answer(request, request_adapter, sub_response, context, data)
 
     async def answer(
         self,
@@ -229,11 +232,14 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     ) -> GraphQLRequestData:
         services = context.services
         settings = services.settings
-        request_id = headers.get("x-request-id", "")
-        context.request_id = (
-            request_id if REQUEST_ID_PATTERN.match(request_id) else uuid.uuid4().hex
-        )
+        # The request id is the server's own (unique, unforgeable: the access log's key for the
+        # request); the client's X-Request-Id is kept beside it as a correlation id
+        context.request_id = uuid.uuid4().hex
         sub_response.headers["X-Request-Id"] = context.request_id
+        correlation = headers.get("x-request-id", "")
+        if REQUEST_ID_PATTERN.match(correlation):
+            context.correlation_id = correlation
+            sub_response.headers["X-Correlation-Id"] = correlation
 
         authorization = headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
@@ -247,18 +253,10 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
         await _limit_rate(principal, services)
 
-        sha256 = _persisted_sha256(data)
-        query, operation_name = data.query, data.operation_name
-        if settings.env is Env.PROD and not principal.is_steward:
-            document = services.trusted.find(
-                query=query, document_id=None if query or sha256 else operation_name, sha256=sha256
-            )
-            query, operation_name = document.source, document.name
-        elif query is None and (sha256 or operation_name):
-            document = _persisted(services.trusted, data)
-            query, operation_name = document.source, document.name
-        if query is None:
-            raise bad_user_input("query", "no GraphQL query in the request")
+        # One resolution order for every caller (gateway.trusted_documents); in prod, agencies
+        # and citizens run trusted documents only, stewards anything
+        restricted = settings.env is Env.PROD and not principal.is_steward
+        query, operation_name, _ = services.trusted.resolve(persisted(data), restricted=restricted)
 
         document_node = parse_limited(query, settings.graphql_max_tokens)
         shape = shape_of(document_node, operation_name, data.variables)
@@ -333,6 +331,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             officer=context.officer,
             operation=context.operation,
             dossier=context.dossier,
+            correlation_id=context.correlation_id,
         )
         if disclosures:
             started = time.perf_counter()
@@ -402,14 +401,3 @@ def _failed_validation(result: ExecutionResult) -> bool:
 def _path_order(error: GraphQLError) -> list[tuple[int, int | str]]:
     """Errors in the order of their paths (response keys by name, list items by index)."""
     return [(0, step) if isinstance(step, int) else (1, step) for step in error.path or []]
-
-
-def _persisted_sha256(data: GraphQLRequestData) -> str | None:
-    """The APQ-style `extensions.persistedQuery.sha256Hash` a request names, if any."""
-    persisted = (data.extensions or {}).get("persistedQuery") or {}
-    return persisted.get("sha256Hash") if isinstance(persisted, dict) else None
-
-
-def _persisted(trusted: TrustedDocuments, data: GraphQLRequestData) -> TrustedDocument:
-    """The trusted document a request without a query names, by name or by hash."""
-    return trusted.find(query=None, document_id=data.operation_name, sha256=_persisted_sha256(data))

@@ -1350,8 +1350,9 @@ class Harness:
             },
         )
         assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Correlation-Id"] == request_id  # ours, kept beside the server's
         body: dict[str, Json] = answer.json()
-        return body, request_id
+        return body, answer.headers["X-Request-Id"]
 
     def access_log(self, request_id: str) -> list[LogRow]:
         with psycopg.connect(self.settings.libpq_url) as connection:

@@ -257,7 +257,8 @@ def _access_log(settings: Settings, request_id: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(settings.libpq_url) as connection:
         return connection.execute(
             "SELECT agency, purpose, subject_type, subject_id, fields_given, fields_masked, "
-            "fields_denied, officer FROM access_log WHERE request_id = %s ORDER BY subject_id",
+            "fields_denied, officer, decision->>'correlation_id' FROM access_log "
+            "WHERE request_id = %s ORDER BY subject_id",
             (request_id,),
         ).fetchall()
 
@@ -357,8 +358,11 @@ async def test_every_disclosure_is_in_the_access_log(
     answer = await api.post(
         query, {"id": world.spouse}, headers={"X-Request-Id": request_id, "X-Officer": "cb-0042"}
     )
-    assert answer.headers["X-Request-Id"] == request_id
-    rows = _access_log(gateway_settings, request_id)
+    # the request id is the server's; the client's is the correlation id beside it
+    assert answer.headers["X-Correlation-Id"] == request_id
+    assert answer.headers["X-Request-Id"] != request_id
+    rows = _access_log(gateway_settings, answer.headers["X-Request-Id"])
+    assert rows and all(r[8] == request_id for r in rows)
     assert sorted((r[2], r[3]) for r in rows) == sorted(
         [("resident", world.spouse), ("household", world.household)]
     )
@@ -377,7 +381,7 @@ async def test_every_prefill_disclosure_is_in_the_access_log(
         world.spouse, headers={"X-Request-Id": request_id, "X-Officer": "cb-0042"}
     )
     assert answer.status_code == 200
-    rows = _access_log(gateway_settings, request_id)
+    rows = _access_log(gateway_settings, answer.headers["X-Request-Id"])
     assert sorted((r[2], r[3]) for r in rows) == sorted(
         [("resident", world.spouse), ("household", world.household), ("resident", world.head)]
     )
@@ -791,9 +795,10 @@ def _log_rows(settings: Settings, request_id: str) -> dict[str, tuple[Any, ...]]
 
 
 async def _traced(api: Api, query: str, variables: dict[str, Any], **kw: Any) -> tuple[Any, str]:
-    request_id = f"probe-{uuid.uuid4().hex}"
-    answer = await api.data(query, variables, headers={"X-Request-Id": request_id}, **kw)
-    return answer, request_id
+    """The answer and the request id the server gave it (the access log's key)."""
+    answer = await api.post(query, variables, **kw)
+    assert answer.status_code == 200, answer.text
+    return answer.json(), answer.headers["X-Request-Id"]
 
 
 def _errors_at(answer: dict[str, Any]) -> list[tuple[str, list[Any]]]:
@@ -856,8 +861,8 @@ async def test_probe_household_members_ids_and_relationships_follow_the_agreemen
 async def test_probe_provenance_is_logged_as_given_not_denied(
     api: Api, world: World, gateway_settings: Settings
 ) -> None:
-    request_id = f"probe-{uuid.uuid4().hex}"
-    answer = await api.prefill_ct01(world.spouse, headers={"X-Request-Id": request_id})
+    answer = await api.prefill_ct01(world.spouse)
+    request_id = answer.headers["X-Request-Id"]
     fields = answer.json()["data"]["prefill"]["fields"]
     assert all(f["provenance"] is not None for f in fields if f["value"] is not None)
     given, _, denied, _ = _log_rows(gateway_settings, request_id)[world.spouse]
@@ -960,14 +965,13 @@ async def test_probe_lookups_of_absent_keys_are_logged_but_never_shown_to_a_citi
 async def test_citizens_reads_of_their_own_log_and_consents_are_logged(
     api: Api, world: World, gateway_settings: Settings
 ) -> None:
-    request_id = f"self-{uuid.uuid4().hex}"
-    await api.data(
+    answer = await api.post(
         "{ myConsents { id } myAccessLog(first: 3) { nodes { agency } } }",
         agency="lienthong-citizen",
         purpose=None,
         citizen_id=world.renamed,
-        headers={"X-Request-Id": request_id},
     )
+    request_id = answer.headers["X-Request-Id"]
     with psycopg.connect(gateway_settings.libpq_url) as connection:
         rows = connection.execute(
             "SELECT subject_id, purpose, decision->>'read', decision->>'outcome' "

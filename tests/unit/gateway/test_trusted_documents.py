@@ -330,17 +330,6 @@ def test_the_manifest_is_apollos_persisted_query_manifest(documents: TrustedDocu
     }
 
 
-def test_the_deprecated_find_resolves_in_the_same_order(documents: TrustedDocuments) -> None:
-    """`find` stays for callers not yet on `resolve` (tests/functional/test_fast_path.py)."""
-    by_name = documents.find(query=None, document_id="PrefillHello", sha256=None)
-    assert by_name is documents.named("PrefillHello")
-    assert documents.find(query=None, document_id=f"sha256:{sha256(BODY)}", sha256=None) is by_name
-    assert documents.find(query=None, document_id=None, sha256=sha256(PREFILL)) is by_name
-    assert documents.find(query=CLIENT, document_id=None, sha256=None) is by_name
-    with pytest.raises(GatewayError, match="only trusted documents"):
-        documents.find(query=AD_HOC, document_id=None, sha256=None)
-
-
 @pytest.mark.parametrize(
     ("text", "message"),
     [
