@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -36,6 +36,7 @@ from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.factory import build_verifier
 from gateway.identity.officers import OfficerAssertions
 from gateway.metrics import GatewayMetrics
+from gateway.ops import require_ops
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest, PolicyEngine
 from gateway.policy.opa import OpaEngine
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.env is Env.DEV:  # GraphiQL, served offline (its assets built by `make install`)
         app.include_router(graphiql.router)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(require_ops)])
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from gateway.ops import ops_allowed
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 """Raises (any exception) when its dependency is not usable; the message is shown to operators."""
 
@@ -42,7 +44,7 @@ async def readyz(request: Request) -> JSONResponse:
     checks: Mapping[str, ReadinessCheck] = request.app.state.readiness_checks
     results = await run_checks(checks)
     ready = all(result == "ok" for result in results.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": results},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not ready"}
+    if ops_allowed(request, request.app.state.settings):  # which dependency, for operators only
+        body["checks"] = results
+    return JSONResponse(body, status_code=200 if ready else 503)

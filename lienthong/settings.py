@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         description="Answer trusted prefill documents through their compiled plans (off: the "
         "generic executor answers everything).",
     )
+    ops_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="In prod, the bearer token /metrics, /readyz's details and the OPA bundle "
+        "need (Prometheus' and OPA's credentials); empty: they are closed.",
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; defaults to on in prod.")
 

@@ -4,6 +4,7 @@ OpenAPI document (`/admin/openapi.json`), problem+json errors, and steward token
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -34,7 +35,8 @@ def create_admin_app(
         description="Agencies, data-sharing agreements (four-eyes), purposes, prefill forms, "
         "consents, the access log and decision explanations. Steward tokens only; errors are "
         "`application/problem+json` with a stable `code`; changes need `If-Match`.",
-        openapi_url="/openapi.json",
+        # public in dev; in prod for stewards only (the route below, under the steward check)
+        openapi_url="/openapi.json" if settings.env is Env.DEV else None,
         docs_url="/docs" if settings.env is Env.DEV else None,
         redoc_url=None,
         dependencies=[Depends(require_steward)],
@@ -45,4 +47,10 @@ def create_admin_app(
     app.exception_handler(HTTPException)(on_http_error)
     for router in (agencies, agreements, purposes, consents, audit, explain, dossiers, alerts):
         app.include_router(router)
+    if settings.env is not Env.DEV:
+
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi() -> dict[str, Any]:
+            return app.openapi()
+
     return app

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.keys import active_keys
@@ -345,8 +345,11 @@ class AgreementCache:
 
 
 async def policy_document(*, session: AsyncSession) -> dict[str, Any]:
-    """The policy data in force: agencies, purposes and agreements (in the shape the Rego
-    reads), ordered by key — what an OPA bundle carries as data."""
+    """The policy data in force: agencies, purposes and the approved agreements not yet ended
+    (in the shape the Rego reads), ordered by key — what an OPA bundle carries as data. Drafts,
+    submissions, rejected, suspended and expired agreements stay out (the Rego would deny them
+    anyway, but they are nobody else's business); one approved to start later is in, since the
+    bundle is rebuilt on policy changes, not at a date, and the Rego checks when it starts."""
     agencies = (
         await session.execute(select(Agency).where(is_current(Agency)).order_by(Agency.client_id))
     ).scalars()
@@ -355,7 +358,13 @@ async def policy_document(*, session: AsyncSession) -> dict[str, Any]:
     ).scalars()
     agreements = (
         await session.execute(
-            select(Agreement).where(is_current(Agreement)).order_by(Agreement.agreement_id)
+            select(Agreement)
+            .where(
+                is_current(Agreement),
+                Agreement.status == "approved",
+                or_(Agreement.effective_to.is_(None), Agreement.effective_to > func.now()),
+            )
+            .order_by(Agreement.agreement_id)
         )
     ).scalars()
     return {

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from gateway.admin.bundle.service import BundleCache
 from gateway.graph.context import Services
+from gateway.ops import require_ops
 
 
 def bundle_router(services: Callable[[], Services]) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(require_ops)])
     cache = BundleCache()
 
     @router.get("/bundles/lienthong.tar.gz")
