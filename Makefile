@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
+CONFORMANCE_STAMP := tests/conformance/node_modules/.installed-stamp
 GRAPHIQL_MODULES := infra/graphiql/node_modules/.installed-stamp
 GRAPHIQL_STAMP := gateway/graphiql/static/.built-stamp
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,7 +21,7 @@ help:
 	@echo "make bench  - benchmarks (figures printed, JSON written under .lienthong/bench)"
 	@echo "make bench-10m - the HTTP bench with a 10,000,000-resident registry on its scale curve"
 
-install: system-deps $(STAMP) $(OIDC_STAMP) $(GRAPHIQL_STAMP)
+install: system-deps $(STAMP) $(OIDC_STAMP) $(CONFORMANCE_STAMP) $(GRAPHIQL_STAMP)
 
 system-deps:
 	@bash infra/dev/install-system-deps.sh
@@ -36,6 +37,12 @@ $(STAMP): pyproject.toml
 $(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
 	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(OIDC_STAMP)
+
+# graphql-http's server audit (GraphQL over HTTP), run against a real gateway by
+# tests/e2e/test_conformance.py (npm packages pinned by the lock).
+$(CONFORMANCE_STAMP): tests/conformance/package.json tests/conformance/package-lock.json
+	cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(CONFORMANCE_STAMP)
 
 # GraphiQL for dev (/graphiql), bundled by esbuild from npm packages pinned by the lock into
 # gateway/graphiql/static/ (not committed): the gateway serves it, no CDN (docs/graphiql.md).
