@@ -183,8 +183,9 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
                 result = await super().execute_single(
                     request, request_adapter, sub_response, context, None, admitted
                 )
-            if _failed_validation(result):
-                return self._refused(result.errors or [], context, sub_response)
+            refused = _refused_by_executor(result)
+            if refused is not None:
+                return self._refused(refused, context, sub_response)
             return await self._seal(context, result, sub_response)
         finally:
             await context.database.close()
@@ -385,17 +386,34 @@ def _answers_in_graphql_response(request: Request) -> bool:
     return bool(request.scope.get("state", {}).get(MEDIA_STATE) == GRAPHQL_RESPONSE)
 
 
-def _failed_validation(result: ExecutionResult) -> bool:
-    """Whether the executor refused the document before running it: strawberry's validation
-    errors carry no original error and no code, and nothing ran. They get the contract's code."""
+def _refused_by_executor(result: ExecutionResult) -> list[GraphQLError] | None:
+    """The request errors of a document the executor would not run, with the contract's codes:
+    validation errors (no original error) and variables that do not fit their types (graphql-core
+    wraps those in a GraphQLError); neither has a path nor a code. None when it ran. New error
+    objects: strawberry's validation cache hands every identical document the same ones."""
     errors = result.errors or []
     if result.data is not None or not errors:
-        return False
-    if any(e.original_error is not None or (e.extensions or {}).get("code") for e in errors):
-        return False
+        return None
     for error in errors:
-        error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
-    return True
+        if error.path is not None or (error.extensions or {}).get("code"):
+            return None
+        if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
+            return None
+    return [
+        GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            extensions={
+                **(error.extensions or {}),
+                "code": "GRAPHQL_VALIDATION_FAILED"
+                if error.original_error is None
+                else ErrorCode.BAD_USER_INPUT.value,
+            },
+        )
+        for error in errors
+    ]
 
 
 def _path_order(error: GraphQLError) -> list[tuple[int, int | str]]:
