@@ -16,7 +16,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -109,6 +115,28 @@ def browser(tmp_path: Path) -> Iterator[Chrome]:
         driver.quit()
 
 
+def _click(wait: WebDriverWait[Chrome], selector: str) -> None:
+    """Click as a person would once the element can take it: a page still laying itself out
+    (GraphiQL's panes, Monaco) may cover it for a moment or replace it."""
+
+    def clicked(browser: Chrome) -> bool:
+        try:
+            element = browser.find_element(By.CSS_SELECTOR, selector)
+            if not (element.is_displayed() and element.is_enabled()):
+                return False
+            element.click()
+        except (
+            NoSuchElementException,
+            StaleElementReferenceException,
+            ElementClickInterceptedException,
+            ElementNotInteractableException,
+        ):
+            return False
+        return True
+
+    wait.until(clicked)
+
+
 def test_graphiql_runs_an_authenticated_query_offline(
     gateway: str, browser: Chrome, home: Path, resident_id: str, tmp_path: Path
 ) -> None:
@@ -123,8 +151,7 @@ def test_graphiql_runs_an_authenticated_query_offline(
         purpose.send_keys("CT01")
 
         # The operation editor (Monaco): replace its text by typing, as a person would
-        editor = wait.until(lambda b: _first(b, ".graphiql-query-editor .monaco-editor"))
-        editor.click()
+        _click(wait, ".graphiql-query-editor .monaco-editor")
         typing = browser.switch_to.active_element
         typing.send_keys(Keys.CONTROL, "a")
         typing.send_keys(Keys.DELETE)
@@ -134,7 +161,7 @@ def test_graphiql_runs_an_authenticated_query_offline(
         # example's operation name. Its tab's title tells when it has: no name, "<untitled>".
         wait.until(lambda b: _text(b, ".graphiql-tab-active") == "<untitled>")
 
-        browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+        _click(wait, ".graphiql-execute-button")
         wait.until(lambda b: _editor_text(b, ".graphiql-response").strip())
         response = _editor_text(browser, ".graphiql-response")
         assert NAME in response, response
@@ -142,7 +169,7 @@ def test_graphiql_runs_an_authenticated_query_offline(
 
         # With the token, GraphiQL introspected the schema: the docs explorer lists its types
         docs = 'button[aria-label="Show Documentation Explorer"]'
-        browser.find_element(By.CSS_SELECTOR, docs).click()
+        _click(wait, docs)
         wait.until(lambda b: "Resident" in _text(b, ".graphiql-doc-explorer"))
     except TimeoutException:
         browser.save_screenshot(str(tmp_path / "graphiql.png"))
