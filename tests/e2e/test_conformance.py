@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +19,12 @@ import pytest
 
 from gateway.identity.dev_issuer import DevIssuer
 from lienthong.settings import Settings
-from tests.net import lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT_DIR = ROOT / "tests" / "conformance"
 AUDIT = AUDIT_DIR / "audit.mjs"
 # graphql-http 1.23's server audits; fewer results means the audit did not really run
 AT_LEAST = 60
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """LIENTHONG_HOME of both the server and the test: the dev issuer's key lives there."""
-    return tmp_path_factory.mktemp("conformance-home")
-
-
-@pytest.fixture(scope="module")
-def gateway(committed_database_url: str, home: Path) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "LIENTHONG_ENV": "dev",
-        "LIENTHONG_DATABASE_URL": committed_database_url,
-        "LIENTHONG_HOME": str(home),
-    }
-    with lienthong_serve(env) as url:
-        yield url
 
 
 def _audit(url: str, token: str) -> list[dict[str, Any]]:

@@ -34,11 +34,9 @@ from jwcrypto import jwk, jwt
 
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.officers import assertion_claims
-from gateway.policy.service import load_policy_document
 from gateway.trusted_documents import OPERATIONS_DIR
 from lienthong.settings import Settings
-from registries.db import create_engine, session_factory
-from tests import factories, openid
+from tests import openid
 from tests.net import lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,25 +109,6 @@ def _codes(error: TransportQueryError) -> list[str]:
     return [e["extensions"]["code"] for e in error.errors or []]
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """LIENTHONG_HOME of both the dev server and the test: the dev issuer's key lives there."""
-    return tmp_path_factory.mktemp("gql-home")
-
-
-@pytest.fixture(scope="module")
-async def resident_id(committed_database_url: str, home: Path) -> str:
-    settings = Settings(database_url=committed_database_url, home=home)
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with session_factory(engine).begin() as session:
-            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
-            resident = await factories.make_resident(session, full_name=NAME, sex="female")
-    finally:
-        await engine.dispose()
-    return resident.personal_id
-
-
 @contextmanager
 def _serve(database_url: str, home: Path, **settings: str) -> Iterator[str]:
     """A real `lienthong serve` with these settings; yields the URL of its /graphql."""
@@ -144,9 +123,9 @@ def _serve(database_url: str, home: Path, **settings: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def dev(committed_database_url: str, home: Path, resident_id: str) -> Iterator[str]:
-    with _serve(committed_database_url, home, env="dev") as url:
-        yield url
+def dev(gateway: str) -> str:
+    """The dev gateway's /graphql."""
+    return f"{gateway}/graphql"
 
 
 def _agency(home: Path, **headers: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ read off the result pane. Every request the browser makes is checked to stay on 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,11 +31,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from gateway import graphiql
 from gateway.graphiql import views
 from gateway.identity.dev_issuer import DevIssuer
-from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
-from registries.db import create_engine, session_factory
-from tests import factories
-from tests.net import lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
@@ -49,37 +44,6 @@ lines.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
 return lines.map((line) => line.textContent).join("\\n");
 """
 WAIT_SECONDS = 60  # a cold Chromium parsing a 5 MB bundle on a loaded 2-core machine
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """LIENTHONG_HOME of both the server and the test: the dev issuer's key lives there."""
-    return tmp_path_factory.mktemp("graphiql-home")
-
-
-@pytest.fixture(scope="module")
-async def resident_id(committed_database_url: str, home: Path) -> str:
-    settings = Settings(database_url=committed_database_url, home=home)
-    engine = create_engine(settings, pool_size=1)
-    try:
-        async with session_factory(engine).begin() as session:
-            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
-            resident = await factories.make_resident(session, full_name=NAME, sex="female")
-    finally:
-        await engine.dispose()
-    return resident.personal_id
-
-
-@pytest.fixture(scope="module")
-def gateway(committed_database_url: str, home: Path, resident_id: str) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "LIENTHONG_ENV": "dev",
-        "LIENTHONG_DATABASE_URL": committed_database_url,
-        "LIENTHONG_HOME": str(home),
-    }
-    with lienthong_serve(env) as url:
-        yield url
 
 
 @pytest.fixture
