@@ -15,7 +15,6 @@ own (docs/agency-developers.md shows it)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -40,7 +39,6 @@ from tests import openid
 from tests.net import lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
 SCHEMA = (ROOT / "graphql" / "schema.graphql").read_text(encoding="utf-8")
 AGENCY = "motcua-danang"
 NAME = "Lê Thị Ánh Tuyết"

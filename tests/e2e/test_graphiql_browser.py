@@ -34,7 +34,6 @@ from gateway.identity.dev_issuer import DevIssuer
 from lienthong.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium
 CHROMEDRIVER = Path("/usr/bin/chromedriver")  # Debian's chromium-driver, the same build
 NAME = "Trần Thị Thu Hương"  # diacritics all the way through: database, JSON, editor
