@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"  # not a GraphQL-over-HTTP request (a batch, bad JSON, …)
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 
 
 class GatewayError(GraphQLError):

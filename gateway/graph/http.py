@@ -233,21 +233,75 @@ def _too_large(limit: int) -> RequestRejected:
     )
 
 
+# What the frameworks below answer in their own words (strawberry's plain-text 400s, FastAPI's
+# `{"detail": …}`), by status: the contract's code for it
+FRAMEWORK_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.BAD_REQUEST,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+}
+
+
 def _answering_in(media: str, send: Send) -> Send:
-    """`send`, with a JSON answer's media type set to the negotiated one."""
-    if media == JSON:
-        return send
+    """`send`, with a JSON answer's media type set to the negotiated one; and an error in the
+    frameworks' own words (strawberry's plain-text 400s, FastAPI's `{"detail": …}`) put in the
+    contract's shape. Such statuses are held until their body says whose they are."""
+    started: Message | None = None
+    held: list[bytes] = []
 
     async def sending(message: Message) -> None:
+        nonlocal started
         if message["type"] == "http.response.start":
-            message["headers"] = [
-                (name, GRAPHQL_RESPONSE.encode() if name == b"content-type" and value.startswith(
-                    JSON.encode()) else value)
-                for name, value in message.get("headers", [])
-            ]  # fmt: skip
-        await send(message)
+            if media != JSON:
+                message["headers"] = [
+                    (name, _media(value) if name == b"content-type" else value)
+                    for name, value in message.get("headers", [])
+                ]
+            if message["status"] in FRAMEWORK_CODES:
+                started = message
+                return
+            await send(message)
+            return
+        if started is None:
+            await send(message)
+            return
+        held.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(held)
+        if _graphql_answer(body):
+            await send(started)
+            await send({"type": "http.response.body", "body": body})
+            return
+        await _reject(send, media, _translated(started["status"], body))
 
     return sending
+
+
+def _media(content_type: bytes) -> bytes:
+    """A JSON answer's content type, as the specification's media type."""
+    return GRAPHQL_RESPONSE.encode() if content_type.startswith(JSON.encode()) else content_type
+
+
+def _graphql_answer(body: bytes) -> bool:
+    """The router's own answer (`errors` and perhaps `data`), not a framework's refusal."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(answer, dict) and isinstance(answer.get("errors"), list)
+
+
+def _translated(status: int, body: bytes) -> RequestRejected:
+    detail = None
+    if body.startswith(b"{"):
+        try:
+            parsed = orjson.loads(body)
+            detail = parsed.get("detail") if isinstance(parsed, dict) else None
+        except orjson.JSONDecodeError:
+            detail = None
+    message = str(detail) if detail else body.decode("utf-8", "replace").strip() or "refused"
+    return RequestRejected(status, FRAMEWORK_CODES[status], message)
 
 
 async def _reject(send: Send, media: str, rejected: RequestRejected) -> None:

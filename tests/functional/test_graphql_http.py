@@ -133,6 +133,26 @@ async def test_bad_requests_answer_json_with_a_code(
     _error(answer, status, code)
 
 
+@pytest.mark.parametrize(
+    ("method", "params", "status", "code"),
+    [
+        ("GET", {"query": 'mutation { revokeConsent(id: "x") { id } }'}, 400, "BAD_REQUEST"),
+        ("GET", {}, 404, "BAD_REQUEST"),
+        ("GET", {"query": "{ __typename }", "variables": "not json"}, 400, "BAD_REQUEST"),
+        ("PUT", {}, 405, "METHOD_NOT_ALLOWED"),
+        ("DELETE", {}, 405, "METHOD_NOT_ALLOWED"),
+    ],
+)
+async def test_what_the_frameworks_refuse_answers_in_the_same_shape(
+    http: httpx.AsyncClient, method: str, params: dict[str, str], status: int, code: str
+) -> None:
+    """strawberry's and FastAPI's own refusals (plain text, `{"detail"}`) reach the client as
+    every other error does."""
+    answer = await http.request(method, "/graphql", params=params)
+    assert answer.headers["content-type"].startswith("application/json")
+    _error(answer, status, code)
+
+
 async def test_nesting_within_the_limit_passes(http: httpx.AsyncClient) -> None:
     nested: dict[str, Any] = {"a": 1}
     for _ in range(6):
