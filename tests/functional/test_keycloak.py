@@ -9,10 +9,7 @@ the responses Keycloak gives for the calls we make (recorded shapes, Keycloak 26
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -32,12 +29,10 @@ from gateway.identity.keycloak import introspect, openid_client, realm_keys
 from gateway.identity.provisioning import KeycloakProvisioner
 from gateway.identity.verifier import TokenVerifier
 from lienthong.settings import AuthMode, Env, Settings
-from tests.net import free_port
+from tests import openid
 
-OIDC_DIR = Path(__file__).resolve().parents[1] / "oidc"
 ROOT = Path(__file__).resolve().parents[2]
-REALM = "lienthong"
-AUDIENCE = "lienthong-gateway"
+REALM, AUDIENCE = openid.REALM, openid.AUDIENCE
 CLIENTS = [
     {"client_id": "motcua-danang", "client_secret": "s3cret-motcua", "roles": ["agency"]},
     {"client_id": "steward-console", "client_secret": "s3cret-steward", "roles": ["steward"]},
@@ -53,36 +48,11 @@ CLIENTS = [
 
 @pytest.fixture(scope="module")
 def oidc_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    node = shutil.which("node")
-    if node is None or not (OIDC_DIR / "node_modules" / "oidc-provider").exists():
-        pytest.fail("Node and tests/oidc/node_modules are installed by `make install`")
-    clients = tmp_path_factory.mktemp("oidc") / "clients.json"
-    clients.write_text(json.dumps(CLIENTS), encoding="utf-8")
-    port = free_port()
-    process = subprocess.Popen(
-        [node, "server.mjs", str(port), REALM, AUDIENCE, str(clients)],
-        cwd=OIDC_DIR,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/realms/{REALM}/.well-known/openid-configuration").is_success:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(
-                f"oidc-provider did not start: {process.stdout.read() if process.stdout else ''}"
-            )
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        with openid.openid_stand_in(CLIENTS, tmp_path_factory.mktemp("oidc")) as url:
+            yield url
+    except openid.StandInMissing as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture
