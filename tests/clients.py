@@ -50,3 +50,21 @@ def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert body["status"] == status
     assert body["code"] == code
     return body
+
+
+class Caller:
+    """A test's HTTP client on the app, with dev tokens for each kind of caller; test modules
+    subclass it with the calls they make."""
+
+    def __init__(self, http: httpx.AsyncClient, issuer: DevIssuer) -> None:
+        self.http = http
+        self.issuer = issuer
+
+    def steward(self, name: str = "steward-lan") -> dict[str, str]:
+        return steward(self.issuer, name)
+
+    def agency(self, client_id: str = "motcua-danang") -> dict[str, str]:
+        return agency(self.issuer, client_id)
+
+    def citizen(self, citizen_id: str) -> dict[str, str]:
+        return citizen(self.issuer, citizen_id)

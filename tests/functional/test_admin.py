@@ -49,21 +49,8 @@ async def world(admin_settings: Settings) -> World:
     return World(resident=resident.personal_id)
 
 
-class Client:
+class Client(clients.Caller):
     """HTTP against the app, as a steward (by name), an agency or a citizen."""
-
-    def __init__(self, http: httpx.AsyncClient, issuer: DevIssuer) -> None:
-        self.http = http
-        self.issuer = issuer
-
-    def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        return clients.steward(self.issuer, name)
-
-    def agency(self, agency: str = "motcua-danang") -> dict[str, str]:
-        return clients.agency(self.issuer, agency)
-
-    def citizen(self, citizen_id: str) -> dict[str, str]:
-        return clients.citizen(self.issuer, citizen_id)
 
     async def call(
         self, method: str, path: str, *, steward: str = "steward-lan", etag: str | None = None,

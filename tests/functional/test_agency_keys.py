@@ -47,14 +47,7 @@ def key_settings(committed_database_url: str, tmp_path_factory: pytest.TempPathF
     return Settings(database_url=committed_database_url, home=tmp_path_factory.mktemp("keys-home"))
 
 
-class Client:
-    def __init__(self, http: httpx.AsyncClient, issuer: DevIssuer) -> None:
-        self.http = http
-        self.issuer = issuer
-
-    def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        return clients.steward(self.issuer, name)
-
+class Client(clients.Caller):
     async def call(
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:

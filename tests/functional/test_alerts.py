@@ -66,18 +66,11 @@ async def world(alert_settings: Settings) -> World:
     return World(residents=residents)
 
 
-class Client:
+class Client(clients.Caller):
     """HTTP against the app: a steward, or an officer of an agency reading residents."""
 
-    def __init__(self, http: httpx.AsyncClient, issuer: DevIssuer) -> None:
-        self.http = http
-        self.issuer = issuer
-
-    def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        return clients.steward(self.issuer, name)
-
-    def agency(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.mint(agency=AGENCY)}"}
+    def agency(self, client_id: str = AGENCY) -> dict[str, str]:
+        return clients.agency(self.issuer, client_id)
 
     async def call(
         self, method: str, path: str, *, steward: str = "steward-lan", **kwargs: Any
