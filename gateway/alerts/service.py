@@ -145,7 +145,11 @@ class _Scope:
             "window_end": self.window.end,
             "entries": entries,
             "subjects": subjects,
+            # the figures every alert gives, then its own
             "measure": {
+                "entries": entries,
+                "subjects": subjects,
+                "distinct_share": _share(subjects, entries),
                 **measure,
                 "window_minutes": self.settings.alert_window_minutes,
                 "as_of": self.until.isoformat(),
@@ -223,9 +227,6 @@ async def _officer_volume(
                 entries=entries,
                 subjects=distinct_subjects,
                 measure={
-                    "entries": entries,
-                    "subjects": distinct_subjects,
-                    "distinct_share": _share(distinct_subjects, entries),
                     "agency_median": float(median),
                     "agency_officers": officers,
                     "rule": "subjects" if over_absolute else "factor",
@@ -273,9 +274,6 @@ async def _off_hours_reads(
             entries=entries,
             subjects=distinct_subjects,
             measure={
-                "entries": entries,
-                "subjects": distinct_subjects,
-                "distinct_share": _share(distinct_subjects, entries),
                 "office_hours": settings.alert_office_hours,
                 "timezone": VIETNAM_TIME.key,
                 "threshold": settings.alert_off_hours_subjects,
@@ -312,9 +310,6 @@ async def _absent_lookups(
             entries=absent_entries,
             subjects=keys,
             measure={
-                "entries": absent_entries,
-                "subjects": keys,
-                "distinct_share": _share(keys, absent_entries),
                 "all_entries": entries,
                 "absent_share": _share(absent_entries, entries),
                 "threshold": settings.alert_absent_lookups,
@@ -351,9 +346,6 @@ async def _dossier_breadth(
             entries=entries,
             subjects=distinct_subjects,
             measure={
-                "entries": entries,
-                "subjects": distinct_subjects,
-                "distinct_share": _share(distinct_subjects, entries),
                 # who worked the dossier; the alert itself names no officer, so that its key
                 # stays the same whoever else touches the dossier later in the window
                 "officers": list(officers)[:MAX_OFFICERS_NAMED],
