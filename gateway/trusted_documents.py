@@ -56,8 +56,7 @@ from graphql import (
 from graphql.language import Lexer, TokenKind
 
 from gateway.errors import ErrorCode, GatewayError
-
-OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+from lienthong.resources import OPERATIONS_DIR
 
 # Client hashes remembered for the documents their texts normalised to. A hash costs about 150
 # bytes: 4,096 of them are well under a megabyte per process. Each process remembers its own:

@@ -27,8 +27,8 @@ from graphql import (
 )
 
 from gateway.subjects import SUBJECT_KINDS
+from lienthong.resources import FORMS_DIR
 
-FORMS_DIR = Path(__file__).resolve().parent.parent.parent / "graphql" / "forms"
 _INDEX = re.compile(r"^(?P<name>\w+)(\[(?P<index>\d+)\])?$")
 
 

@@ -13,7 +13,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from gateway.policy.embedded import POLICIES_DIR, policy_files
+from gateway.policy.embedded import policy_files
+from lienthong.resources import POLICIES_DIR
 
 ROOT = "lienthong"
 

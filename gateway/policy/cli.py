@@ -10,8 +10,7 @@ from rich.console import Console
 
 from gateway.policy.bundle import build_bundle
 from gateway.policy.rego_tests import run_rego_tests
-
-SAMPLE = Path(__file__).resolve().parent.parent.parent / "infra" / "sample" / "policy.json"
+from lienthong.resources import SAMPLE_POLICY
 
 app = typer.Typer(help="Rego policies: unit tests and OPA bundles.")
 console = Console(stderr=True)
@@ -33,7 +32,7 @@ def test_command() -> None:
 @app.command("bundle")
 def bundle_command(
     out: Path = typer.Argument(..., help="Where to write the .tar.gz bundle."),
-    data: Path = typer.Option(SAMPLE, help="Agencies, purposes and agreements (JSON)."),
+    data: Path = typer.Option(SAMPLE_POLICY, help="Agencies, purposes and agreements (JSON)."),
 ) -> None:
     """Write an OPA bundle: the policies plus the agreements as data, with a .manifest revision."""
     try:

@@ -28,9 +28,9 @@ from gateway.policy.engine import (
     PolicyUnavailable,
     batch_input,
 )
+from lienthong.resources import POLICIES_DIR
 
 log = structlog.get_logger(__name__)
-POLICIES_DIR = Path(__file__).resolve().parent.parent.parent / "policies"
 RULE = "data." + DECISION_PATH.replace("/", ".")
 VERDICT_RULE = "data." + VERDICT_PATH.replace("/", ".")
 VERDICTS_RULE = "data." + VERDICTS_PATH.replace("/", ".")

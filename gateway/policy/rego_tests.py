@@ -8,7 +8,8 @@ from pathlib import Path
 
 import regorus
 
-from gateway.policy.embedded import POLICIES_DIR, policy_files
+from gateway.policy.embedded import policy_files
+from lienthong.resources import POLICIES_DIR
 
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 _TEST_RULE = re.compile(r"^(test_\w+)\s+if\b", re.MULTILINE)

@@ -33,7 +33,7 @@ from jwcrypto import jwk, jwt
 
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.officers import assertion_claims
-from gateway.trusted_documents import OPERATIONS_DIR
+from lienthong.resources import OPERATIONS_DIR
 from lienthong.settings import Settings
 from tests import openid
 from tests.net import lienthong_serve

@@ -23,7 +23,7 @@ from graphql import parse, print_ast
 
 from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
-from gateway.trusted_documents import OPERATIONS_DIR
+from lienthong.resources import OPERATIONS_DIR
 from lienthong.settings import Env, Settings
 from tests import clients
 

@@ -19,8 +19,9 @@ from gateway.admin.history import current, for_change, keyset_page, versions
 from gateway.admin.http import require_match
 from gateway.admin.problems import bad_input, conflict, not_found
 from gateway.admin.purposes.models import FormIn, PurposeChange, PurposeIn
-from gateway.graph.forms import FORMS_DIR, FormCatalogue, FormError, compile_form
+from gateway.graph.forms import FormCatalogue, FormError, compile_form
 from gateway.policy.models import FormTemplate, Purpose
+from lienthong.resources import FORMS_DIR
 from registries.history import is_current, supersede
 
 WHAT = "purpose"

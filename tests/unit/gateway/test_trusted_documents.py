@@ -31,6 +31,7 @@ from gateway.trusted_documents import (
     TrustedDocumentError,
     TrustedDocuments,
 )
+from lienthong.resources import OPERATIONS_DIR
 
 
 @strawberry.type
@@ -410,7 +411,7 @@ def test_any_layout_of_a_trusted_document_resolves_to_itself(
 def test_every_published_document_runs_by_its_manifest_id() -> None:
     manifest = PUBLISHED.manifest()
     assert manifest["format"] == "apollo-persisted-query-manifest"
-    names = {path.stem for path in trusted_documents.OPERATIONS_DIR.glob("*.graphql")}
+    names = {path.stem for path in OPERATIONS_DIR.glob("*.graphql")}
     assert {operation["name"] for operation in manifest["operations"]} == names
     for operation in manifest["operations"]:
         assert operation["id"] == sha256(operation["body"])

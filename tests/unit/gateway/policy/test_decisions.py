@@ -17,10 +17,11 @@ import regorus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.policy.embedded import POLICIES_DIR, EmbeddedEngine, policy_files
+from gateway.policy.embedded import EmbeddedEngine, policy_files
 from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable, batch_input
 from gateway.policy.explain import explain
 from gateway.policy.opa import OpaEngine
+from lienthong.resources import POLICIES_DIR
 from tests.unit.gateway.policy.decision_table import (
     CITIZEN,
     NOW,

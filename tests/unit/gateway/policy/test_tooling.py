@@ -9,8 +9,8 @@ import tarfile
 from pathlib import Path
 
 from gateway.policy.bundle import build_bundle
-from gateway.policy.embedded import POLICIES_DIR
 from gateway.policy.rego_tests import run_rego_tests
+from lienthong.resources import POLICIES_DIR
 from tests.net import LIENTHONG
 
 
