@@ -1,4 +1,4 @@
-"""ETL throughput: `python -m bench etl [--residents N] [--keep]` (default 1,000,000 residents).
+"""ETL throughput: `python -m bench etl [--residents=N]` (default 1,000,000 residents).
 
 In one run, on a scratch database of the embedded cluster (or LIENTHONG_DATABASE_URL's server):
   1. synthesise N residents (a subprocess: its peak memory is reported);
