@@ -29,9 +29,9 @@ import psycopg
 from psycopg import sql
 
 from bench.bench_etl import _drop, _option, _scratch_database
-from lienthong.settings import PROJECT_ROOT, Settings
+from lienthong.settings import Settings
+from registries.identifiers import birth_registration_provinces
 
-PROVINCES = PROJECT_ROOT.parent / "shared" / "data" / "birth-registration-provinces.csv"
 COPIED = (
     "version_id", "personal_id", "full_name", "birth_date", "sex", "ethnicity_code", "nationality",
     "deceased",
@@ -59,8 +59,9 @@ FROM generate_series(1, %(n)s) AS n, p, c
 
 
 def _prefixes() -> list[str]:
-    lines = PROVINCES.read_text(encoding="utf-8").splitlines()[1:]
-    return [line.split(",", 1)[0] for line in lines if line]
+    """The 63 birth-registration province prefixes of personal IDs (001 Hà Nội … 096 Cà Mau),
+    from the registries' own table (registries/data/birth-registration-provinces.csv)."""
+    return sorted(birth_registration_provinces())
 
 
 def _provinces(connection: psycopg.Connection[Any]) -> list[int]:
