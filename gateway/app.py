@@ -18,10 +18,10 @@ from strawberry import Schema
 from gateway import graphiql, health
 from gateway.admin.app import create_admin_app
 from gateway.admin.bundle.views import bundle_router
-from gateway.admin.purposes.service import form_catalogue
 from gateway.alerts.service import AlertScanner
 from gateway.audit.writer import AccessLogWriter
 from gateway.dossiers.service import DossierCache
+from gateway.graph.catalogue import Catalogues, load_catalogue
 from gateway.graph.context import Services
 from gateway.graph.documents import router as documents_router
 from gateway.graph.http import GraphQLHttp
@@ -43,7 +43,6 @@ from gateway.policy.opa import OpaEngine
 from gateway.policy.service import AgreementCache
 from gateway.quota.leases import BucketPruner, QuotaLeases, RateLeases
 from gateway.ratelimit import LocalRates
-from gateway.trusted_documents import TrustedDocuments
 from lienthong.logging import configure_logging
 from lienthong.settings import AuthMode, Env, Settings, get_settings
 from registries.db import create_engine, session_factory
@@ -84,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference = ReferenceCache()
         async with sessions() as session:
             await reference.load(session=session)
-            forms = await form_catalogue(session=session, schema=schema._schema)
+            catalogue = await load_catalogue(session=session, schema=schema._schema)
         audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
         await audit.start()
         if replicas is not None:
@@ -101,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             agreements=AgreementCache(),
             audit=audit,
             reference=reference,
-            forms=forms,  # graphql/forms/, overridden by the stewards' edits
-            trusted=TrustedDocuments.load(schema._schema),
+            # graphql/forms/ (overridden by the stewards' edits), graphql/operations/ and each
+            # form's document, reloaded in every process when a form is saved
+            catalogues=Catalogues(catalogue, sessions, schema._schema),
             metrics=metrics,
             replicas=replicas,
             reads=reads,

@@ -1,11 +1,13 @@
-"""Trusted documents: the GraphQL operations published in `graphql/operations/*.graphql`, and
-how a request names the document it runs (persisted documents as clients send them).
+"""Trusted documents: the GraphQL operations published in `graphql/operations/*.graphql` and
+the one generated for each prefill form (gateway.graph.catalogue), and how a request names the
+document it runs (persisted documents as clients send them).
 
 Each file holds exactly one named operation. Documents are parsed and validated against the
-schema once, at start-up, so the hot path never parses a trusted document.
+schema once, when the set is built (at start-up, and when a form is saved), so the hot path
+never parses a trusted document.
 
 Invariants:
-- what a request runs for a trusted document is that document's `source` (the file's text) and
+- what a request runs for a trusted document is that document's `source` (its text) and
   nothing else: it is the text `Plans` is keyed by, and `parse_limited` caches;
 - a trusted document is known by its operation name and by SHA-256 hashes: of its file's text
   (what clients used before), of its *normalised* text (`print_ast` of the parsed file: no
@@ -79,9 +81,9 @@ NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # the message Apollo's clients (we
 class TrustedDocument:
     name: str
     sha256: str  # of `source`, the file's text
-    source: str  # the file's text: what runs, and what plans are keyed by
+    source: str  # the file's (or the generated) text: what runs, and what plans are keyed by
     document: DocumentNode
-    path: Path
+    origin: str  # where it comes from: its file's name, or "form <code>"
     body: str  # the normalised text: `print_ast(document)`
     body_sha256: str  # the manifest's `id`
     operation_type: str  # "query" | "mutation" | "subscription"
@@ -188,6 +190,27 @@ def _lexical_tokens(source: str) -> int:
     return count
 
 
+def _document(schema: GraphQLSchema, source: str, origin: str) -> TrustedDocument:
+    document = parse(source)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].name is None:
+        raise TrustedDocumentError(f"{origin}: expected exactly one named operation")
+    errors = validate(schema, document)
+    if errors:
+        raise TrustedDocumentError(f"{origin}: {errors[0].message}")
+    body = print_ast(document)
+    return TrustedDocument(
+        name=operations[0].name.value,
+        sha256=_sha256(source),
+        source=source,
+        document=document,
+        origin=origin,
+        body=body,
+        body_sha256=_sha256(body),
+        operation_type=operations[0].operation.value,
+    )
+
+
 class TrustedDocuments:
     def __init__(self, documents: list[TrustedDocument]) -> None:
         self._by_name: dict[str, TrustedDocument] = {}
@@ -198,7 +221,7 @@ class TrustedDocuments:
             if document.name in self._by_name:
                 raise TrustedDocumentError(
                     f"operation {document.name!r} is defined in both "
-                    f"{self._by_name[document.name].path.name} and {document.path.name}"
+                    f"{self._by_name[document.name].origin} and {document.origin}"
                 )
             self._by_name[document.name] = document
             self._by_hash[document.sha256] = document
@@ -220,31 +243,29 @@ class TrustedDocuments:
         }
 
     @classmethod
-    def load(cls, schema: GraphQLSchema, folder: Path = OPERATIONS_DIR) -> TrustedDocuments:
-        documents = []
-        for path in sorted(folder.glob("*.graphql")):
-            source = path.read_text(encoding="utf-8")
-            document = parse(source)
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if len(operations) != 1 or operations[0].name is None:
-                raise TrustedDocumentError(f"{path.name}: expected exactly one named operation")
-            errors = validate(schema, document)
-            if errors:
-                raise TrustedDocumentError(f"{path.name}: {errors[0].message}")
-            body = print_ast(document)
-            documents.append(
-                TrustedDocument(
-                    name=operations[0].name.value,
-                    sha256=_sha256(source),
-                    source=source,
-                    document=document,
-                    path=path,
-                    body=body,
-                    body_sha256=_sha256(body),
-                    operation_type=operations[0].operation.value,
-                )
-            )
-        return cls(documents)
+    def load(
+        cls,
+        schema: GraphQLSchema,
+        folder: Path = OPERATIONS_DIR,
+        *,
+        generated: Mapping[str, str] | None = None,
+        previous: TrustedDocuments | None = None,
+    ) -> TrustedDocuments:
+        """The files of `folder` and the `generated` texts (by origin), each a single named
+        operation valid against `schema`. The client hashes `previous` remembered for a document
+        whose text is unchanged are remembered again: a reload does not make clients resend."""
+        sources = [
+            (path.name, path.read_text(encoding="utf-8"))
+            for path in sorted(folder.glob("*.graphql"))
+        ]
+        sources += sorted((generated or {}).items())
+        documents = cls([_document(schema, source, origin) for origin, source in sources])
+        if previous is not None:
+            for digest, document in previous._remembered.items():
+                kept = documents._by_name.get(document.name)
+                if kept is not None and kept.body == document.body:
+                    documents._remember(digest, kept)
+        return documents
 
     def __len__(self) -> int:
         return len(self._by_name)

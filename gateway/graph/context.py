@@ -15,6 +15,7 @@ from strawberry.fastapi import BaseContext
 
 from gateway.audit.writer import AccessLogWriter
 from gateway.dossiers.service import DossierCache
+from gateway.graph.catalogue import Catalogues
 from gateway.graph.forms import FormCatalogue
 from gateway.graph.guard import Guard
 from gateway.graph.loaders import Loaders
@@ -81,8 +82,7 @@ class Services:
     agreements: AgreementCache
     audit: AccessLogWriter
     reference: ReferenceCache
-    forms: FormCatalogue
-    trusted: TrustedDocuments
+    catalogues: Catalogues  # forms and trusted documents, reloaded when a form is saved
     rates: RateLeases
     fallback_rates: LocalRates  # while the shared buckets cannot be reached
     quotas: QuotaLeases
@@ -91,6 +91,14 @@ class Services:
     metrics: GatewayMetrics
     replicas: ReadReplicas | None = None  # None: registry reads on the primary too
     reads: asyncpg.Pool | None = None  # compiled plans' connections (None: plans are off)
+
+    @property
+    def forms(self) -> FormCatalogue:
+        return self.catalogues.current.forms
+
+    @property
+    def trusted(self) -> TrustedDocuments:
+        return self.catalogues.current.trusted
 
 
 class GatewayContext(BaseContext):

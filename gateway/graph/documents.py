@@ -125,7 +125,8 @@ async def manifest(request: Request) -> Response:
         await services.verifier.verify(token.strip() if scheme.lower() == "bearer" else None)
     except AuthenticationError as error:
         return _unauthenticated(str(error))
-    content = orjson.dumps(services.trusted.manifest())
+    catalogue = await services.catalogues.moved()  # a form saved through another process
+    content = orjson.dumps(catalogue.trusted.manifest())
     etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # Per caller (a later manifest is per agency): shared caches must not keep it
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}

@@ -135,9 +135,10 @@ def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -
     root_type = schema.get_type(subject_type)
     if not isinstance(root_type, GraphQLObjectType):
         raise FormError(f"{source}: the schema has no type {subject_type}")
+    selection = _fields(root_type, tree, source)
     query = (
-        f"query Prefill_{code}($subject: ID!) {{ subject: {root_field}({argument}: $subject) "
-        f"{{ {_fields(root_type, tree, source)} }} }}"
+        f"query Prefill_{_name(code)}($subject: ID!) "
+        f"{{ subject: {root_field}({argument}: $subject) {{ {selection} }} }}"
     )
     try:
         errors = validate(schema, parse(query))
@@ -146,6 +147,29 @@ def compile_form(document: dict[str, Any], schema: GraphQLSchema, source: str) -
     if errors:
         raise FormError(f"{source}: {errors[0].message}")
     return Form(code, title, procedure, purpose, subject_type, fields, query)
+
+
+def _name(code: str) -> str:
+    """A form code as a GraphQL name's tail (codes may hold "-", names may not)."""
+    return code.replace("-", "_")
+
+
+def prefill_document(code: str) -> tuple[str, str]:
+    """The trusted document of a form (its operation name and text): one-stop software runs
+    `Prefill<CODE>` with `$subject`; every form's is the same but for the code, so a form a
+    steward creates is runnable in prod the moment it is saved."""
+    name = "Prefill" + _name(code)
+    text = (
+        f"# Generated from form {code}: the form prefilled for $subject, with provenance.\n"
+        f"query {name}($subject: ID!) {{\n"
+        f'  prefill(form: "{code}", subject: $subject) {{\n'
+        "    form\n    title\n    procedure\n    subject\n"
+        "    fields {\n      key\n      label\n      value\n      missing\n"
+        "      provenance {\n        registry\n"
+        "        recordVersion {\n          validFrom\n          recordedAt\n        }\n"
+        "      }\n    }\n  }\n}\n"
+    )
+    return name, text
 
 
 class FormCatalogue:
@@ -165,6 +189,10 @@ class FormCatalogue:
 
     def codes(self) -> list[str]:
         return sorted(self._forms)
+
+    def documents(self) -> dict[str, str]:
+        """Each form's trusted document text, by origin ("form <code>")."""
+        return {f"form {code}": prefill_document(code)[1] for code in self._forms}
 
 
 def value_at(data: Any, steps: tuple[Step, ...]) -> tuple[Any, dict[str, Any] | None]:

@@ -590,7 +590,7 @@ class PrefillPlan(Plan):
         subject = variables.get(self.variable)
         if not isinstance(subject, str) or set(variables) != {self.variable}:
             raise _Fallback
-        form = prefill_form(context, self.form_code)
+        form = await prefill_form(context, self.form_code)
         personal_id = validate_personal_id(subject)
         plan = self._form_plan(form)
         if plan is None:

@@ -38,6 +38,7 @@ from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.principal import Principal
 from gateway.quota.leases import LimitsUnavailable, agency_key, citizen_key, retry_after_seconds
+from gateway.trusted_documents import TrustedDocuments
 from lienthong.settings import Env, Settings
 from registries.routing import server_failed
 
@@ -71,7 +72,8 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
 
         self._services = services
         self._plans_enabled = settings.graphql_plans
-        self._plans: Plans | None = None  # compiled on first use: the services come later
+        # compiled on first use (the services come later), again when the documents change
+        self._plans: tuple[TrustedDocuments, Plans] | None = None
         super().__init__(
             schema,
             context_getter=context_getter,
@@ -113,9 +115,10 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         """The compiled plan of a trusted document's text, if it has one."""
         if not self._plans_enabled or query is None or not isinstance(self.schema, Schema):
             return None
-        if self._plans is None:
-            self._plans = Plans(self.schema, self.services.trusted)
-        return self._plans.get(query, operation_name)
+        trusted = self.services.trusted
+        if self._plans is None or self._plans[0] is not trusted:  # a form saved: new documents
+            self._plans = (trusted, Plans(self.schema, trusted))
+        return self._plans[1].get(query, operation_name)
 
     def has_plan(self, data: GraphQLRequestData) -> bool:
         """Whether a request, before admission, names a trusted document with a plan (by its
@@ -257,7 +260,9 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         # One resolution order for every caller (gateway.trusted_documents); in prod, agencies
         # and citizens run trusted documents only, stewards anything
         restricted = settings.env is Env.PROD and not principal.is_steward
-        query, operation_name, _ = services.trusted.resolve(persisted(data), restricted=restricted)
+        query, operation_name, _ = await services.catalogues.resolve(
+            persisted(data), restricted=restricted
+        )
 
         document_node = parse_limited(query, settings.graphql_max_tokens)
         shape = shape_of(document_node, operation_name, data.variables)

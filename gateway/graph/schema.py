@@ -309,18 +309,20 @@ def _province(province: Any) -> AdminUnit:
 
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
     context = context_of(info)
-    form = prefill_form(context, code)
+    form = await prefill_form(context, code)
     result = await info.schema.execute(
         form.query, variable_values={"subject": subject}, context_value=context
     )
     return prefilled(form, subject, result.data, list(result.errors or []))
 
 
-def prefill_form(context: GatewayContext, code: str) -> Form:
-    """The form a prefill names, if it serves the request's declared purpose."""
-    form = context.services.forms.get(code)
+async def prefill_form(context: GatewayContext, code: str) -> Form:
+    """The form a prefill names, if it serves the request's declared purpose: as in force at the
+    policy version the request decides on (or newer)."""
+    forms = (await context.services.catalogues.at_least(context.guard.policy_version)).forms
+    form = forms.get(code)
     if form is None:
-        known = ", ".join(context.services.forms.codes())
+        known = ", ".join(forms.codes())
         raise bad_user_input("form", f"form: no form {code!r} (known: {known})")
     if context.purpose != form.purpose:
         raise bad_user_input(

@@ -22,13 +22,14 @@ from fastapi import FastAPI
 from graphql import parse, print_ast
 
 from gateway.app import create_app
+from gateway.graph.forms import prefill_document
 from gateway.identity.dev_issuer import DevIssuer
-from lienthong.resources import OPERATIONS_DIR
+from lienthong.resources import FORMS_DIR, OPERATIONS_DIR
 from lienthong.settings import Env, Settings
 from tests import clients
 
 SUBJECT = {"subject": "048085000123"}  # a well-formed personal ID no registry row has
-PREFILL_TEXT = (OPERATIONS_DIR / "PrefillCT01.graphql").read_text(encoding="utf-8")
+PREFILL_TEXT = prefill_document("CT01")[1]  # generated from graphql/forms/CT01.yaml
 PREFILL_BODY = print_ast(parse(PREFILL_TEXT))
 # What a client's own printer may send: neither the file's text nor the manifest's body
 CLIENT_TEXT = PREFILL_BODY.replace("\n", " ,\n ").replace("  ", " ")
@@ -227,7 +228,10 @@ async def test_the_manifest_to_callers_with_a_token(gateway: Gateway) -> None:
     assert answers[1].json() == manifest  # for now every caller may run every document
     assert manifest["format"] == "apollo-persisted-query-manifest"
     assert manifest["version"] == 1
-    names = sorted(path.stem for path in OPERATIONS_DIR.glob("*.graphql"))
+    names = sorted(
+        [path.stem for path in OPERATIONS_DIR.glob("*.graphql")]
+        + ["Prefill" + path.stem for path in FORMS_DIR.glob("*.yaml")]
+    )
     assert [operation["name"] for operation in manifest["operations"]] == names
     prefill = next(o for o in manifest["operations"] if o["name"] == "PrefillCT01")
     assert prefill == {
@@ -239,12 +243,16 @@ async def test_the_manifest_to_callers_with_a_token(gateway: Gateway) -> None:
     assert {o["type"] for o in manifest["operations"]} == {"query", "mutation"}
 
     # every id runs alone, in prod, for an agency: sent without its variables, each document
-    # reaches the executor, which names the first variable missing
+    # reaches the executor, which names the first variable missing (a citizen's own reads need
+    # none: they run, and their fields are refused to anyone but the citizen)
     gateway.prod(True)
     try:
         for operation in manifest["operations"]:
             answer = await gateway.post({"documentId": f"sha256:{operation['id']}"})
-            assert answer["errors"][0]["message"].startswith("Variable '$"), answer
+            if operation["name"] in {"MyAccessLog", "MyConsents"}:
+                assert answer["errors"][0]["extensions"]["field"] == "citizen", answer
+            else:
+                assert answer["errors"][0]["message"].startswith("Variable '$"), answer
     finally:
         gateway.prod(False)
 

@@ -90,7 +90,7 @@ class FormOut(BaseModel):
     code: str
     title: str
     procedure: str
-    legal_reference: str | None
+    legal_reference: str | None = None
     purpose: str
     subject_type: str
     fields: list[dict[str, Any]]

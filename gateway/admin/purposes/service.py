@@ -1,5 +1,6 @@
 """The purpose catalogue, and the prefill form templates: the files of `graphql/forms/`, each
-overridden by the version a steward saved (kept with its history in `form_templates`).
+overridden by the version a steward saved (kept with its history in `form_templates`; read
+together by gateway.graph.catalogue.form_documents).
 
 A form is compiled against the schema before it is saved, so a template the gateway could not
 run is refused with the reason, never stored."""
@@ -10,7 +11,6 @@ import hashlib
 import json
 from typing import Any
 
-import yaml
 from graphql import GraphQLSchema
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +19,9 @@ from gateway.admin.history import current, for_change, keyset_page, versions
 from gateway.admin.http import require_match
 from gateway.admin.problems import bad_input, conflict, not_found
 from gateway.admin.purposes.models import FormIn, PurposeChange, PurposeIn
-from gateway.graph.forms import FormCatalogue, FormError, compile_form
+from gateway.graph.catalogue import CatalogueError, build_catalogue, form_documents
+from gateway.graph.forms import FormError, compile_form
 from gateway.policy.models import FormTemplate, Purpose
-from lienthong.resources import FORMS_DIR
 from registries.history import is_current, supersede
 
 WHAT = "purpose"
@@ -87,26 +87,6 @@ def form_etag(document: dict[str, Any]) -> str:
     return f'"{hashlib.sha256(canonical).hexdigest()[:16]}"'
 
 
-async def form_documents(*, session: AsyncSession) -> dict[str, tuple[dict[str, Any], str]]:
-    """Every form's template and where it comes from ("file" or "steward")."""
-    found: dict[str, tuple[dict[str, Any], str]] = {}
-    for path in sorted(FORMS_DIR.glob("*.yaml")):
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        found[str(document["code"])] = (document, "file")
-    rows = await session.execute(select(FormTemplate).where(is_current(FormTemplate)))
-    for template in rows.scalars():
-        found[template.code] = (dict(template.document), "steward")
-    return found
-
-
-async def form_catalogue(*, session: AsyncSession, schema: GraphQLSchema) -> FormCatalogue:
-    """What the gateway's `prefill` runs: every form compiled against the schema."""
-    documents = await form_documents(session=session)
-    return FormCatalogue(
-        [compile_form(document, schema, code) for code, (document, _) in documents.items()]
-    )
-
-
 async def get_form(*, session: AsyncSession, code: str) -> tuple[dict[str, Any], str]:
     found = (await form_documents(session=session)).get(code)
     if found is None:
@@ -138,6 +118,12 @@ async def save_form(
         compile_form(document, schema, code)
     except FormError as error:
         raise bad_input("fields", str(error)) from error
+    # With every other form, it must still build a catalogue (its document's name is its own)
+    others = {c: d for c, (d, _) in (await form_documents(session=session)).items()}
+    try:
+        build_catalogue(0, {**others, code: document}, schema)
+    except CatalogueError as error:
+        raise bad_input("code", str(error)) from error
     await supersede(
         session=session,
         model=FormTemplate,

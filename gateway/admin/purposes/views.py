@@ -9,6 +9,7 @@ from gateway.admin.problems import responses
 from gateway.admin.purposes import service
 from gateway.admin.purposes.models import FormIn, FormOut, PurposeChange, PurposeIn, PurposeOut
 from gateway.admin.types import FormPath, PurposePath
+from gateway.graph.catalogue import form_documents
 
 router = APIRouter(tags=["purposes and forms"])
 
@@ -74,7 +75,7 @@ def _form_out(code: str, document: dict[str, object], source: str) -> FormOut:
 @router.get("/forms", responses=responses())
 async def list_forms(*, admin: AdminDep) -> list[FormOut]:
     async with admin.transaction() as session:
-        documents = await service.form_documents(session=session)
+        documents = await form_documents(session=session)
     return [
         _form_out(code, document, source) for code, (document, source) in sorted(documents.items())
     ]
@@ -109,7 +110,8 @@ async def save_form(
             actor=steward.subject,
             if_match=if_match,
         )
-        catalogue = await service.form_catalogue(session=session, schema=admin.schema)
-    admin.services.forms = catalogue  # committed: this process's prefill uses it from now on
+    # Committed: this process runs the form (and its document) from now on, the others from
+    # their next request (the save moved the policy version: gateway.graph.catalogue)
+    await admin.services.catalogues.reload()
     response.headers["ETag"] = service.form_etag(document)
     return _form_out(code, document, "steward")

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from gateway import trusted_documents
 from gateway.errors import ErrorCode, GatewayError
+from gateway.graph.forms import FormCatalogue
 from gateway.graph.schema import build_schema
 from gateway.trusted_documents import (
     APQ_HASH,
@@ -361,7 +362,9 @@ def test_no_trusted_documents_match_nothing(tmp_path: Path) -> None:
 
 # The published documents, against the gateway's schema: every one, re-laid out at random with
 # comments, is itself to every caller, and its manifest entry runs by its id alone.
-PUBLISHED = TrustedDocuments.load(build_schema()._schema)
+GATEWAY_SCHEMA = build_schema()._schema
+FORMS = FormCatalogue.load(GATEWAY_SCHEMA)  # graphql/forms/: each form has its generated document
+PUBLISHED = TrustedDocuments.load(GATEWAY_SCHEMA, generated=FORMS.documents())
 WORD = re.compile(r"\w")
 IGNORED = st.one_of(
     st.sampled_from([" ", "\t", ",", "\n", "\r\n", "\r", "\ufeff", "  ", ", "]),
@@ -412,7 +415,9 @@ def test_every_published_document_runs_by_its_manifest_id() -> None:
     manifest = PUBLISHED.manifest()
     assert manifest["format"] == "apollo-persisted-query-manifest"
     names = {path.stem for path in OPERATIONS_DIR.glob("*.graphql")}
+    names |= {"Prefill" + code for code in FORMS.codes()}
     assert {operation["name"] for operation in manifest["operations"]} == names
+    assert {"PrefillCT01", "PrefillHKD01", "PrefillXD01", "MyAccessLog", "GrantConsent"} <= names
     for operation in manifest["operations"]:
         assert operation["id"] == sha256(operation["body"])
         assert print_ast(parse(operation["body"])) == operation["body"]

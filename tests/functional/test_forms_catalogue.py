@@ -1,0 +1,208 @@
+"""Forms and their trusted documents across processes: a form a steward saves through one
+gateway process is in force in another from that process's next request, without restart, in
+prod (trusted documents only), by hash, by name and on the compiled plans' path."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from gateway.app import create_app
+from gateway.identity.dev_issuer import DevIssuer
+from gateway.policy.service import load_policy_document
+from lienthong.resources import SAMPLE_POLICY
+from lienthong.settings import Env, Settings
+from registries.db import create_engine, session_factory
+from tests import clients, factories
+
+
+@dataclass
+class Process:
+    """One gateway process: its own app, caches and catalogue, on the shared database."""
+
+    app: FastAPI
+    http: httpx.AsyncClient
+    issuer: DevIssuer
+
+    def agency(self, purpose: str = "CT01") -> dict[str, str]:
+        return {**clients.agency(self.issuer), "X-Purpose": purpose}
+
+    async def graphql(self, body: dict[str, Any], purpose: str = "CT01") -> Any:
+        answer = await self.http.post("/graphql", json=body, headers=self.agency(purpose))
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    async def manifest(self) -> dict[str, dict[str, Any]]:
+        answer = await self.http.get("/graphql/documents", headers=self.agency())
+        assert answer.status_code == 200, answer.text
+        return {o["name"]: o for o in answer.json()["operations"]}
+
+    async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**clients.steward(self.issuer), **kwargs.pop("headers", {})}
+        return await self.http.request(method, "/admin" + path, headers=headers, **kwargs)
+
+
+@dataclass
+class World:
+    url: str
+    resident: str
+    a: Process
+    b: Process
+
+
+@pytest.fixture(scope="module")
+async def world(
+    committed_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    home = tmp_path_factory.mktemp("forms-home")
+    settings = Settings(database_url=committed_database_url, home=home, officer_required=False)
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            document = json.loads(Path(SAMPLE_POLICY).read_text(encoding="utf-8"))
+            await load_policy_document(session=session, document=document, actor="etl")
+            resident = await factories.make_resident(session, full_name="Trần Thị Mai")
+    finally:
+        await engine.dispose()
+    apps = [create_app(settings), create_app(settings)]
+    async with (
+        apps[0].router.lifespan_context(apps[0]),
+        apps[1].router.lifespan_context(apps[1]),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]), base_url="http://a") as a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[1]), base_url="http://b") as b,
+    ):
+        for app in apps:  # trusted documents only, for agencies
+            services = app.state.services
+            services.settings = services.settings.model_copy(update={"env": Env.PROD})
+        issuer = DevIssuer(settings)
+        yield World(
+            committed_database_url,
+            resident.personal_id,
+            Process(apps[0], a, issuer),
+            Process(apps[1], b, issuer),
+        )
+
+
+def _template(code_purpose: str, fields: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "title": "Tờ khai thử",
+        "procedure": "Thủ tục thử",
+        "purpose": code_purpose,
+        "subject_type": "Resident",
+        "fields": fields,
+    }
+
+
+def _values(answer: Any) -> dict[str, Any]:
+    assert "errors" not in answer, answer
+    return {f["key"]: f["value"] for f in answer["data"]["prefill"]["fields"]}
+
+
+async def test_a_new_form_runs_in_another_process_by_hash_and_by_name(world: World) -> None:
+    assert "PrefillTT01" not in await world.b.manifest()  # b has loaded its catalogue
+    unknown = await world.b.graphql(
+        {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
+    )
+    assert unknown["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+    fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
+    saved = await world.a.admin("PUT", "/forms/TT01", json=_template("CT01", fields))
+    assert saved.status_code == 200, saved.text
+
+    # b has not reloaded: its manifest, asked for, has the form's document
+    operation = (await world.b.manifest())["PrefillTT01"]
+    assert operation["id"] == hashlib.sha256(operation["body"].encode()).hexdigest()
+    assert 'prefill(form: "TT01", subject: $subject)' in operation["body"]
+    by_hash = await world.b.graphql(
+        {
+            "variables": {"subject": world.resident},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": operation["id"]}},
+        }
+    )
+    assert _values(by_hash) == {"ho_ten": "Trần Thị Mai"}
+    by_name = await world.a.graphql(
+        {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
+    )
+    assert _values(by_name) == {"ho_ten": "Trần Thị Mai"}
+
+
+async def test_a_second_new_form_is_found_on_first_use_without_the_manifest(world: World) -> None:
+    fields = [{"key": "ngay_sinh", "label": "Ngày sinh", "path": "birthDate"}]
+    saved = await world.a.admin("PUT", "/forms/TT02", json=_template("CT01", fields))
+    assert saved.status_code == 200, saved.text
+    answer = await world.b.graphql(
+        {"operationName": "PrefillTT02", "variables": {"subject": world.resident}}
+    )
+    assert list(_values(answer)) == ["ngay_sinh"]
+
+
+async def test_an_edited_form_is_answered_by_the_other_process_on_its_plan(
+    world: World,
+) -> None:
+    prefill = {"operationName": "PrefillCT01", "variables": {"subject": world.resident}}
+    before = _values(await world.b.graphql(prefill))  # b's plan and policy cache are warm
+    assert "ghi_chu_ho_ten" not in before
+    read = await world.a.admin("GET", "/forms/CT01")
+    template = {k: read.json()[k] for k in ("title", "procedure", "purpose", "subject_type",
+                                             "fields")}  # fmt: skip
+    template["fields"].append({"key": "ghi_chu_ho_ten", "label": "Họ tên", "path": "fullName"})
+    saved = await world.a.admin(
+        "PUT", "/forms/CT01", json=template, headers={"If-Match": read.headers["ETag"]}
+    )
+    assert saved.status_code == 200, saved.text
+    after = _values(await world.b.graphql(prefill))
+    assert after["ghi_chu_ho_ten"] == "Trần Thị Mai"
+    assert set(after) == set(before) | {"ghi_chu_ho_ten"}
+    plans = world.b.app.state.services.metrics.plans
+    assert plans.labels("PrefillCT01", "plan")._value.get() >= 1
+
+
+async def test_a_form_whose_document_name_is_taken_is_refused(world: World) -> None:
+    fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
+    first = await world.a.admin("PUT", "/forms/TT_03", json=_template("CT01", fields))
+    assert first.status_code == 200, first.text
+    clash = await world.a.admin("PUT", "/forms/TT-03", json=_template("CT01", fields))
+    body = clients.problem(clash, 422, "BAD_USER_INPUT")
+    assert body["argument"] == "code", body
+    assert "PrefillTT_03" in body["detail"]
+    assert (await world.a.admin("GET", "/forms/TT-03")).status_code == 404
+
+
+async def test_a_catalogue_that_does_not_build_leaves_the_last_good_one(world: World) -> None:
+    """A template the schema no longer fits (written past the admin API, as a deployment's
+    schema change would leave one): processes keep the forms and documents they run."""
+    engine = create_engine(
+        Settings(database_url=world.url, home=Path("/nonexistent")), pool_size=1
+    )
+    try:
+        async with session_factory(engine).begin() as session:
+            bad = _template("CT01", [{"key": "x", "label": "X", "path": "shoeSize"}])
+            await session.execute(
+                text(
+                    "INSERT INTO form_templates (code, document, changed_by) "
+                    "VALUES ('BAD1', CAST(:document AS jsonb), 'test')"
+                ),
+                {"document": json.dumps({"code": "BAD1", **bad})},
+            )
+    finally:
+        await engine.dispose()
+    manifest = await world.b.manifest()
+    assert "PrefillBAD1" not in manifest
+    # labelled with the version that failed: not tried again before the next change
+    catalogues = world.b.app.state.services.catalogues
+    failed = catalogues.current
+    assert (await catalogues.moved()) is failed
+    assert "PrefillTT01" in manifest
+    answer = await world.b.graphql(
+        {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
+    )
+    assert _values(answer) == {"ho_ten": "Trần Thị Mai"}
