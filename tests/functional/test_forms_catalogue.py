@@ -64,11 +64,11 @@ async def world(
     committed_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
     home = tmp_path_factory.mktemp("forms-home")
+    document = json.loads(SAMPLE_POLICY.read_text(encoding="utf-8"))
     settings = Settings(database_url=committed_database_url, home=home, officer_required=False)
     engine = create_engine(settings, pool_size=1)
     try:
         async with session_factory(engine).begin() as session:
-            document = json.loads(Path(SAMPLE_POLICY).read_text(encoding="utf-8"))
             await load_policy_document(session=session, document=document, actor="etl")
             resident = await factories.make_resident(session, full_name="Trần Thị Mai")
     finally:
@@ -180,9 +180,7 @@ async def test_a_form_whose_document_name_is_taken_is_refused(world: World) -> N
 async def test_a_catalogue_that_does_not_build_leaves_the_last_good_one(world: World) -> None:
     """A template the schema no longer fits (written past the admin API, as a deployment's
     schema change would leave one): processes keep the forms and documents they run."""
-    engine = create_engine(
-        Settings(database_url=world.url, home=Path("/nonexistent")), pool_size=1
-    )
+    engine = create_engine(Settings(database_url=world.url, home=Path("/nonexistent")), pool_size=1)
     try:
         async with session_factory(engine).begin() as session:
             bad = _template("CT01", [{"key": "x", "label": "X", "path": "shoeSize"}])
