@@ -287,3 +287,27 @@ async def test_an_expired_token_gets_no_manifest(gateway: Gateway) -> None:
         "/graphql/documents", headers={"Authorization": f"Bearer {token}"}
     )
     assert answer.status_code == 401
+
+
+async def test_citizens_and_reference_lookups_have_documents_in_prod(gateway: Gateway) -> None:
+    """What citizens' software and address pickers run in prod, where only trusted documents
+    run for them: the citizen's own reads and consents, and public reference data."""
+    citizen = clients.citizen(gateway.issuer, SUBJECT["subject"])
+    gateway.prod(True)
+    try:
+        consents = await gateway.post({"operationName": "MyConsents"}, citizen)
+        assert consents == {"data": {"myConsents": []}}
+        log = await gateway.post(
+            {"operationName": "MyAccessLog", "variables": {"first": 5}}, citizen
+        )
+        assert log["data"]["myAccessLog"]["pageInfo"] == {"endCursor": None, "hasNextPage": False}
+        ad_hoc = await gateway.post({"query": "{ myConsents { id } }"}, citizen)
+        assert ad_hoc["errors"][0]["extensions"]["code"] == "OPERATION_NOT_ALLOWED"
+        unit = await gateway.post(
+            {"operationName": "AdminUnit", "variables": {"code": "48"}},
+            clients.agency(gateway.issuer),  # no X-Purpose: reference data is public
+        )
+        assert unit["data"]["adminUnit"]["code"] == "48"
+        assert unit["data"]["adminUnit"]["level"] == "province"
+    finally:
+        gateway.prod(False)
