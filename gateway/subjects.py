@@ -47,6 +47,7 @@ class SubjectKind:
     name: str  # the GraphQL type, and the policy's `type`
     audit_name: str  # the access log's subject_type
     registry: str  # the registry table, also named in a prefill's provenance
+    domain: str  # the registry whose stewards decide who sees it (STEWARDED_DOMAINS)
     model: type[Any]
     key_attribute: str  # the business key on the registry record
     key_field: str  # the GraphQL field (and root argument) carrying the key
@@ -65,6 +66,7 @@ SUBJECT_KINDS: dict[str, SubjectKind] = {
             name="Resident",
             audit_name="resident",
             registry="residents",
+            domain="population",
             model=Resident,
             key_attribute="personal_id",
             key_field="id",
@@ -78,6 +80,7 @@ SUBJECT_KINDS: dict[str, SubjectKind] = {
             name="Household",
             audit_name="household",
             registry="households",
+            domain="population",
             model=Household,
             key_attribute="household_id",
             key_field="id",
@@ -91,6 +94,7 @@ SUBJECT_KINDS: dict[str, SubjectKind] = {
             name="Enterprise",
             audit_name="enterprise",
             registry="enterprises",
+            domain="enterprise",
             model=Enterprise,
             key_attribute="enterprise_code",
             key_field="code",
@@ -104,6 +108,7 @@ SUBJECT_KINDS: dict[str, SubjectKind] = {
             name="Parcel",
             audit_name="parcel",
             registry="parcels",
+            domain="land",
             model=Parcel,
             key_attribute="parcel_id",
             key_field="id",
@@ -154,6 +159,8 @@ RELATIONS: dict[str, Relation] = {
         Relation("Parcel", "rights", "Parcel.rights.holder", ("Resident", "Enterprise"), many=True),
     )
 }
+# The registries stewards are scoped to (role `steward:<domain>`): who decides access to data
+STEWARDED_DOMAINS = frozenset(kind.domain for kind in SUBJECT_KINDS.values())
 # The access log's names of subject kinds, and the pattern the admin API checks them with.
 SUBJECT_TYPE_PATTERN = rf"^({'|'.join(SUBJECT_KINDS)})$"
 CONSENTING = frozenset(name for name, kind in SUBJECT_KINDS.items() if kind.consenting)

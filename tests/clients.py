@@ -11,6 +11,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
+from gateway.subjects import STEWARDED_DOMAINS
 from lienthong.settings import Settings
 
 PROBLEM = "application/problem+json"
@@ -27,9 +28,16 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def steward(issuer: DevIssuer, name: str = "steward-lan") -> dict[str, str]:
+# A steward of every registry and the platform's administrator: what a test's stewards hold
+# unless the test is about scope (gateway.admin.approvals)
+EVERY_SCOPE = ("steward", *(f"steward:{d}" for d in sorted(STEWARDED_DOMAINS)), "admin")
+
+
+def steward(
+    issuer: DevIssuer, name: str = "steward-lan", roles: tuple[str, ...] = EVERY_SCOPE
+) -> dict[str, str]:
     """A steward's headers, the steward named by the token's `sub`."""
-    token = issuer.mint(agency="steward-console", roles=("steward",), extra_claims={"sub": name})
+    token = issuer.mint(agency="steward-console", roles=roles, extra_claims={"sub": name})
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -60,8 +68,10 @@ class Caller:
         self.http = http
         self.issuer = issuer
 
-    def steward(self, name: str = "steward-lan") -> dict[str, str]:
-        return steward(self.issuer, name)
+    def steward(
+        self, name: str = "steward-lan", roles: tuple[str, ...] = EVERY_SCOPE
+    ) -> dict[str, str]:
+        return steward(self.issuer, name, roles)
 
     def agency(self, client_id: str = "motcua-danang") -> dict[str, str]:
         return agency(self.issuer, client_id)

@@ -43,6 +43,9 @@ class Agency(Versioned, Base):
     kind: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, default="active")
     changed_by: Mapped[str | None] = mapped_column(Text)  # the steward who made this version
+    # A provincial agency's province (2-digit code): its stewards may decide for it
+    # (role steward:<domain>:<pp>); None for a national agency.
+    province: Mapped[str | None] = mapped_column(Text)
 
 
 class Purpose(Versioned, Base):
@@ -86,6 +89,33 @@ class Agreement(Versioned, Base):
     approved_by: Mapped[str | None] = mapped_column(Text)
     changed_by: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)  # why it was rejected or suspended
+
+
+DOCUMENT_STATUSES = ("submitted", "approved", "rejected", "suspended", "revoked")
+
+
+class AgencyDocument(Versioned, Base):
+    """A GraphQL document one agency may run for one purpose, checked against the schema and
+    its agreements when proposed and approved by stewards of every registry it reaches."""
+
+    __tablename__ = "agency_documents"
+    __table_args__ = (
+        *history_table_args("agency_documents", "document_id"),
+        CheckConstraint(f"status IN {DOCUMENT_STATUSES}", name="status"),
+        Index("ix_agency_documents_agency", "agency"),
+    )
+
+    document_id: Mapped[str] = mapped_column(Text)  # "<agency>/<operation name>"
+    agency: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)  # the operation's name
+    text: Mapped[str] = mapped_column(Text)  # as proposed (what runs)
+    reaches: Mapped[list[str]] = mapped_column(ARRAY(Text))  # the subject types it reads
+    status: Mapped[str] = mapped_column(Text, default="submitted")
+    approvals: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)  # scope -> steward
+    created_by: Mapped[str] = mapped_column(Text)  # who proposed this text
+    changed_by: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # why rejected, suspended or revoked
 
 
 class Consent(Versioned, Base):

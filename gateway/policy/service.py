@@ -180,6 +180,14 @@ async def agency_status(*, session: AsyncSession, agency: str) -> str | None:
     return found.scalar_one_or_none()
 
 
+async def agency_province(*, session: AsyncSession, agency: str) -> str | None:
+    """A provincial agency's province (2-digit code); None for a national or unknown one."""
+    found = await session.execute(
+        select(Agency.province).where(Agency.client_id == agency, is_current(Agency))
+    )
+    return found.scalar_one_or_none()
+
+
 async def consent_records(*, session: AsyncSession, subject_id: str) -> list[Consent]:
     """A citizen's consents as they stand now (revoked ones included), newest first."""
     rows = await session.execute(

@@ -20,6 +20,7 @@ from schemathesis.generation.case import Case
 
 from gateway.identity.dev_issuer import DevIssuer
 from lienthong.settings import Settings
+from tests import clients
 from tests.net import LIENTHONG, lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def server(
 def test_no_request_makes_a_server_error(server: tuple[str, Settings]) -> None:
     base, app_settings = server
     token = DevIssuer(app_settings).mint(
-        agency="steward-console", roles=("steward",), extra_claims={"sub": "steward-fuzz"}
+        agency="steward-console", roles=clients.EVERY_SCOPE, extra_claims={"sub": "steward-fuzz"}
     )
     headers = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_url(f"{base}/admin/openapi.json")

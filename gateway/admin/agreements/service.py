@@ -16,12 +16,16 @@ from graphql import GraphQLSchema
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.admin import approvals
 from gateway.admin.agreements.models import AgreementIn, AgreementTerms
+from gateway.admin.approvals import domains_of
 from gateway.admin.history import current, for_change, keyset_page, versions
-from gateway.admin.problems import bad_input, conflict, forbidden
+from gateway.admin.problems import bad_input, conflict
 from gateway.admin.schema_rules import check_fields, check_relations
 from gateway.graph.masking import MASKS
+from gateway.identity.principal import Principal
 from gateway.policy.models import Agency, Agreement, Purpose
+from gateway.policy.service import agency_province
 from registries.history import is_current, supersede
 
 WHAT = "agreement"
@@ -206,11 +210,14 @@ async def transition(
     session: AsyncSession,
     agreement_id: str,
     action: str,
-    actor: str,
+    decider: Principal,
     note: str | None,
     if_match: str | None,
 ) -> Agreement:
+    """A step of the agreement's life; approving and rejecting are decisions: four-eyes, by a
+    steward of the registry the agreement opens (gateway.admin.approvals)."""
     step = TRANSITIONS[action]
+    actor = decider.subject
     found = await for_change(
         session=session,
         model=Agreement,
@@ -227,12 +234,14 @@ async def transition(
         raise bad_input("note", f"say why you {action} it")
     if step.four_eyes:
         history = await agreement_versions(session=session, agreement_id=agreement_id)
-        if actor in authors(history):
-            raise forbidden(
-                f"four-eyes: {actor} drafted or submitted this agreement; another steward must "
-                f"{action} it",
-                "four_eyes",
-            )
+        needs = domains_of([found.subject_type])
+        province = await agency_province(session=session, agency=found.agency)
+        if action == "approve":
+            approvals.approve(decider, authors=authors(history), needs=needs, approvals={},
+                              province=province, what=WHAT)  # fmt: skip
+        else:
+            approvals.may_reject(decider, authors=authors(history), needs=needs,
+                                 province=province, what=WHAT)  # fmt: skip
     values: dict[str, Any] = {"status": step.to, "changed_by": actor, "note": note}
     if action == "approve":
         values["approved_by"] = actor

@@ -89,7 +89,7 @@ async def _transition(
             session=session,
             agreement_id=agreement_id,
             action=action,
-            actor=steward.subject,
+            decider=steward,
             note=note,
             if_match=if_match,
         )
