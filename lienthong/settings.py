@@ -9,12 +9,23 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lienthong import resources
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_PORT = 54329
 EMBEDDED_DATABASE = "lienthong"
 EMBEDDED_SUPERUSER = "postgres"
 # What a database URL may start with: libpq's two spellings, or SQLAlchemy's with a driver.
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+")
+
+
+def default_home() -> Path:
+    """In a checkout (or an editable install), the repository's `.lienthong/`; installed from a
+    wheel (the package under site-packages, which is no place for state), `.lienthong/` of the
+    working directory. Deployments set `LIENTHONG_HOME` (docs/deploy.md)."""
+    if resources.SHARE == resources.CHECKOUT:
+        return PROJECT_ROOT / ".lienthong"
+    return Path.cwd() / ".lienthong"
 
 
 class Env(StrEnum):
@@ -34,8 +45,9 @@ class Settings(BaseSettings):
 
     env: Env = Env.DEV
     home: Path = Field(
-        default=PROJECT_ROOT / ".lienthong",
-        description="State directory: embedded cluster, dev issuer keys, caches.",
+        default_factory=default_home,
+        description="State directory: embedded cluster, dev issuer keys, caches; by default "
+        "the checkout's `.lienthong/`, or, installed from a wheel, the working directory's.",
     )
     database_url: str = Field(
         default="",
@@ -68,7 +80,16 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="The gateway's external URL; the dev issuer's `iss` is under it.",
     )
-    keycloak_url: str = ""
+    keycloak_url: str = Field(
+        default="",
+        description="Keycloak's public URL, as clients reach it: tokens' `iss` is its realm URL.",
+    )
+    keycloak_internal_url: str = Field(
+        default="",
+        description="Where the gateway itself reaches Keycloak (discovery, keys, introspection) "
+        "when the public URL does not resolve from inside its network (a container, a pod); "
+        "empty: the public URL.",
+    )
     keycloak_realm: str = "lienthong"
     keycloak_audience: str = "lienthong-gateway"
     keycloak_admin_client_id: str = Field(
@@ -230,6 +251,12 @@ class Settings(BaseSettings):
         """`iss` of accepted tokens: Keycloak's realm URL, or the dev issuer's on the gateway."""
         base = self.keycloak_url if self.auth_mode is AuthMode.KEYCLOAK else self.public_url
         return f"{base.rstrip('/')}/realms/{self.keycloak_realm}"
+
+    @property
+    def keycloak_server_url(self) -> str:
+        """The base URL the gateway fetches Keycloak's realm documents from: the internal URL,
+        else the public one. Tokens' `iss` stays the public one (`token_issuer`)."""
+        return self.keycloak_internal_url or self.keycloak_url
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -16,10 +16,12 @@ from lienthong.settings import Settings
 def openid_client(
     settings: Settings, *, client_id: str | None = None, secret: str | None = None
 ) -> KeycloakOpenID:
+    """The realm's OpenID endpoints at the URL the gateway reaches Keycloak by (the internal
+    one when set: `Settings.keycloak_server_url`)."""
     if not settings.keycloak_url:
         raise AuthenticationError("LIENTHONG_KEYCLOAK_URL is not set")
     return KeycloakOpenID(
-        server_url=settings.keycloak_url.rstrip("/") + "/",
+        server_url=settings.keycloak_server_url.rstrip("/") + "/",
         realm_name=settings.keycloak_realm,
         client_id=client_id or settings.keycloak_audience,
         client_secret_key=secret,

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from lienthong.settings import AuthMode, Env, Settings
+from lienthong import resources
+from lienthong.settings import PROJECT_ROOT, AuthMode, Env, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +73,37 @@ def test_replica_urls_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch
 def test_a_replica_url_that_is_not_postgresql_is_refused() -> None:
     with pytest.raises(ValidationError, match="LIENTHONG_DATABASE_REPLICA_URLS"):
         Settings(database_replica_urls="postgresql://a/x,mysql://b/y")
+
+
+def test_home_is_the_checkouts_state_directory_in_a_checkout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # wherever the command runs from
+    assert resources.SHARE == resources.CHECKOUT  # the tests run from the checkout
+    assert Settings().home == PROJECT_ROOT / ".lienthong"
+
+
+def test_installed_home_is_under_the_working_directory_not_site_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Installed from a wheel, the package's files are under site-packages' lienthong/share/
+    (lienthong/resources.py): state goes to the working directory's `.lienthong/`."""
+    monkeypatch.setattr(resources, "SHARE", resources.INSTALLED)
+    monkeypatch.chdir(tmp_path)
+    assert Settings().home == tmp_path / ".lienthong"
+    monkeypatch.setenv("LIENTHONG_HOME", "/var/lib/lienthong")
+    assert Settings().home == Path("/var/lib/lienthong")
+
+
+def test_keycloak_is_fetched_at_the_internal_url_when_one_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LIENTHONG_ENV", "prod")
+    monkeypatch.setenv("LIENTHONG_KEYCLOAK_URL", "http://localhost:8080")
+    public = Settings()
+    assert public.keycloak_server_url == "http://localhost:8080"
+    monkeypatch.setenv("LIENTHONG_KEYCLOAK_INTERNAL_URL", "http://keycloak:8080")
+    inside = Settings()
+    assert inside.keycloak_server_url == "http://keycloak:8080"
+    # tokens keep the issuer clients see
+    assert inside.token_issuer == public.token_issuer == "http://localhost:8080/realms/lienthong"
