@@ -10,14 +10,20 @@ files, OPA beside the gateway) is checked here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from compose_spec import PyCompose
 from kubernetes_validate import utils as kubernetes
+
+from lienthong.resources import SHARED
 
 ROOT = Path(__file__).resolve().parents[3]
 INFRA = ROOT / "infra"
@@ -102,10 +108,111 @@ def test_the_gateway_runs_with_an_opa_sidecar_and_reads_from_the_replicas() -> N
     assert config == (INFRA / "opa" / "config.yaml").read_text(encoding="utf-8")
     bundle = yaml.safe_load(config)
     assert bundle["bundles"]["lienthong"]["resource"] == "/bundles/lienthong.tar.gz"
-    assert bundle["services"]["lienthong"]["url"] == "http://lienthong-gateway:8000"
     for container in containers.values():
         assert container["resources"]["requests"]["cpu"]
         assert container["resources"]["limits"]["memory"]
+
+
+def test_opa_pulls_the_bundle_from_its_own_pods_gateway_over_loopback() -> None:
+    """Not through the Service: it routes only to ready pods, and a gateway is ready only once
+    its OPA has the bundle (the first deploy would wait for ever)."""
+    bundle = yaml.safe_load((INFRA / "opa" / "config.yaml").read_text(encoding="utf-8"))
+    url = urlsplit(bundle["services"]["lienthong"]["url"])
+    assert url.hostname == "127.0.0.1"
+    gateway = _containers(_one("Deployment", "lienthong-gateway"))["gateway"]
+    (port,) = [p["containerPort"] for p in gateway["ports"] if p["name"] == "http"]
+    assert url.port == port
+    args = gateway["args"]
+    assert args[args.index("--port") + 1] == str(port)
+    assert args[args.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - loopback included
+    # the readiness probe is the one that waits for OPA; liveness does not (no restart loop)
+    assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    opa = _containers(_one("Deployment", "lienthong-gateway"))["opa"]
+    assert opa["readinessProbe"]["httpGet"]["path"] == "/health?bundles"
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_the_gateway_reads_keycloak_inside_and_checks_the_public_issuer() -> None:
+    env = _env(_containers(_one("Deployment", "lienthong-gateway"))["gateway"])
+    keycloak = _one("Keycloak", "keycloak")["spec"]
+    # the public URL, the issuer's base, is the one Keycloak names whatever the way in
+    assert env["LIENTHONG_KEYCLOAK_URL"] == keycloak["hostname"]["hostname"]
+    assert keycloak["hostname"]["hostname"].startswith("https://")
+    internal = urlsplit(env["LIENTHONG_KEYCLOAK_INTERNAL_URL"])
+    # the operator's Service for the Keycloak named `keycloak`, on its HTTP port
+    assert internal.hostname == f"{_one('Keycloak', 'keycloak')['metadata']['name']}-service"
+    assert keycloak["http"]["httpEnabled"] is True
+    assert internal.port == keycloak["http"]["httpPort"]
+    # only the gateway reaches that port
+    policies = _policies_for(KEYCLOAK)
+    assert any(_admits(p, GATEWAY, internal.port) for p in policies)
+    assert not any(_admits(p, ETL, internal.port) for p in policies)
+    egress = _one("NetworkPolicy", "lienthong-gateway")["spec"]["egress"]
+    assert any(
+        {"protocol": "TCP", "port": internal.port} in rule["ports"]
+        and any(t.get("podSelector", {}).get("matchLabels") == KEYCLOAK for t in rule["to"])
+        for rule in egress
+    )
+
+
+def test_the_ingress_serves_the_public_paths_over_tls() -> None:
+    ingress = _one("Ingress", "lienthong-gateway")["spec"]
+    env = _env(_containers(_one("Deployment", "lienthong-gateway"))["gateway"])
+    public = urlsplit(env["LIENTHONG_PUBLIC_URL"])
+    assert public.scheme == "https"
+    (tls,) = ingress["tls"]
+    assert tls["hosts"] == [public.hostname]
+    assert tls["secretName"]
+    (rule,) = ingress["rules"]
+    assert rule["host"] == public.hostname
+    paths = {p["path"]: p for p in rule["http"]["paths"]}
+    assert set(paths) == {"/graphql", "/admin"}  # not /metrics, /readyz, /healthz, /bundles
+    service = _one("Service", "lienthong-gateway")
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    for path in paths.values():
+        assert path["pathType"] == "Prefix"
+        assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+        assert path["backend"]["service"]["port"]["name"] in ports
+    # the controller named by the class is the one the gateway's NetworkPolicy admits
+    assert ingress["ingressClassName"] == "nginx"
+    sources = [
+        s["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for r in _one("NetworkPolicy", "lienthong-gateway")["spec"]["ingress"]
+        for s in r["from"]
+        if "namespaceSelector" in s
+    ]
+    assert "ingress-nginx" in sources
+
+
+def test_migrations_run_as_a_job_of_their_own_with_the_gateways_image() -> None:
+    """A first deploy needs the schema before any gateway can start, and the ETL Job waits for
+    source files that may not exist yet: the migrations must not depend on it."""
+    job = _one("Job", "lienthong-migrate")
+    (migrate,) = _containers(job).values()
+    assert migrate["args"] == ["db", "migrate"]
+    images = {
+        c["image"]
+        for workload in [job, _one("Job", "lienthong-etl"), _one("Deployment", "lienthong-gateway")]
+        for name, c in _containers(workload).items()
+        if name != "opa"
+    }
+    assert len(images) == 1, images  # one release: one image for all of them
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert any(_admits(p, labels, 5432) for p in _policies_for(DATABASE))
+    assert any(
+        rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+        for policy in _policies_for(labels)
+        for rule in policy["spec"].get("egress", [])
+    )
+
+
+def test_no_other_pod_reaches_the_gateway_directly() -> None:
+    """The bundle is pulled over loopback: gateway pods need not reach each other."""
+    assert not any(_admits(p, GATEWAY, 8000) for p in _policies_for(GATEWAY))
 
 
 def test_the_service_and_autoscaler_point_at_the_gateway() -> None:
@@ -232,9 +339,115 @@ def test_compose_wiring() -> None:
     gateway = services["lienthong-gateway"]
     assert gateway["environment"]["LIENTHONG_OPA_URL"] == "http://127.0.0.1:8181"
     bundle = yaml.safe_load((INFRA / "opa" / "config.yaml").read_text(encoding="utf-8"))
-    assert bundle["services"]["lienthong"]["url"].startswith("http://lienthong-gateway:8000")
+    bundle_url = urlsplit(bundle["services"]["lienthong"]["url"])
+    assert bundle_url.hostname == "127.0.0.1"  # the gateway's namespace, shared
+    command = gateway["command"]
+    assert command[command.index("--port") + 1] == str(bundle_url.port)
     assert gateway["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     etl = services["etl"]
     assert etl["profiles"] == ["etl"] and etl["restart"] == "no"  # a one-off job
     dockerfile = ROOT / services["migrate"]["build"]["dockerfile"]
     assert dockerfile.exists()
+
+
+def test_compose_gateway_reads_keycloak_by_its_service_name() -> None:
+    """Inside the gateway's container localhost is the container: the keys are read at the
+    Keycloak service's name, and tokens keep the public issuer Keycloak is told to name."""
+    services = _compose()["services"]
+    env = services["lienthong-gateway"]["environment"]
+    internal = urlsplit(env["LIENTHONG_KEYCLOAK_INTERNAL_URL"])
+    assert internal.hostname == "keycloak" and "keycloak" in services
+    command = services["keycloak"]["command"]
+    assert f"--http-port={internal.port}" in command
+    keycloak_env = services["keycloak"]["environment"]
+    assert env["LIENTHONG_KEYCLOAK_URL"] == keycloak_env["KC_HOSTNAME"]
+    assert keycloak_env["KC_HEALTH_ENABLED"] == "true"
+    assert "/health/ready" in " ".join(services["keycloak"]["healthcheck"]["test"])
+    assert services["lienthong-gateway"]["depends_on"]["keycloak"]["condition"] == (
+        "service_healthy"
+    )
+
+
+DOCKERFILE = INFRA / "compose" / "gateway.Dockerfile"
+
+
+def _stages() -> list[list[tuple[str, list[str]]]]:
+    """The Dockerfile's stages, each a list of (instruction, arguments), continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    stages: list[list[tuple[str, list[str]]]] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        instruction, *arguments = line.split()
+        if instruction.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((instruction.upper(), arguments))
+    return stages
+
+
+def build_stage_sources() -> list[str]:
+    """What the Dockerfile's first stage copies from the build context (the wheel's inputs)."""
+    return [
+        source
+        for instruction, arguments in _stages()[0]
+        if instruction == "COPY"
+        for source in arguments[:-1]
+    ]
+
+
+def test_the_image_is_built_from_the_wheel_with_its_shared_files() -> None:
+    build, runtime = _stages()
+    sources = build_stage_sources()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    for needed in ["pyproject.toml", "setup.py", "README.md", *[p.rstrip("*") for p in packages]]:
+        assert needed in sources, f"the wheel stage does not copy {needed}"
+    for shared in SHARED:  # lienthong/resources.py: what setup.py puts under lienthong/share/
+        assert any(shared == s or shared.startswith(s + "/") for s in sources), shared
+    for source in sources:
+        assert (ROOT / source).exists(), source
+    assert any(i == "RUN" and "pip wheel" in " ".join(a) and "--no-deps" in a for i, a in build)
+    # the image: the wheel alone, nothing of the checkout
+    copies = [a for i, a in runtime if i == "COPY"]
+    assert copies and all(a[0] == "--from=wheel" for a in copies)
+    installs = [" ".join(a) for i, a in runtime if i == "RUN" and "pip install" in " ".join(a)]
+    assert installs and all(".whl" in command for command in installs)
+    entry = dict(runtime)
+    assert entry["ENTRYPOINT"] == ['["lienthong"]']
+    assert entry["USER"] == ["lienthong"]
+    assert entry["ENV"] == ["LIENTHONG_HOME=/var/lib/lienthong"]
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Whether a .dockerignore excludes `path`: the last pattern matching it or one of its
+    parent folders decides."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    verdict = False
+    for raw in patterns:
+        negated = raw.startswith("!")
+        pattern = raw.removeprefix("!")
+        matches = [
+            fnmatch.fnmatchcase(prefix, pattern)
+            or (pattern.startswith("**/") and fnmatch.fnmatchcase(prefix.split("/")[-1],
+                                                                   pattern[3:]))
+            for prefix in prefixes
+        ]  # fmt: skip
+        if any(matches):
+            verdict = not negated
+    return verdict
+
+
+def test_the_build_context_sends_what_the_dockerfile_copies_and_little_else() -> None:
+    ignore = DOCKERFILE.with_name(DOCKERFILE.name + ".dockerignore")
+    patterns = [
+        line.strip()
+        for line in ignore.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for source in build_stage_sources():
+        assert not _ignored(source, patterns), f"{source} is copied but not sent"
+    heavy = [".venv", ".lienthong/pg", "tests/oidc/node_modules", ".git",
+             "gateway/graphiql/static/graphiql.js", "lienthong/__pycache__/x.pyc"]  # fmt: skip
+    for path in heavy:
+        assert _ignored(path, patterns), path
