@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import regorus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +18,7 @@ from gateway.policy.engine import Decision, DecisionRequest, PolicyUnavailable, 
 from gateway.policy.explain import explain
 from gateway.policy.opa import OpaEngine
 from lienthong.resources import POLICIES_DIR
+from tests.opa import opa_stand_in
 from tests.unit.gateway.policy.decision_table import (
     CITIZEN,
     NOW,
@@ -58,38 +55,9 @@ async def test_embedded_engine(row: Row) -> None:
 
 @pytest.fixture(scope="module")
 def opa_url() -> Iterator[str]:
-    """OPA's Data API on loopback: POST /v1/data/lienthong/authz/decision (or `verdicts`) →
-    {"result": …}.
-    The OPA binary cannot be installed here; this stand-in evaluates the same Rego with the
-    interpreter (the embedded adapter decides with the compiled program)."""
-    policies = [(path.name, path.read_text(encoding="utf-8")) for path in policy_files()]
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            rule = self.path.removeprefix("/v1/data/").replace("/", ".")
-            if rule not in ("lienthong.authz.decision", "lienthong.authz.verdicts"):
-                payload = json.dumps({}).encode()  # OPA answers {} for an undefined path
-            else:
-                interpreter = regorus.Engine()  # regorus engines stay on their own thread
-                for name, source in policies:
-                    interpreter.add_policy(name, source)
-                interpreter.set_input_json(json.dumps(body["input"]))
-                result = json.loads(interpreter.eval_rule_as_json(f"data.{rule}"))
-                payload = json.dumps({"result": result}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *_args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    """OPA's Data API on loopback (tests/opa.py), with the policy files loaded."""
+    with opa_stand_in(policies=policy_files()) as opa:
+        yield opa.url
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
