@@ -1,6 +1,7 @@
-"""Trusted documents: the GraphQL operations published in `graphql/operations/*.graphql` and
-the one generated for each prefill form (gateway.graph.catalogue), and how a request names the
-document it runs (persisted documents as clients send them).
+"""Trusted documents: the GraphQL operations published in `graphql/operations/*.graphql`, the
+one generated for each prefill form, and each agency's own approved documents (all loaded by
+gateway.graph.catalogue), and how a request names the document it runs (persisted documents as
+clients send them).
 
 Each file holds exactly one named operation. Documents are parsed and validated against the
 schema once, when the set is built (at start-up, and when a form is saved), so the hot path
@@ -15,6 +16,9 @@ Invariants:
   text a client sent that normalised to it (remembered, at most `REMEMBERED_HASHES` of them, the
   least recently used forgotten first). A hash names a text, never a caller's choice of document:
   it is only ever remembered for the very text it is the SHA-256 of;
+- an agency's own document (`scope`) is known to that agency only: by name, hash or text any
+  other caller resolves it as if it did not exist, and only that agency's manifest lists it; a
+  name is everyone's or one agency's, never both;
 - `resolve` is the one resolution order, the same in dev and prod, for every caller; only its
   last step (a text that is no trusted document) depends on whether the caller is restricted
   (in prod, agencies and citizens: trusted documents only; stewards may run anything).
@@ -40,11 +44,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import structlog
 from graphql import (
     DocumentNode,
     GraphQLError,
@@ -59,6 +65,8 @@ from graphql.language import Lexer, TokenKind
 
 from gateway.errors import ErrorCode, GatewayError
 from lienthong.resources import OPERATIONS_DIR
+
+log = structlog.get_logger(__name__)
 
 # Client hashes remembered for the documents their texts normalised to. A hash costs about 150
 # bytes: 4,096 of them are well under a megabyte per process. Each process remembers its own:
@@ -78,6 +86,22 @@ NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # the message Apollo's clients (we
 
 
 @dataclass(frozen=True)
+class AgencyScope:
+    """An agency document's terms: only `agency` runs it, only for `purpose`, and only while
+    every agreement it relies on is in force (`valid_from` to `valid_to`, None: open)."""
+
+    agency: str
+    purpose: str
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+    def in_force(self, now: datetime) -> bool:
+        return (self.valid_from is None or self.valid_from <= now) and (
+            self.valid_to is None or now < self.valid_to
+        )
+
+
+@dataclass(frozen=True)
 class TrustedDocument:
     name: str
     sha256: str  # of `source`, the file's text
@@ -87,6 +111,11 @@ class TrustedDocument:
     body: str  # the normalised text: `print_ast(document)`
     body_sha256: str  # the manifest's `id`
     operation_type: str  # "query" | "mutation" | "subscription"
+    scope: AgencyScope | None = None  # an agency's own document; None: everyone's
+
+    @property
+    def owner(self) -> str | None:
+        return None if self.scope is None else self.scope.agency
 
 
 class TrustedDocumentError(ValueError):
@@ -190,7 +219,9 @@ def _lexical_tokens(source: str) -> int:
     return count
 
 
-def _document(schema: GraphQLSchema, source: str, origin: str) -> TrustedDocument:
+def _document(
+    schema: GraphQLSchema, source: str, origin: str, scope: AgencyScope | None = None
+) -> TrustedDocument:
     document = parse(source)
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) != 1 or operations[0].name is None:
@@ -208,39 +239,45 @@ def _document(schema: GraphQLSchema, source: str, origin: str) -> TrustedDocumen
         body=body,
         body_sha256=_sha256(body),
         operation_type=operations[0].operation.value,
+        scope=scope,
     )
+
+
+Owner = str | None  # the agency whose own document it is; None: everyone's
+_Candidates = dict[Owner, TrustedDocument]
+
+
+def _visible(candidates: _Candidates | None, agency: str | None) -> TrustedDocument | None:
+    """Of the documents with one text or hash, the one `agency` may run: everyone's first."""
+    if not candidates:
+        return None
+    return candidates.get(None) or (candidates.get(agency) if agency is not None else None)
 
 
 class TrustedDocuments:
     def __init__(self, documents: list[TrustedDocument]) -> None:
-        self._by_name: dict[str, TrustedDocument] = {}
-        self._by_hash: dict[str, TrustedDocument] = {}  # file and normalised texts' hashes
-        self._by_body: dict[str, TrustedDocument] = {}
-        self._remembered: OrderedDict[str, TrustedDocument] = OrderedDict()
+        self._by_name: dict[tuple[Owner, str], TrustedDocument] = {}
+        self._by_hash: dict[str, _Candidates] = {}  # file and normalised texts' hashes
+        self._by_body: dict[str, _Candidates] = {}
+        self._remembered: OrderedDict[tuple[Owner, str], TrustedDocument] = OrderedDict()
+        self._manifests: dict[str | None, dict[str, Any]] = {}
         for document in documents:
-            if document.name in self._by_name:
+            # A name is everyone's or one agency's, never both: a request by name is unambiguous
+            taken = self._by_name.get((None, document.name)) or self._by_name.get(
+                (document.owner, document.name)
+            )
+            if taken is None and document.owner is None:
+                taken = next((d for (_, n), d in self._by_name.items() if n == document.name), None)
+            if taken is not None:
                 raise TrustedDocumentError(
                     f"operation {document.name!r} is defined in both "
-                    f"{self._by_name[document.name].origin} and {document.origin}"
+                    f"{taken.origin} and {document.origin}"
                 )
-            self._by_name[document.name] = document
-            self._by_hash[document.sha256] = document
-            self._by_hash[document.body_sha256] = document
-            self._by_body[document.body] = document
+            self._by_name[document.owner, document.name] = document
+            for digest in (document.sha256, document.body_sha256):
+                self._by_hash.setdefault(digest, {})[document.owner] = document
+            self._by_body.setdefault(document.body, {})[document.owner] = document
         self._max_tokens = max((_lexical_tokens(d.body) for d in documents), default=0)
-        self._manifest: dict[str, Any] = {
-            "format": "apollo-persisted-query-manifest",
-            "version": 1,
-            "operations": [
-                {
-                    "id": d.body_sha256,
-                    "name": d.name,
-                    "type": d.operation_type,
-                    "body": d.body,
-                }
-                for d in sorted(documents, key=lambda d: d.name)
-            ],
-        }
 
     @classmethod
     def load(
@@ -249,20 +286,36 @@ class TrustedDocuments:
         folder: Path = OPERATIONS_DIR,
         *,
         generated: Mapping[str, str] | None = None,
+        agencies: Iterable[tuple[AgencyScope, str, str]] = (),
         previous: TrustedDocuments | None = None,
     ) -> TrustedDocuments:
-        """The files of `folder` and the `generated` texts (by origin), each a single named
-        operation valid against `schema`. The client hashes `previous` remembered for a document
-        whose text is unchanged are remembered again: a reload does not make clients resend."""
+        """The files of `folder`, the `generated` texts (by origin) and the `agencies`' own
+        documents (scope, origin, text), each a single named operation valid against `schema`.
+        The client hashes `previous` remembered for a document whose text is unchanged are
+        remembered again: a reload does not make clients resend."""
         sources = [
             (path.name, path.read_text(encoding="utf-8"))
             for path in sorted(folder.glob("*.graphql"))
         ]
         sources += sorted((generated or {}).items())
-        documents = cls([_document(schema, source, origin) for origin, source in sources])
+        published = [_document(schema, text, origin) for origin, text in sources]
+        names = {d.name for d in published}
+        for scope, origin, text in agencies:
+            # An agency's document is data: one that no longer builds (a schema change) or
+            # takes a published name is left out, never the published ones with it
+            try:
+                document = _document(schema, text, origin, scope)
+            except (GraphQLError, TrustedDocumentError) as error:
+                log.error("agency document left out", origin=origin, error=str(error))
+                continue
+            if document.name in names:
+                log.error("agency document left out: its name is published", origin=origin)
+                continue
+            published.append(document)
+        documents = cls(published)
         if previous is not None:
-            for digest, document in previous._remembered.items():
-                kept = documents._by_name.get(document.name)
+            for (owner, digest), document in previous._remembered.items():
+                kept = documents._by_name.get((owner, document.name))
                 if kept is not None and kept.body == document.body:
                     documents._remember(digest, kept)
         return documents
@@ -274,33 +327,59 @@ class TrustedDocuments:
         return iter(self._by_name.values())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._by_name
+        """Whether `name` is one of everyone's documents."""
+        return (None, name) in self._by_name
 
-    def named(self, name: str) -> TrustedDocument | None:
-        return self._by_name.get(name)
+    def named(self, name: str, agency: str | None = None) -> TrustedDocument | None:
+        """Everyone's document of that name, else `agency`'s own."""
+        return self._by_name.get((None, name)) or (
+            self._by_name.get((agency, name)) if agency is not None else None
+        )
 
-    def manifest(self) -> dict[str, Any]:
-        """The Apollo persisted-query manifest of every trusted document (ids: the SHA-256 of
-        each normalised body, which `resolve` accepts alone)."""
-        return self._manifest
+    def manifest(self, agency: str | None = None) -> dict[str, Any]:
+        """The Apollo persisted-query manifest of the documents `agency` may run: everyone's
+        and its own (ids: the SHA-256 of each normalised body, which `resolve` accepts alone)."""
+        manifest = self._manifests.get(agency)
+        if manifest is None:
+            runs = [d for d in self if d.owner is None or d.owner == agency]
+            manifest = self._manifests[agency] = {
+                "format": "apollo-persisted-query-manifest",
+                "version": 1,
+                "operations": [
+                    {
+                        "id": d.body_sha256,
+                        "name": d.name,
+                        "type": d.operation_type,
+                        "body": d.body,
+                    }
+                    for d in sorted(runs, key=lambda d: d.name)
+                ],
+            }
+        return manifest
 
     def resolve(
-        self, request: PersistedRequest, *, restricted: bool, remember: bool = True
+        self,
+        request: PersistedRequest,
+        *,
+        restricted: bool,
+        remember: bool = True,
+        agency: str | None = None,
     ) -> Resolved:
         """What `request` runs, in the module's one order. `restricted`: the caller may run
         trusted documents only. `remember=False` looks without learning a new hash (for
-        routing before the caller is authenticated)."""
+        routing before the caller is authenticated). `agency`: the caller's, whose own
+        documents it may run besides everyone's (an agency document is unknown to others)."""
         if request.query is not None:
             return self._resolve_text(
-                request.query, request, restricted=restricted, remember=remember
+                request.query, request, restricted=restricted, remember=remember, agency=agency
             )
         if request.sha256 is not None:
-            document = self._known(request.sha256)
+            document = self._known(request.sha256, agency)
             if document is None:
                 raise GatewayError(ErrorCode.PERSISTED_QUERY_NOT_FOUND, NOT_FOUND_MESSAGE)
             return self._runs(document, request.operation_name)
         if request.operation_name is not None:
-            document = self._by_name.get(request.operation_name)
+            document = self.named(request.operation_name, agency)
             if document is None:
                 raise GatewayError(
                     ErrorCode.PERSISTED_QUERY_NOT_FOUND,
@@ -315,7 +394,13 @@ class TrustedDocuments:
         )
 
     def _resolve_text(
-        self, query: str, request: PersistedRequest, *, restricted: bool, remember: bool
+        self,
+        query: str,
+        request: PersistedRequest,
+        *,
+        restricted: bool,
+        remember: bool,
+        agency: str | None,
     ) -> Resolved:
         digest = _sha256(query)
         if request.sha256 is not None and request.sha256 != digest:
@@ -326,9 +411,9 @@ class TrustedDocuments:
                 f"{request.sha256_from} is not the SHA-256 of the query sent: hash the exact "
                 "text of `query` (UTF-8), or send the hash alone",
             )
-        document = self._known(digest)
+        document = self._known(digest, agency)
         if document is None:
-            document = self._by_body.get(self._normalised(query) or "")
+            document = _visible(self._by_body.get(self._normalised(query) or ""), agency)
             if document is not None and remember:
                 self._remember(digest, document)
         if document is not None:
@@ -347,16 +432,18 @@ class TrustedDocuments:
         # unknown operation, exactly as it does for the same text sent with that name
         return Resolved(document.source, operation_name or document.name, document)
 
-    def _known(self, sha256: str) -> TrustedDocument | None:
-        document = self._by_hash.get(sha256)
-        if document is None:
-            document = self._remembered.get(sha256)
+    def _known(self, sha256: str, agency: str | None) -> TrustedDocument | None:
+        document = _visible(self._by_hash.get(sha256), agency)
+        for owner in (None, agency) if agency is not None else (None,):
             if document is not None:
-                self._remembered.move_to_end(sha256)
+                break
+            document = self._remembered.get((owner, sha256))
+            if document is not None:
+                self._remembered.move_to_end((owner, sha256))
         return document
 
     def _remember(self, sha256: str, document: TrustedDocument) -> None:
-        self._remembered[sha256] = document
+        self._remembered[document.owner, sha256] = document
         if len(self._remembered) > REMEMBERED_HASHES:
             self._remembered.popitem(last=False)
 

@@ -4,15 +4,16 @@ lifespan run), dev tokens for each kind of caller, and the reading of a problem 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.subjects import STEWARDED_DOMAINS
-from lienthong.settings import Settings
+from lienthong.settings import Env, Settings
 
 PROBLEM = "application/problem+json"
 
@@ -78,3 +79,57 @@ class Caller:
 
     def citizen(self, citizen_id: str) -> dict[str, str]:
         return citizen(self.issuer, citizen_id)
+
+
+class Process(Caller):
+    """One gateway process of several on one database (its own app, caches and catalogue),
+    for tests of what one process's change does to another's next request."""
+
+    def __init__(self, app: FastAPI, http: httpx.AsyncClient, issuer: DevIssuer) -> None:
+        super().__init__(http, issuer)
+        self.app = app
+
+    def prod(self) -> None:
+        """Trusted documents only, for agencies and citizens (as `LIENTHONG_ENV=prod`)."""
+        services = self.app.state.services
+        services.settings = services.settings.model_copy(update={"env": Env.PROD})
+
+    async def graphql(
+        self, body: dict[str, Any], *, agency: str = "motcua-danang", purpose: str | None = None
+    ) -> Any:
+        headers = self.agency(agency)
+        if purpose is not None:
+            headers["X-Purpose"] = purpose
+        answer = await self.http.post("/graphql", json=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    async def manifest(self, agency: str = "motcua-danang") -> dict[str, dict[str, Any]]:
+        """The documents manifest `agency` is served, by operation name."""
+        answer = await self.http.get("/graphql/documents", headers=self.agency(agency))
+        assert answer.status_code == 200, answer.text
+        return {o["name"]: o for o in answer.json()["operations"]}
+
+    async def admin(
+        self, method: str, path: str, *, steward: str = "steward-lan", **kwargs: Any
+    ) -> httpx.Response:
+        headers = {**self.steward(steward), **kwargs.pop("headers", {})}
+        return await self.http.request(method, "/admin" + path, headers=headers, **kwargs)
+
+
+@asynccontextmanager
+async def processes(settings: Settings, count: int = 2) -> AsyncIterator[list[Process]]:
+    """`count` gateway processes on the database of `settings`, started and stopped together."""
+    issuer = DevIssuer(settings)
+    async with AsyncExitStack() as stack:
+        started = []
+        for index in range(count):
+            app = create_app(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url=f"http://p{index}"
+                )
+            )
+            started.append(Process(app, http, issuer))
+        yield started

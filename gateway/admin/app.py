@@ -17,6 +17,7 @@ from gateway.admin.alerts.views import router as alerts
 from gateway.admin.audit.views import router as audit
 from gateway.admin.consents.views import router as consents
 from gateway.admin.context import Admin
+from gateway.admin.documents.views import router as documents
 from gateway.admin.dossiers.views import router as dossiers
 from gateway.admin.explain.views import router as explain
 from gateway.admin.http import require_steward
@@ -32,7 +33,8 @@ def create_admin_app(
     app = FastAPI(
         title="Liên Thông steward API",
         version="1",
-        description="Agencies, data-sharing agreements (four-eyes), purposes, prefill forms, "
+        description="Agencies, data-sharing agreements and agency documents (four-eyes), "
+        "purposes, prefill forms, "
         "consents, the access log and decision explanations. Steward tokens only; errors are "
         "`application/problem+json` with a stable `code`; changes need `If-Match`.",
         # public in dev; in prod for stewards only (the route below, under the steward check)
@@ -45,7 +47,18 @@ def create_admin_app(
     app.exception_handler(Problem)(on_problem)
     app.exception_handler(RequestValidationError)(on_validation_error)
     app.exception_handler(HTTPException)(on_http_error)
-    for router in (agencies, agreements, purposes, consents, audit, explain, dossiers, alerts):
+    routers = (
+        agencies,
+        agreements,
+        documents,
+        purposes,
+        consents,
+        audit,
+        explain,
+        dossiers,
+        alerts,
+    )
+    for router in routers:
         app.include_router(router)
     if settings.env is not Env.DEV:
 

@@ -4,8 +4,8 @@
 Invariants:
 - the manifest is served only to a caller whose bearer token verifies (an agency's data needs
   are not public); anyone else gets 401 with `WWW-Authenticate: Bearer` and the GraphQL error
-  shape of `/graphql`'s own refusal (`UNAUTHENTICATED`). For now every trusted document is
-  runnable by every authenticated caller, so every caller gets the same manifest;
+  shape of `/graphql`'s own refusal (`UNAUTHENTICATED`). It lists the documents everyone may
+  run and the caller's agency's own approved documents, never another agency's;
 - the manifest is Apollo's persisted-query manifest: each operation's `body` is the trusted
   document's normalised text and its `id` that body's SHA-256, a hash `/graphql` accepts alone
   (`extensions.persistedQuery.sha256Hash`, or `documentId: "sha256:<id>"`);
@@ -122,13 +122,16 @@ async def manifest(request: Request) -> Response:
     services = request.app.state.services
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
-        await services.verifier.verify(token.strip() if scheme.lower() == "bearer" else None)
+        principal = await services.verifier.verify(
+            token.strip() if scheme.lower() == "bearer" else None
+        )
     except AuthenticationError as error:
         return _unauthenticated(str(error))
-    catalogue = await services.catalogues.moved()  # a form saved through another process
-    content = orjson.dumps(catalogue.trusted.manifest())
+    # A form saved or an agency document approved through another process is listed at once
+    catalogue = await services.catalogues.moved()
+    content = orjson.dumps(catalogue.trusted.manifest(principal.agency))
     etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
-    # Per caller (a later manifest is per agency): shared caches must not keep it
+    # Per agency: shared caches must not keep it
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
         return Response(status_code=304, headers=headers)

@@ -260,8 +260,16 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         # One resolution order for every caller (gateway.trusted_documents); in prod, agencies
         # and citizens run trusted documents only, stewards anything
         restricted = settings.env is Env.PROD and not principal.is_steward
-        query, operation_name, _ = await services.catalogues.resolve(
-            persisted(data), restricted=restricted
+        request = persisted(data)
+        resolved = await services.catalogues.resolve(
+            request, restricted=restricted, agency=principal.agency
+        )
+        query, operation_name, _ = await services.catalogues.confirm(
+            resolved,
+            request,
+            restricted=restricted,
+            agency=principal.agency,
+            purpose=headers.get("x-purpose", "").strip() or None,
         )
 
         document_node = parse_limited(query, settings.graphql_max_tokens)

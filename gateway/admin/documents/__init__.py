@@ -1,0 +1,1 @@
+"""Agency documents: GraphQL documents an agency may run, as managed data."""
