@@ -72,7 +72,7 @@ def keycloak_provisioner(settings: Settings) -> KeycloakProvisioner:
             "LIENTHONG_KEYCLOAK_ADMIN_CLIENT_SECRET"
         )
     admin = KeycloakAdmin(
-        server_url=settings.keycloak_url.rstrip("/") + "/",
+        server_url=settings.keycloak_server_url.rstrip("/") + "/",  # the internal URL when set
         realm_name=settings.keycloak_realm,
         client_id=settings.keycloak_admin_client_id,
         client_secret_key=secret,

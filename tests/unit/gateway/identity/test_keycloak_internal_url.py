@@ -19,6 +19,7 @@ import pytest
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.factory import build_verifier
+from gateway.identity.provisioning import keycloak_provisioner
 from lienthong.settings import AuthMode, Settings
 
 PUBLIC = "https://id.lienthong.invalid"
@@ -113,3 +114,16 @@ async def test_without_an_internal_url_the_public_url_is_fetched(tmp_path: Path)
     assert settings.keycloak_server_url == "http://127.0.0.1:1"
     with pytest.raises(AuthenticationError, match=r"cannot be read at http://127\.0\.0\.1:1"):
         await build_verifier(settings)
+
+
+def test_provisioning_reaches_keycloak_by_the_internal_url(tmp_path: Path) -> None:
+    """Registering an agency creates its Keycloak client through the Admin REST API: inside the
+    deployment's network too (nothing is called here: the client is only built)."""
+    settings = Settings(
+        auth_mode=AuthMode.KEYCLOAK,
+        keycloak_url=PUBLIC,
+        keycloak_internal_url="http://keycloak:8080",
+        keycloak_admin_client_secret="s3cret",
+        home=tmp_path,
+    )
+    assert keycloak_provisioner(settings).admin.connection.server_url == "http://keycloak:8080/"
