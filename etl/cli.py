@@ -28,7 +28,7 @@ from etl.report import print_guard, print_report
 from etl.rollback import rollback
 from etl.synth import SynthOptions, synthesize
 from etl.targets import TARGETS
-from gateway.policy.service import load_policy_document
+from gateway.policy.service import PolicyLoad, load_policy_document
 from lienthong.settings import get_settings
 from registries.bulk import BULK_MIN_ROWS, BULK_RATIO
 from registries.db import create_engine, session_factory
@@ -92,7 +92,7 @@ def synth(
 POLICY_DOCUMENTS = ("agreements",)
 
 
-async def _load_policy(document: dict[str, Any]) -> int:
+async def _load_policy(document: dict[str, Any]) -> PolicyLoad:
     engine = create_engine(get_settings(), pool_size=1)
     try:
         async with session_factory(engine)() as session, session.begin():
@@ -148,7 +148,7 @@ def load_command(
     the load could not run, 3 if the change-rate guard stopped it (nothing merged)."""
     if registry in POLICY_DOCUMENTS:
         try:
-            changed = asyncio.run(_load_policy(json.loads(path.read_text(encoding="utf-8"))))
+            loaded = asyncio.run(_load_policy(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, KeyError) as error:
             console.print(f"[red]load refused:[/red] {path}: {error}")
             raise typer.Exit(code=2) from error
@@ -158,7 +158,7 @@ def load_command(
                 "is the database migrated? (lienthong db migrate)"
             )
             raise typer.Exit(code=2) from error
-        console.print(f"agencies, purposes and agreements loaded: {changed} record(s) changed")
+        _print_policy_load(loaded)
         return
     _field_shares(max_field_share)  # a bad option is refused before anything is read
     with _progress() as progress:
@@ -195,6 +195,24 @@ def load_command(
     print_report(report, console)
     if not report.balanced:
         raise typer.Exit(code=1)
+
+
+def _print_policy_load(load: PolicyLoad) -> None:
+    """What the load did; what it leaves for stewards to decide; the bootstrap, loudly."""
+    if load.warning:
+        console.print(f"[bold red]WARNING:[/bold red] {load.warning}")
+    console.print(f"agencies, purposes and agreements loaded: {load.changed} record(s) changed")
+    if load.submitted:
+        console.print(
+            f"{len(load.submitted)} agreement(s) submitted, awaiting approval by a steward of "
+            f"their registry (POST /admin/agreements/<id>/approve): {', '.join(load.submitted)}"
+        )
+    if load.proposed:
+        console.print(
+            f"{len(load.proposed)} purpose change(s) proposed, awaiting approval by the "
+            f"platform's administrator (POST /admin/purposes/<code>/approve): "
+            f"{', '.join(load.proposed)}"
+        )
 
 
 def _field_shares(options: list[str]) -> dict[str, float]:

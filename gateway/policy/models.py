@@ -58,7 +58,8 @@ class Purpose(Versioned, Base):
     # Case-bound: every request for it names a registered one-stop dossier (`X-Dossier`) and
     # reaches by key only the subjects that dossier concerns.
     case_bound: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    changed_by: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Text)  # who proposed this version
+    approved_by: Mapped[str | None] = mapped_column(Text)  # who approved it (Proposal)
 
 
 class Agreement(Versioned, Base):
@@ -149,7 +150,40 @@ class FormTemplate(Versioned, Base):
 
     code: Mapped[str] = mapped_column(Text)
     document: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    changed_by: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Text)  # who proposed this version
+    approved_by: Mapped[str | None] = mapped_column(Text)  # who approved it (Proposal)
+
+
+PROPOSAL_KINDS = ("purpose", "form")
+PROPOSAL_STATUSES = ("submitted", "approved", "rejected")
+
+
+class Proposal(Versioned, Base):
+    """A change to a purpose or a form awaiting approval. What runs stays the version in force
+    (`purposes`, `form_templates`, which hold approved versions only) until stewards of every
+    scope the change reaches have approved it (gateway.admin.approvals); then the change is
+    written there, naming who proposed and who approved it. One open proposal per purpose or
+    form: a new one replaces it (and its approvals), the history keeps both."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        *history_table_args("proposals", "kind", "code"),
+        CheckConstraint(f"kind IN {PROPOSAL_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {PROPOSAL_STATUSES}", name="status"),
+    )
+
+    kind: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text)  # the purpose's or the form's code
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the purpose or template proposed
+    # The ETag of the version in force it was proposed against (None: a new one); approving it
+    # once that version has changed would undo the change unseen, so it is refused.
+    base: Mapped[str | None] = mapped_column(Text)
+    needs: Mapped[list[str]] = mapped_column(ARRAY(Text))  # the scopes that must approve
+    approvals: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)  # scope -> steward
+    status: Mapped[str] = mapped_column(Text, default="submitted")
+    proposed_by: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Text)  # who made this version (a decider)
+    note: Mapped[str | None] = mapped_column(Text)  # why it was rejected
 
 
 class AgencyKey(Base):
@@ -174,8 +208,8 @@ class AgencyKey(Base):
 
 
 class PolicyVersion(Base):
-    """Bumped by trigger on every agreement, agency, purpose or agency key change: caches compare
-    and reload."""
+    """Bumped by trigger on every agreement, agency, purpose, form or agency key change: caches
+    compare and reload (a proposal changes nothing that runs, so it moves nothing)."""
 
     __tablename__ = "policy_version"
 

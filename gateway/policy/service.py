@@ -6,6 +6,7 @@ consents — because evaluation time grows with the data given to the engine.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,12 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.admin.approvals import PLATFORM
 from gateway.identity.keys import active_keys
-from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Purpose
+from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Proposal, Purpose
 from registries.history import is_current, supersede
+
+log = structlog.get_logger(__name__)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -56,60 +61,210 @@ def consent_input(consent: Consent) -> dict[str, Any]:
     }
 
 
+# One load of a policy document at a time: two first loads of an empty store racing would
+# both take themselves for the bootstrap (pg_advisory_xact_lock key, an arbitrary constant)
+POLICY_LOAD_LOCK = 7_240_023
+_PROVINCE = re.compile(r"[0-9]{2}")
+
+
+@dataclass
+class PolicyLoad:
+    """What loading a policy document did. Into a store that already holds policy it approves
+    nothing: changed agreements become submitted versions and changed purposes proposals, each
+    awaiting a steward's decision (gateway.admin.approvals); only the first load of an empty
+    store (`bootstrap`) writes them as the document says, approvals included, with `warning`."""
+
+    changed: int = 0  # records written
+    bootstrap: bool = False
+    submitted: list[str] = field(default_factory=list)  # agreements awaiting approval
+    proposed: list[str] = field(default_factory=list)  # purposes awaiting approval
+    warning: str | None = None
+
+
+async def holds_policy(session: AsyncSession) -> bool:
+    """Whether any agency or agreement was ever stored (any version): no longer a bootstrap."""
+    found = await session.execute(
+        select(
+            or_(
+                select(Agency.version_id).exists(),
+                select(Agreement.version_id).exists(),
+            )
+        )
+    )
+    return bool(found.scalar_one())
+
+
+def _agreement_terms(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "fields": list(item["fields"]),
+        "via": list(item["via"]) if item.get("via") else None,
+        "legal_basis": item["legal_basis"],
+        "legal_reference": item.get("legal_reference"),
+        "effective_from": datetime.fromisoformat(item["valid_from"]),
+        "effective_to": datetime.fromisoformat(item["valid_to"]) if item.get("valid_to") else None,
+        "consent_required": bool(item["consent_required"]),
+        "masking": dict(item.get("masking") or {}),
+        "daily_quota": item.get("daily_quota"),
+    }
+
+
+def _province(agency: Mapping[str, Any]) -> str | None:
+    province = agency.get("province")
+    if province is not None and not (isinstance(province, str) and _PROVINCE.fullmatch(province)):
+        raise ValueError(f"agency {agency['client_id']}: province must be a 2-digit code")
+    return province
+
+
+def _same(current: Any, values: Mapping[str, Any]) -> bool:
+    return current is not None and all(getattr(current, k) == v for k, v in values.items())
+
+
+async def _current(session: AsyncSession, column: Any, value: str) -> Any:
+    model = column.class_
+    found = await session.execute(select(model).where(column == value, is_current(model)))
+    return found.scalar_one_or_none()
+
+
+async def open_proposal(*, session: AsyncSession, kind: str, code: str) -> Proposal | None:
+    """The proposal awaiting a decision for this purpose or form, if any."""
+    found = await session.execute(
+        select(Proposal).where(
+            Proposal.kind == kind,
+            Proposal.code == code,
+            Proposal.status == "submitted",
+            is_current(Proposal),
+        )
+    )
+    return found.scalar_one_or_none()
+
+
+async def propose(
+    *,
+    session: AsyncSession,
+    kind: str,
+    code: str,
+    document: dict[str, Any],
+    base: str | None,
+    needs: Iterable[str],
+    actor: str,
+) -> Proposal:
+    """`document` proposed for the purpose or form `code`, awaiting approval by stewards of
+    every scope in `needs`; it replaces an open proposal (whose approvals lapse with it)."""
+    proposal, _ = await supersede(
+        session=session,
+        model=Proposal,
+        key={"kind": kind, "code": code},
+        values={
+            "document": document,
+            "base": base,
+            "needs": sorted(set(needs)),
+            "approvals": {},
+            "status": "submitted",
+            "proposed_by": actor,
+            "changed_by": actor,
+            "note": None,
+        },
+    )
+    return proposal
+
+
 async def load_policy_document(
     *, session: AsyncSession, document: Mapping[str, Any], actor: str
-) -> int:
-    """Load agencies, purposes and agreements (e.g. infra/sample/policy.json); idempotent.
-    Returns how many records changed."""
-    changed = 0
+) -> PolicyLoad:
+    """Load agencies, purposes and agreements (e.g. infra/sample/policy.json); idempotent: what
+    already reads as the document says is left as it is, whatever its status.
+
+    Into a store that holds policy (any agency or agreement, ever) a load decides nothing:
+    a new agency is registered active but a suspended one stays suspended; an agreement whose
+    terms differ becomes a submitted version awaiting approval (an approved one stops giving
+    access until then); a purpose that differs becomes a proposal. Only the first load of an
+    empty store writes statuses as the document says (approved agreements included, with
+    `actor` as their approver), and says so in `warning` and the log."""
+    await session.execute(select(func.pg_advisory_xact_lock(POLICY_LOAD_LOCK)))
+    load = PolicyLoad(bootstrap=not await holds_policy(session))
     for agency in document.get("agencies", []):
-        _, did = await supersede(
-            session=session,
-            model=Agency,
-            key={"client_id": agency["client_id"]},
-            values={"name": agency["name"], "kind": agency["kind"], "status": "active"},
-        )
-        changed += did
+        values = {"name": agency["name"], "kind": agency["kind"], "province": _province(agency)}
+        current = await _current(session, Agency.client_id, agency["client_id"])
+        if _same(current, values):
+            continue
+        if current is None:
+            values["status"] = "active"
+        await supersede(session=session, model=Agency, key={"client_id": agency["client_id"]},
+                        values={**values, "changed_by": actor})  # fmt: skip
+        load.changed += 1
     for purpose in document.get("purposes", []):
-        _, did = await supersede(
-            session=session,
-            model=Purpose,
-            key={"code": purpose["code"]},
-            values={
-                "title": purpose["title"],
-                "procedure": purpose["procedure"],
-                "case_bound": bool(purpose.get("case_bound", False)),
-            },
-        )
-        changed += did
+        await _load_purpose(session, load, purpose, actor)
     for item in document.get("agreements", []):
-        agreement_id = f"{item['agency']}/{item['purpose']}/{item['type']}"
-        _, did = await supersede(
-            session=session,
-            model=Agreement,
-            key={"agreement_id": agreement_id},
-            values={
-                "agency": item["agency"],
-                "purpose": item["purpose"],
-                "subject_type": item["type"],
-                "fields": list(item["fields"]),
-                "via": list(item["via"]) if item.get("via") else None,
-                "legal_basis": item["legal_basis"],
-                "legal_reference": item.get("legal_reference"),
-                "effective_from": datetime.fromisoformat(item["valid_from"]),
-                "effective_to": datetime.fromisoformat(item["valid_to"])
-                if item.get("valid_to")
-                else None,
-                "consent_required": bool(item["consent_required"]),
-                "masking": dict(item.get("masking") or {}),
-                "daily_quota": item.get("daily_quota"),
-                "status": item.get("status", "draft"),
-                "created_by": actor,
-                "approved_by": actor if item.get("status") == "approved" else None,
-            },
+        await _load_agreement(session, load, item, actor)
+    if load.bootstrap and load.changed:
+        approved = sum(1 for a in document.get("agreements", []) if a.get("status") == "approved")
+        load.warning = (
+            f"first bootstrap of an empty policy store: {approved} agreement(s) and "
+            f"{len(document.get('purposes', []))} purpose(s) loaded in force as the file says, "
+            f"approved by {actor!r} with no steward's review; any later load into this store "
+            "only submits changes for stewards to approve"
         )
-        changed += did
-    return changed
+        log.warning("policy bootstrap: loaded in force without review", actor=actor,
+                    approved_agreements=approved, records=load.changed)  # fmt: skip
+    return load
+
+
+async def _load_purpose(
+    session: AsyncSession, load: PolicyLoad, purpose: Mapping[str, Any], actor: str
+) -> None:
+    code = purpose["code"]
+    values = {
+        "title": purpose["title"],
+        "procedure": purpose["procedure"],
+        "case_bound": bool(purpose.get("case_bound", False)),
+    }
+    current = await _current(session, Purpose.code, code)
+    if _same(current, values):
+        return
+    if load.bootstrap:
+        await supersede(session=session, model=Purpose, key={"code": code},
+                        values={**values, "changed_by": actor, "approved_by": actor})  # fmt: skip
+    else:
+        pending = await open_proposal(session=session, kind="purpose", code=code)
+        if pending is not None and pending.document == values:
+            return
+        base = f'"{current.version_id}"' if current is not None else None
+        await propose(session=session, kind="purpose", code=code, document=values, base=base,
+                      needs=[PLATFORM], actor=actor)  # fmt: skip
+        load.proposed.append(code)
+    load.changed += 1
+
+
+async def _load_agreement(
+    session: AsyncSession, load: PolicyLoad, item: Mapping[str, Any], actor: str
+) -> None:
+    agreement_id = f"{item['agency']}/{item['purpose']}/{item['type']}"
+    terms = _agreement_terms(item)
+    current = await _current(session, Agreement.agreement_id, agreement_id)
+    if _same(current, terms):
+        return
+    status = item.get("status", "draft")
+    if not load.bootstrap and status == "approved":
+        status = "submitted"  # for a steward of its registry to approve
+    if status == "submitted":
+        load.submitted.append(agreement_id)
+    await supersede(
+        session=session,
+        model=Agreement,
+        key={"agreement_id": agreement_id},
+        values={
+            **terms,
+            "agency": item["agency"],
+            "purpose": item["purpose"],
+            "subject_type": item["type"],
+            "status": status,
+            "created_by": current.created_by if current is not None else actor,
+            "approved_by": actor if status == "approved" else None,
+            "changed_by": actor,
+            "note": None,
+        },
+    )
+    load.changed += 1
 
 
 async def grant_consent(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -94,12 +95,35 @@ def test_bad_invocations_say_what_is_wrong(
     assert message in result.stderr
 
 
-def test_load_the_sample_agreements_twice(env: dict[str, str]) -> None:
+def test_load_the_sample_agreements_twice(env: dict[str, str], tmp_path: Path) -> None:
+    """The first load of an empty store is in force and warns; a later one approves nothing."""
     sample = Path(__file__).resolve().parents[2] / "infra" / "sample" / "policy.json"
-    first = _run(env, "load", "agreements", str(sample))
-    assert first.returncode == 0, first.stderr
-    assert "18 record(s) changed" in first.stderr
-    second = _run(env, "load", "agreements", str(sample))
-    assert "0 record(s) changed" in second.stderr
-    with psycopg.connect(env["LIENTHONG_DATABASE_URL"], autocommit=True) as connection:
-        connection.execute("TRUNCATE agencies, purposes, agreements, consents")
+    url = env["LIENTHONG_DATABASE_URL"]
+    try:
+        first = _run(env, "load", "agreements", str(sample))
+        assert first.returncode == 0, first.stderr
+        assert "WARNING: first bootstrap of an empty policy store" in " ".join(first.stderr.split())
+        assert "18 record(s) changed" in first.stderr
+        second = _run(env, "load", "agreements", str(sample))
+        assert "0 record(s) changed" in second.stderr
+        assert "WARNING" not in second.stderr
+
+        document = json.loads(sample.read_text(encoding="utf-8"))
+        document["agreements"][0]["fields"].append("religion")
+        changed = tmp_path / "policy.json"
+        changed.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        third = _run(env, "load", "agreements", str(changed))
+        assert third.returncode == 0, third.stderr
+        said = " ".join(third.stderr.split())
+        assert "WARNING" not in said
+        assert "1 agreement(s) submitted, awaiting approval" in said
+        assert "motcua-danang/CT01/Resident" in said
+        with psycopg.connect(url) as connection:
+            status = connection.execute(
+                "SELECT status, approved_by FROM agreements "
+                "WHERE agreement_id = 'motcua-danang/CT01/Resident' AND valid_to IS NULL"
+            ).fetchone()
+        assert status == ("submitted", None)
+    finally:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("TRUNCATE agencies, purposes, agreements, consents, proposals")

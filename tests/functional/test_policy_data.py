@@ -1,10 +1,12 @@
-"""Policy data in PostgreSQL feeding decisions: consents, revocation, suspension, approval."""
+"""Policy data in PostgreSQL feeding decisions: consents, revocation, suspension, approval; and
+loading it from a file, which approves nothing except into an empty store (the bootstrap)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest
-from gateway.policy.models import Agency, Agreement, PolicyVersion
+from gateway.policy.models import Agency, Agreement, PolicyVersion, Proposal, Purpose
 from gateway.policy.service import (
     AgreementCache,
     ConsentNotFound,
@@ -57,13 +59,126 @@ async def _decide(
 
 async def test_loading_is_idempotent(loaded: AsyncSession) -> None:
     again = await load_policy_document(session=loaded, document=SAMPLE, actor="steward-1")
-    assert again == 0
+    assert (again.changed, again.bootstrap, again.warning) == (0, False, None)
     count = (
         await loaded.execute(
             select(func.count()).select_from(Agreement).where(is_current(Agreement))
         )
     ).scalar_one()
     assert count == len(SAMPLE["agreements"])
+
+
+async def _current(session: AsyncSession, model: type[Any], **key: str) -> Any:
+    filters = [getattr(model, name) == value for name, value in key.items()]
+    found = await session.execute(select(model).where(*filters, is_current(model)))
+    return found.scalar_one_or_none()
+
+
+async def test_the_first_load_of_an_empty_store_is_in_force_and_says_so(
+    session: AsyncSession,
+) -> None:
+    first = await load_policy_document(session=session, document=SAMPLE, actor="etl")
+    assert first.bootstrap
+    assert first.changed == 18
+    assert first.warning is not None
+    assert "first bootstrap of an empty policy store" in first.warning
+    assert "9 agreement(s)" in first.warning
+    assert (first.submitted, first.proposed) == ([], [])
+    agreement = await _current(session, Agreement, agreement_id="motcua-danang/CT01/Resident")
+    assert (agreement.status, agreement.approved_by) == ("approved", "etl")
+    purpose = await _current(session, Purpose, code="CT01")
+    assert (purpose.changed_by, purpose.approved_by) == ("etl", "etl")
+    cache = AgreementCache()
+    assert await _decide(session, cache, "motcua-danang", "CT01", ["fullName"]) == {
+        "fullName": "allow"
+    }
+
+
+def _changed_sample() -> dict[str, Any]:
+    """The sample with what a later file might bring: a widened agreement, a new agency and its
+    agreement (both "approved" in the file), a renamed purpose."""
+    agreements = [dict(a) for a in SAMPLE["agreements"]]
+    widened = next(
+        a for a in agreements if (a["agency"], a["type"]) == ("motcua-danang", "Resident")
+    )
+    widened["fields"] = [*widened["fields"], "religion"]
+    new_agency = {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance",
+                  "province": "48"}  # fmt: skip
+    agreements.append({**widened, "agency": "bhxh-danang", "fields": ["id", "fullName"]})
+    purposes = [dict(p) for p in SAMPLE["purposes"]]
+    purposes[0]["title"] = "Đăng ký cư trú (mẫu CT01, sửa đổi)"
+    return {**SAMPLE, "agencies": [*SAMPLE["agencies"], new_agency], "purposes": purposes,
+            "agreements": agreements}  # fmt: skip
+
+
+async def test_a_load_into_a_store_with_policy_approves_nothing(loaded: AsyncSession) -> None:
+    cache = AgreementCache()
+    assert await _decide(loaded, cache, "motcua-danang", "CT01", ["religion"]) == {
+        "religion": "deny"
+    }
+    suspended, _ = await supersede(session=loaded, model=Agency,
+                                   key={"client_id": "thue-hcm"},
+                                   values={"status": "suspended"})  # fmt: skip
+    document = _changed_sample()
+
+    load = await load_policy_document(session=loaded, document=document, actor="etl-2")
+    assert (load.bootstrap, load.warning) == (False, None)
+    assert load.submitted == ["motcua-danang/CT01/Resident", "bhxh-danang/CT01/Resident"]
+    assert load.proposed == ["CT01"]
+    assert load.changed == 4  # the new agency, the purpose's proposal, two agreements
+    for agreement_id in load.submitted:
+        agreement = await _current(loaded, Agreement, agreement_id=agreement_id)
+        assert (agreement.status, agreement.approved_by, agreement.changed_by) == (
+            "submitted", None, "etl-2"
+        )  # fmt: skip
+    # the widened agreement is out of force until a steward approves it: nothing is given
+    assert await _decide(loaded, cache, "motcua-danang", "CT01", ["religion", "fullName"]) == {
+        "religion": "deny",
+        "fullName": "deny",
+    }
+    new_agency = await _current(loaded, Agency, client_id="bhxh-danang")
+    assert (new_agency.status, new_agency.province) == ("active", "48")
+    thue = await _current(loaded, Agency, client_id="thue-hcm")
+    assert thue.status == "suspended"  # a load reactivates nobody
+    assert thue.version_id == suspended.version_id
+    purpose = await _current(loaded, Purpose, code="CT01")
+    assert purpose.title == SAMPLE["purposes"][0]["title"]  # in force until approved
+    proposal = await _current(loaded, Proposal, kind="purpose", code="CT01")
+    assert (proposal.status, proposal.proposed_by, proposal.needs) == (
+        "submitted", "etl-2", ["platform"]
+    )  # fmt: skip
+    assert proposal.document["title"] == "Đăng ký cư trú (mẫu CT01, sửa đổi)"
+
+    again = await load_policy_document(session=loaded, document=document, actor="etl-2")
+    assert (again.changed, again.submitted, again.proposed) == (0, [], [])
+    # approved by a steward since: loading the same file again takes nothing back
+    await supersede(session=loaded, model=Agreement,
+                    key={"agreement_id": "motcua-danang/CT01/Resident"},
+                    values={"status": "approved", "approved_by": "steward-2"})  # fmt: skip
+    after = await load_policy_document(session=loaded, document=document, actor="etl-2")
+    assert after.changed == 0
+    assert (
+        await _current(loaded, Agreement, agreement_id="motcua-danang/CT01/Resident")
+    ).status == ("approved")
+
+
+async def test_a_store_holding_only_an_agency_is_no_longer_empty(session: AsyncSession) -> None:
+    agency = {"name": "Sở Tư pháp", "kind": "justice", "status": "active"}
+    await supersede(session=session, model=Agency, key={"client_id": "so-tuphap"}, values=agency)
+    load = await load_policy_document(session=session, document=SAMPLE, actor="etl")
+    assert (load.bootstrap, load.warning) == (False, None)
+    assert len(load.submitted) == len(SAMPLE["agreements"])
+    assert sorted(load.proposed) == sorted(p["code"] for p in SAMPLE["purposes"])
+    approved = await session.execute(
+        select(func.count()).where(Agreement.status == "approved", is_current(Agreement))
+    )
+    assert approved.scalar_one() == 0
+
+
+async def test_a_province_must_be_two_digits(session: AsyncSession) -> None:
+    bad = {**SAMPLE, "agencies": [{**SAMPLE["agencies"][0], "province": "480"}]}
+    with pytest.raises(ValueError, match="province must be a 2-digit code"):
+        await load_policy_document(session=session, document=bad, actor="etl")
 
 
 async def test_consent_grant_then_revoke_denies_the_next_decision(loaded: AsyncSession) -> None:
