@@ -1,6 +1,7 @@
 """`/admin` end to end through HTTP (the whole gateway app, lifespan included, its own committed
-database): steward-only access, problem+json errors, ETags, four-eyes review, and the effect of
-an approval or a suspension on the very next GraphQL request."""
+database): steward-only access, problem+json errors, ETags, four-eyes review, stewards scoped to
+their registries (and provinces) and the platform's administrator, and the effect of an approval
+or a suspension on the very next GraphQL request."""
 
 from __future__ import annotations
 
@@ -54,9 +55,14 @@ class Client(clients.Caller):
 
     async def call(
         self, method: str, path: str, *, steward: str = "steward-lan", etag: str | None = None,
-        headers: dict[str, str] | None = None, **kwargs: Any,
+        headers: dict[str, str] | None = None, roles: tuple[str, ...] = clients.EVERY_SCOPE,
+        **kwargs: Any,
     ) -> httpx.Response:  # fmt: skip
-        sent = {**self.steward(steward), **({"If-Match": etag} if etag else {}), **(headers or {})}
+        sent = {
+            **self.steward(steward, roles),
+            **({"If-Match": etag} if etag else {}),
+            **(headers or {}),
+        }
         return await self.http.request(method, f"/admin{path}", headers=sent, **kwargs)
 
     async def graphql(
@@ -115,11 +121,12 @@ async def test_only_stewards_get_in(client: Client, world: World, method: str, p
 
 
 async def test_agency_register_edit_and_history(client: Client) -> None:
-    new = {"client_id": "bhxh-hue", "name": "BHXH Huế", "kind": "insurance"}
+    new = {"client_id": "bhxh-hue", "name": "BHXH Huế", "kind": "insurance", "province": "46"}
     created = await client.call("POST", "/agencies", json=new)
     assert created.status_code == 201, created.text
     assert created.headers["Location"] == "/admin/agencies/bhxh-hue"
     assert created.json()["status"] == "active"
+    assert created.json()["province"] == "46"
     assert created.json()["changed_by"] == "steward-lan"
     problem(await client.call("POST", "/agencies", json=new), 409, "CONFLICT")
 
@@ -133,16 +140,47 @@ async def test_agency_register_edit_and_history(client: Client) -> None:
     assert changed.headers["ETag"] != etag
     stale = await client.call("PATCH", "/agencies/bhxh-hue", json={"kind": "x"}, etag=etag)
     assert problem(stale, 412, "PRECONDITION_FAILED")["current_etag"] == changed.headers["ETag"]
+    national = await client.call("PATCH", "/agencies/bhxh-hue", json={"province": None},
+                                 etag=changed.headers["ETag"])  # fmt: skip
+    assert national.json()["province"] is None
+    unnamed = await client.call("PATCH", "/agencies/bhxh-hue", json={"name": None},
+                                etag=national.headers["ETag"])  # fmt: skip
+    assert problem(unnamed, 422, "BAD_USER_INPUT")["argument"] == "name"
 
     history = (await client.call("GET", "/agencies/bhxh-hue/versions")).json()
-    assert [(v["name"], v["changed_by"]) for v in history] == [
-        ("BHXH Huế", "steward-lan"),
-        ("Bảo hiểm xã hội Huế", "steward-minh"),
+    assert [(v["name"], v["province"], v["changed_by"]) for v in history] == [
+        ("BHXH Huế", "46", "steward-lan"),
+        ("Bảo hiểm xã hội Huế", "46", "steward-minh"),
+        ("Bảo hiểm xã hội Huế", None, "steward-lan"),
     ]
     assert history[0]["valid_to"] == history[1]["valid_from"]
     read = await client.call("GET", "/agencies/bhxh-hue")
-    assert read.headers["ETag"] == changed.headers["ETag"]
+    assert read.headers["ETag"] == national.headers["ETag"]
     problem(await client.call("GET", "/agencies/nobody"), 404, "NOT_FOUND")
+
+
+# A steward of every registry who does not administer the platform
+REGISTRIES_ONLY = tuple(role for role in clients.EVERY_SCOPE if role != "admin")
+
+
+async def test_only_the_platforms_administrator_registers_edits_and_suspends_agencies(
+    client: Client,
+) -> None:
+    new = {"client_id": "sotuphap-hue", "name": "Sở Tư pháp Huế", "kind": "justice"}
+    refused = await client.call("POST", "/agencies", json=new, roles=REGISTRIES_ONLY)
+    body = problem(refused, 403, "FORBIDDEN")
+    assert body["reason"] == "scope"
+    assert "role admin" in body["detail"]
+    assert (await client.call("GET", "/agencies/sotuphap-hue")).status_code == 404
+    created = await client.call("POST", "/agencies", json=new)
+    etag = created.headers["ETag"]
+    path = "/agencies/sotuphap-hue"
+    for method, suffix, body_ in (("PATCH", "", {"name": "x"}), ("POST", "/suspend", None)):
+        answer = await client.call(method, path + suffix, json=body_, etag=etag,
+                                   roles=REGISTRIES_ONLY)  # fmt: skip
+        assert problem(answer, 403, "FORBIDDEN")["reason"] == "scope"
+    unchanged = await client.call("GET", path)
+    assert (unchanged.headers["ETag"], unchanged.json()["status"]) == (etag, "active")
 
 
 @pytest.mark.parametrize(
@@ -153,6 +191,9 @@ async def test_agency_register_edit_and_history(client: Client) -> None:
         ({"client_id": "ok-id", "name": "a\x00b", "kind": "x"}, "body.name"),
         ({"client_id": "ok-id", "name": "x", "kind": "x", "extra": 1}, "body.extra"),
         ({"client_id": "ok-id"}, "body.name"),
+        ({"client_id": "ok-id", "name": "x", "kind": "x", "province": "4"}, "body.province"),
+        ({"client_id": "ok-id", "name": "x", "kind": "x", "province": "048"}, "body.province"),
+        ({"client_id": "ok-id", "name": "x", "kind": "x", "province": "٤٨"}, "body.province"),
     ],
 )
 async def test_bad_agency_input(client: Client, body: dict[str, Any], argument: str) -> None:
@@ -193,10 +234,34 @@ async def test_suspending_an_agency_denies_its_very_next_request(
     assert during["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     again = await client.call("POST", f"{path}/suspend", etag=suspended.headers["ETag"])
     problem(again, 409, "CONFLICT")
+    # an edit while suspended changes nothing of who suspended it
+    renamed = await client.call("PATCH", path, json={"kind": "one-stop centre"},
+                                etag=suspended.headers["ETag"], steward="steward-minh")  # fmt: skip
+    assert renamed.json()["status"] == "suspended"
 
-    await client.call("POST", f"{path}/reactivate", etag=suspended.headers["ETag"])
+    # four-eyes: who suspended it may not lift the suspension alone
+    own = await client.call("POST", f"{path}/reactivate", etag=renamed.headers["ETag"])
+    body = problem(own, 403, "FORBIDDEN")
+    assert body["reason"] == "four_eyes"
+    assert "steward-lan" in body["detail"]
+    still = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
+    assert still["data"]["resident"] is None
+    not_admin = await client.call("POST", f"{path}/reactivate", etag=renamed.headers["ETag"],
+                                  steward="steward-hai", roles=REGISTRIES_ONLY)  # fmt: skip
+    assert problem(not_admin, 403, "FORBIDDEN")["reason"] == "scope"
+
+    reactivated = await client.call("POST", f"{path}/reactivate", etag=renamed.headers["ETag"],
+                                    steward="steward-minh")  # fmt: skip
+    assert reactivated.status_code == 200, reactivated.text
+    assert reactivated.json()["status"] == "active"
     after = await client.graphql("motcua-danang", "CT01", RESIDENT, variables)
     assert after["data"]["resident"]["fullName"] == "Lê Thị Hoa"
+    history = (await client.call("GET", f"{path}/versions")).json()
+    assert [(v["status"], v["changed_by"]) for v in history[-3:]] == [
+        ("suspended", "steward-lan"),
+        ("suspended", "steward-minh"),
+        ("active", "steward-minh"),
+    ]
 
 
 BHXH_AGREEMENT = {
@@ -210,13 +275,24 @@ BHXH_AGREEMENT = {
 }
 
 
+async def _approve(client: Client, path: str, proposal: httpx.Response) -> httpx.Response:
+    """A proposal approved by another steward (the proposer here is steward-lan)."""
+    assert proposal.status_code == 202, proposal.text
+    approved = await client.call("POST", f"{path}/approve", etag=proposal.headers["ETag"],
+                                 steward="steward-minh")  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    return approved
+
+
 async def _bhxh(client: Client) -> None:
     """The agency and purpose the agreement tests use (registered once)."""
     if (await client.call("GET", "/agencies/bhxh-danang")).status_code == 404:
         agency = {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"}
         assert (await client.call("POST", "/agencies", json=agency)).status_code == 201
         purpose = {"code": "BHXH-TT", "title": "Tra cứu BHXH", "procedure": "Cấp sổ BHXH"}
-        assert (await client.call("POST", "/purposes", json=purpose)).status_code == 201
+        await _approve(client, "/purposes/BHXH-TT", await client.call("POST", "/purposes",
+                                                                      json=purpose))  # fmt: skip
 
 
 async def test_an_approval_by_another_steward_allows_the_very_next_request(
@@ -311,6 +387,66 @@ async def test_rejection_edit_and_expiry(client: Client) -> None:
     assert expired.json()["effective_to"] is not None
 
 
+LAND_AGREEMENT = {
+    "purpose": "CPXD",
+    "subject_type": "Parcel",
+    "fields": ["id", "parcelNumber", "area"],
+    "legal_basis": "Luật Đất đai 2024",
+    "effective_from": "2025-07-01T00:00:00Z",
+}
+POPULATION_STEWARD = ("steward", "steward:population")
+LAND_STEWARD = ("steward", "steward:land")
+DA_NANG_LAND_STEWARD = ("steward", "steward:land:48")
+
+
+async def _submitted_land_agreement(client: Client, agency: str, province: str | None) -> str:
+    """A submitted agreement giving `agency` parcels (the agency registered first); its ETag."""
+    new = {"client_id": agency, "name": agency, "kind": "land-office", "province": province}
+    assert (await client.call("POST", "/agencies", json=new)).status_code == 201
+    created = await client.call("POST", "/agreements", json={**LAND_AGREEMENT, "agency": agency})
+    assert created.status_code == 201, created.text
+    submitted = await client.call("POST", f"/agreements/{agency}/CPXD/Parcel/submit",
+                                  etag=created.headers["ETag"])  # fmt: skip
+    return str(submitted.headers["ETag"])
+
+
+async def test_land_agreements_are_decided_by_the_land_registrys_stewards(client: Client) -> None:
+    etag = await _submitted_land_agreement(client, "vpdk-quocgia", None)
+    path = "/agreements/vpdk-quocgia/CPXD/Parcel"
+    for action, body in (("approve", None), ("reject", {"note": "not ours to say"})):
+        refused = await client.call("POST", f"{path}/{action}", etag=etag, json=body,
+                                    steward="steward-dan", roles=POPULATION_STEWARD)  # fmt: skip
+        answer = problem(refused, 403, "FORBIDDEN")
+        assert answer["reason"] == "scope"
+        assert "land" in answer["detail"]
+    # a province's land steward does not decide for a national agency
+    provincial = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-tam",
+                                   roles=DA_NANG_LAND_STEWARD)  # fmt: skip
+    assert problem(provincial, 403, "FORBIDDEN")["reason"] == "scope"
+    assert (await client.call("GET", path)).json()["status"] == "submitted"
+
+    approved = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-dat",
+                                 roles=LAND_STEWARD)  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert (approved.json()["status"], approved.json()["approved_by"]) == (
+        "approved", "steward-dat"
+    )  # fmt: skip
+
+
+async def test_a_provinces_land_steward_decides_for_that_provinces_agencies(
+    client: Client,
+) -> None:
+    etag = await _submitted_land_agreement(client, "vpdk-danang", "48")
+    path = "/agreements/vpdk-danang/CPXD/Parcel"
+    elsewhere = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-hue",
+                                  roles=("steward", "steward:land:46"))  # fmt: skip
+    assert problem(elsewhere, 403, "FORBIDDEN")["reason"] == "scope"
+    approved = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-tam",
+                                 roles=DA_NANG_LAND_STEWARD)  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approved_by"] == "steward-tam"
+
+
 @pytest.mark.parametrize(
     ("change", "argument"),
     [
@@ -335,27 +471,116 @@ async def test_bad_agreement_input(client: Client, change: dict[str, Any], argum
     assert problem(answer, 422, "BAD_USER_INPUT")["argument"] == argument
 
 
-async def test_purposes_are_listed_and_edited(client: Client) -> None:
+async def test_purposes_are_proposed_then_approved_by_the_platforms_administrator(
+    client: Client,
+) -> None:
     listed = (await client.call("GET", "/purposes?limit=100")).json()["items"]
     assert "CT01" in [p["code"] for p in listed]
-    etag = await _etag(client, "/purposes/DKKD")
-    changed = await client.call("PATCH", "/purposes/DKKD", etag=etag,
-                                json={"title": "Đối chiếu đăng ký doanh nghiệp"})  # fmt: skip
-    assert changed.json()["title"] == "Đối chiếu đăng ký doanh nghiệp"
-    problem(await client.call("PATCH", "/purposes/DKKD", etag=etag, json={"title": "x"}), 412,
-            "PRECONDITION_FAILED")  # fmt: skip
+    read = await client.call("GET", "/purposes/DKKD")
+    etag, title = read.headers["ETag"], read.json()["title"]
+    change = {"title": "Đối chiếu đăng ký doanh nghiệp"}
+    problem(await client.call("PATCH", "/purposes/DKKD", json=change), 428,
+            "PRECONDITION_REQUIRED")  # fmt: skip
+    proposed = await client.call("PATCH", "/purposes/DKKD", etag=etag, json=change)
+    assert proposed.status_code == 202, proposed.text
+    assert proposed.json()["status"] == "submitted"
+    assert proposed.json()["proposed"]["title"] == "Đối chiếu đăng ký doanh nghiệp"
+    assert (proposed.json()["needs"], proposed.json()["approvals"]) == (["platform"], {})
+    # the version in force stays until approved; the list shows the change pending
+    in_force = await client.call("GET", "/purposes/DKKD")
+    assert (in_force.json()["title"], in_force.headers["ETag"]) == (title, etag)
+    assert in_force.json()["status"] == "in_force"
+    assert in_force.json()["pending"]["version"] == proposed.json()["version"]
+    nothing = await client.call("PATCH", "/purposes/DKKD", etag=etag, json={"title": title})
+    assert problem(nothing, 422, "BAD_USER_INPUT")["argument"] == "body"
+
+    path = "/purposes/DKKD"
+    pending = await client.call("GET", f"{path}/proposal")
+    assert pending.headers["ETag"] == proposed.headers["ETag"]
+    own = await client.call("POST", f"{path}/approve", etag=proposed.headers["ETag"])
+    assert problem(own, 403, "FORBIDDEN")["reason"] == "four_eyes"
+    registry_steward = await client.call("POST", f"{path}/approve", etag=proposed.headers["ETag"],
+                                         steward="steward-minh", roles=REGISTRIES_ONLY)  # fmt: skip
+    body = problem(registry_steward, 403, "FORBIDDEN")
+    assert body["reason"] == "scope"
+    assert "platform" in body["detail"]
+    stale = await client.call("POST", f"{path}/approve", etag=etag, steward="steward-minh")
+    problem(stale, 412, "PRECONDITION_FAILED")
+    unsaid = await client.call("POST", f"{path}/reject", etag=proposed.headers["ETag"],
+                               steward="steward-minh", json={})  # fmt: skip
+    assert problem(unsaid, 422, "BAD_USER_INPUT")["argument"] == "body.note"
+    assert (await client.call("GET", path)).json()["title"] == title
+
+    approved = await _approve(client, path, proposed)
+    assert approved.json()["approvals"] == {"platform": "steward-minh"}
+    after = await client.call("GET", path)
+    assert after.json()["title"] == "Đối chiếu đăng ký doanh nghiệp"
+    assert (after.json()["changed_by"], after.json()["approved_by"]) == (
+        "steward-lan", "steward-minh"
+    )  # fmt: skip
+    assert after.json()["pending"] is None
+    again = await client.call("POST", f"{path}/approve", etag=approved.headers["ETag"],
+                              steward="steward-hai")  # fmt: skip
+    problem(again, 409, "CONFLICT")
+    problem(await client.call("GET", f"{path}/proposal"), 404, "NOT_FOUND")
+    versions = (await client.call("GET", f"{path}/versions")).json()
+    assert [(v["title"], v["changed_by"], v["approved_by"]) for v in versions[-2:]] == [
+        (title, "etl", "etl"),
+        ("Đối chiếu đăng ký doanh nghiệp", "steward-lan", "steward-minh"),
+    ]
+    decisions = (await client.call("GET", f"{path}/proposals")).json()
+    assert [(p["status"], p["changed_by"]) for p in decisions] == [
+        ("submitted", "steward-lan"),
+        ("approved", "steward-minh"),
+    ]
+
     problem(await client.call("GET", "/purposes/NOPE"), 404, "NOT_FOUND")
     bad = await client.call("POST", "/purposes", json={"code": "bad code", "title": "t",
                                                        "procedure": "p"})  # fmt: skip
     assert problem(bad, 422, "BAD_USER_INPUT")["argument"] == "body.code"
+    existing = {"code": "DKKD", "title": "t", "procedure": "p"}
+    problem(await client.call("POST", "/purposes", json=existing), 409, "CONFLICT")
 
 
-async def test_forms_are_listed_and_edited_and_prefill_uses_the_edit(
+async def test_a_new_purpose_is_listed_as_proposed_and_a_rejection_says_why(
+    client: Client,
+) -> None:
+    new = {"code": "TT-THU", "title": "Thủ tục thử", "procedure": "Thử", "case_bound": True}
+    proposed = await client.call("POST", "/purposes", json=new, steward="steward-hai")
+    assert proposed.status_code == 202, proposed.text
+    assert proposed.headers["Location"] == "/admin/purposes/TT-THU/proposal"
+    listed = (await client.call("GET", "/purposes?limit=100")).json()["items"]
+    (item,) = [p for p in listed if p["code"] == "TT-THU"]
+    assert (item["status"], item["version"], item["case_bound"]) == ("proposed", None, True)
+    assert item["pending"]["proposed_by"] == "steward-hai"
+    read = await client.call("GET", "/purposes/TT-THU")
+    assert read.json()["status"] == "proposed"
+    assert "ETag" not in read.headers
+    # not in the catalogue: an agreement for it is refused
+    agreement = {**BHXH_AGREEMENT, "agency": "motcua-danang", "purpose": "TT-THU"}
+    refused = await client.call("POST", "/agreements", json=agreement)
+    assert problem(refused, 422, "BAD_USER_INPUT")["argument"] == "purpose"
+
+    own = await client.call("POST", "/purposes/TT-THU/reject", etag=proposed.headers["ETag"],
+                            steward="steward-hai", json={"note": "mine"})  # fmt: skip
+    assert problem(own, 403, "FORBIDDEN")["reason"] == "four_eyes"
+    rejected = await client.call("POST", "/purposes/TT-THU/reject", etag=proposed.headers["ETag"],
+                                 json={"note": "no procedure of that name"})  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    assert (rejected.json()["status"], rejected.json()["note"]) == (
+        "rejected", "no procedure of that name"
+    )  # fmt: skip
+    problem(await client.call("GET", "/purposes/TT-THU"), 404, "NOT_FOUND")
+    listed = (await client.call("GET", "/purposes?limit=100")).json()["items"]
+    assert "TT-THU" not in [p["code"] for p in listed]
+
+
+async def test_forms_are_proposed_approved_by_their_registries_and_prefill_uses_them(
     client: Client, world: World
 ) -> None:
     forms = {f["code"]: f for f in (await client.call("GET", "/forms")).json()}
     assert set(forms) >= {"CT01", "HKD01", "XD01"}
-    assert forms["CT01"]["source"] == "file"
+    assert (forms["CT01"]["source"], forms["CT01"]["status"]) == ("file", "in_force")
     read = await client.call("GET", "/forms/CT01")
     template = {k: read.json()[k] for k in ("title", "procedure", "legal_reference", "purpose",
                                              "subject_type", "fields")}  # fmt: skip
@@ -367,16 +592,75 @@ async def test_forms_are_listed_and_edited_and_prefill_uses_the_edit(
     broken = {**template, "fields": [{"key": "x", "label": "X", "path": "shoeSize"}]}
     wrong = await client.call("PUT", "/forms/CT01", json=broken, etag=read.headers["ETag"])
     assert "no field 'shoeSize'" in problem(wrong, 422, "BAD_USER_INPUT")["detail"]
-    saved = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
-    assert saved.status_code == 200, saved.text
-    assert saved.json()["source"] == "steward"
-    stale = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
+    proposed = await client.call("PUT", "/forms/CT01", json=template, etag=read.headers["ETag"])
+    assert proposed.status_code == 202, proposed.text
+    # a resident's form reaching the household: the population registry's stewards decide it
+    assert proposed.json()["needs"] == ["population"]
+    prefill = """query($s: ID!) { prefill(form: "CT01", subject: $s) { fields { key value } } }"""
+
+    async def values() -> dict[str, Any]:
+        answer = await client.graphql("motcua-danang", "CT01", prefill, {"s": world.resident})
+        return {f["key"]: f["value"] for f in answer["data"]["prefill"]["fields"]}
+
+    assert "ho_ten_2" not in await values()  # the form in force runs until approved
+    listed = {f["code"]: f for f in (await client.call("GET", "/forms")).json()}
+    assert listed["CT01"]["pending"]["version"] == proposed.json()["version"]
+    assert len(listed["CT01"]["fields"]) == len(template["fields"]) - 1
+
+    path = "/forms/CT01"
+    land_only = await client.call("POST", f"{path}/approve", etag=proposed.headers["ETag"],
+                                  steward="steward-dat", roles=LAND_STEWARD)  # fmt: skip
+    body = problem(land_only, 403, "FORBIDDEN")
+    assert (body["reason"], "population" in body["detail"]) == ("scope", True)
+    own = await client.call("POST", f"{path}/approve", etag=proposed.headers["ETag"])
+    assert problem(own, 403, "FORBIDDEN")["reason"] == "four_eyes"
+    approved = await client.call("POST", f"{path}/approve", etag=proposed.headers["ETag"],
+                                 steward="steward-dan", roles=POPULATION_STEWARD)  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approvals"] == {"population": "steward-dan"}
+    assert (await values())["ho_ten_2"] == "Lê Thị Hoa"
+    saved = await client.call("GET", path)
+    assert (saved.json()["source"], saved.json()["changed_by"], saved.json()["approved_by"]) == (
+        "steward", "steward-lan", "steward-dan"
+    )  # fmt: skip
+    stale = await client.call("PUT", path, json=template, etag=read.headers["ETag"])
     problem(stale, 412, "PRECONDITION_FAILED")
 
-    prefill = """query($s: ID!) { prefill(form: "CT01", subject: $s) { fields { key value } } }"""
-    answer = await client.graphql("motcua-danang", "CT01", prefill, {"s": world.resident})
-    values = {f["key"]: f["value"] for f in answer["data"]["prefill"]["fields"]}
-    assert values["ho_ten_2"] == "Lê Thị Hoa"
+
+async def test_a_form_reaching_several_registries_needs_a_steward_of_each(
+    client: Client,
+) -> None:
+    read = await client.call("GET", "/forms/XD01")
+    template = {k: read.json()[k] for k in ("title", "procedure", "legal_reference", "purpose",
+                                             "subject_type", "fields")}  # fmt: skip
+    template["title"] = "Đơn đề nghị cấp giấy phép xây dựng (mẫu 01)"
+    proposed = await client.call("PUT", "/forms/XD01", json=template, etag=read.headers["ETag"])
+    assert proposed.status_code == 202, proposed.text
+    # the parcel, and its rights' holders: residents or enterprises
+    assert proposed.json()["needs"] == ["enterprise", "land", "population"]
+    path = "/forms/XD01"
+    land = await client.call("POST", f"{path}/approve", etag=proposed.headers["ETag"],
+                             steward="steward-dat", roles=LAND_STEWARD)  # fmt: skip
+    assert land.status_code == 200, land.text
+    assert (land.json()["status"], land.json()["approvals"]) == (
+        "submitted",
+        {"land": "steward-dat"},
+    )
+    again = await client.call("POST", f"{path}/approve", etag=land.headers["ETag"],
+                              steward="steward-dat", roles=LAND_STEWARD)  # fmt: skip
+    body = problem(again, 403, "FORBIDDEN")
+    assert body["reason"] == "scope"
+    assert "enterprise, population" in body["detail"]
+    assert (await client.call("GET", path)).json()["title"] == read.json()["title"]
+    rest = await client.call("POST", f"{path}/approve", etag=land.headers["ETag"],
+                             steward="steward-minh")  # fmt: skip
+    assert rest.json()["status"] == "approved"
+    assert rest.json()["approvals"] == {
+        "enterprise": "steward-minh", "land": "steward-dat", "population": "steward-minh",
+    }  # fmt: skip
+    after = (await client.call("GET", path)).json()
+    assert after["title"] == template["title"]
+    assert after["approved_by"] == "steward-dat, steward-minh"
 
 
 async def test_paper_consents_count_and_are_listed(client: Client, world: World) -> None:

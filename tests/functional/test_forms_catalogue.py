@@ -1,6 +1,7 @@
-"""Forms and their trusted documents across processes: a form a steward saves through one
-gateway process is in force in another from that process's next request, without restart, in
-prod (trusted documents only), by hash, by name and on the compiled plans' path."""
+"""Forms and their trusted documents across processes: a form a steward proposes and another
+approves through one gateway process is in force in another from that process's next request,
+without restart, in prod (trusted documents only), by hash, by name and on the compiled plans'
+path; until approved, neither process runs it."""
 
 from __future__ import annotations
 
@@ -46,9 +47,19 @@ class Process:
         assert answer.status_code == 200, answer.text
         return {o["name"]: o for o in answer.json()["operations"]}
 
-    async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {**clients.steward(self.issuer), **kwargs.pop("headers", {})}
+    async def admin(
+        self, method: str, path: str, steward: str = "steward-lan", **kwargs: Any
+    ) -> httpx.Response:
+        headers = {**clients.steward(self.issuer, steward), **kwargs.pop("headers", {})}
         return await self.http.request(method, "/admin" + path, headers=headers, **kwargs)
+
+    async def save(self, code: str, template: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        """The form proposed by one steward and approved by another (four-eyes)."""
+        proposed = await self.admin("PUT", f"/forms/{code}", json=template, **kwargs)
+        if proposed.status_code != 202:
+            return proposed
+        return await self.admin("POST", f"/forms/{code}/approve", steward="steward-minh",
+                                headers={"If-Match": proposed.headers["ETag"]})  # fmt: skip
 
 
 @dataclass
@@ -115,8 +126,15 @@ async def test_a_new_form_runs_in_another_process_by_hash_and_by_name(world: Wor
     assert unknown["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
     fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
-    saved = await world.a.admin("PUT", "/forms/TT01", json=_template("CT01", fields))
+    proposed = await world.a.admin("PUT", "/forms/TT01", json=_template("CT01", fields))
+    assert proposed.status_code == 202, proposed.text
+    # proposed, not approved: no process runs it
+    assert "PrefillTT01" not in await world.b.manifest()
+    assert "PrefillTT01" not in await world.a.manifest()
+    saved = await world.a.admin("POST", "/forms/TT01/approve", steward="steward-minh",
+                                headers={"If-Match": proposed.headers["ETag"]})  # fmt: skip
     assert saved.status_code == 200, saved.text
+    assert saved.json()["status"] == "approved"
 
     # b has not reloaded: its manifest, asked for, has the form's document
     operation = (await world.b.manifest())["PrefillTT01"]
@@ -137,7 +155,7 @@ async def test_a_new_form_runs_in_another_process_by_hash_and_by_name(world: Wor
 
 async def test_a_second_new_form_is_found_on_first_use_without_the_manifest(world: World) -> None:
     fields = [{"key": "ngay_sinh", "label": "Ngày sinh", "path": "birthDate"}]
-    saved = await world.a.admin("PUT", "/forms/TT02", json=_template("CT01", fields))
+    saved = await world.a.save("TT02", _template("CT01", fields))
     assert saved.status_code == 200, saved.text
     answer = await world.b.graphql(
         {"operationName": "PrefillTT02", "variables": {"subject": world.resident}}
@@ -155,9 +173,7 @@ async def test_an_edited_form_is_answered_by_the_other_process_on_its_plan(
     template = {k: read.json()[k] for k in ("title", "procedure", "purpose", "subject_type",
                                              "fields")}  # fmt: skip
     template["fields"].append({"key": "ghi_chu_ho_ten", "label": "Họ tên", "path": "fullName"})
-    saved = await world.a.admin(
-        "PUT", "/forms/CT01", json=template, headers={"If-Match": read.headers["ETag"]}
-    )
+    saved = await world.a.save("CT01", template, headers={"If-Match": read.headers["ETag"]})
     assert saved.status_code == 200, saved.text
     after = _values(await world.b.graphql(prefill))
     assert after["ghi_chu_ho_ten"] == "Trần Thị Mai"
@@ -168,7 +184,7 @@ async def test_an_edited_form_is_answered_by_the_other_process_on_its_plan(
 
 async def test_a_form_whose_document_name_is_taken_is_refused(world: World) -> None:
     fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
-    first = await world.a.admin("PUT", "/forms/TT_03", json=_template("CT01", fields))
+    first = await world.a.save("TT_03", _template("CT01", fields))
     assert first.status_code == 200, first.text
     clash = await world.a.admin("PUT", "/forms/TT-03", json=_template("CT01", fields))
     body = clients.problem(clash, 422, "BAD_USER_INPUT")
@@ -177,9 +193,64 @@ async def test_a_form_whose_document_name_is_taken_is_refused(world: World) -> N
     assert (await world.a.admin("GET", "/forms/TT-03")).status_code == 404
 
 
+async def _propose(world: World, code: str, template: dict[str, Any]) -> str:
+    proposed = await world.a.admin("PUT", f"/forms/{code}", json=template)
+    assert proposed.status_code == 202, proposed.text
+    return str(proposed.headers["ETag"])
+
+
+async def _approve(world: World, code: str, etag: str) -> httpx.Response:
+    return await world.a.admin(
+        "POST", f"/forms/{code}/approve", steward="steward-minh", headers={"If-Match": etag}
+    )
+
+
+async def test_an_approval_checks_the_form_again_against_the_forms_then_in_force(
+    world: World,
+) -> None:
+    """Two proposals whose documents would share a name each pass alone; the second approval
+    finds the first in force and is refused, and nothing of it runs."""
+    fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
+    first = await _propose(world, "TT_06", _template("CT01", fields))
+    second = await _propose(world, "TT-06", _template("CT01", fields))
+    assert (await _approve(world, "TT_06", first)).status_code == 200
+    clash = clients.problem(await _approve(world, "TT-06", second), 422, "BAD_USER_INPUT")
+    assert clash["argument"] == "code"
+    assert "PrefillTT_06" in clash["detail"]
+    pending = await world.a.admin("GET", "/forms/TT-06")
+    assert pending.json()["status"] == "proposed"
+    assert pending.json()["pending"]["status"] == "submitted"
+
+
+async def test_a_proposal_is_not_put_in_force_over_a_change_it_did_not_see(world: World) -> None:
+    """The form in force changed after the proposal was made (here written past the admin API,
+    as a deployment's file would): approving would undo that change unseen, so it is refused."""
+    fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
+    etag = await _propose(world, "TT05", _template("CT01", fields))
+    written = {"code": "TT05", **_template("CT01", fields), "title": "Tờ khai đã có"}
+    engine = create_engine(Settings(database_url=world.url, home=Path("/nonexistent")), pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO form_templates (code, document, changed_by) "
+                    "VALUES ('TT05', CAST(:document AS jsonb), 'test')"
+                ),
+                {"document": json.dumps(written)},
+            )
+    finally:
+        await engine.dispose()
+    refused = clients.problem(await _approve(world, "TT05", etag), 409, "CONFLICT")
+    assert "changed since this proposal was made" in refused["detail"]
+    in_force = await world.b.admin("GET", "/forms/TT05")
+    assert in_force.json()["title"] == "Tờ khai đã có"
+    assert in_force.json()["pending"]["status"] == "submitted"
+
+
 async def test_a_catalogue_that_does_not_build_leaves_the_last_good_one(world: World) -> None:
     """A template the schema no longer fits (written past the admin API, as a deployment's
-    schema change would leave one): processes keep the forms and documents they run."""
+    schema change would leave one): processes keep the forms and documents they run. (Last in
+    the module: the template it leaves in force fails every later build.)"""
     engine = create_engine(Settings(database_url=world.url, home=Path("/nonexistent")), pool_size=1)
     try:
         async with session_factory(engine).begin() as session:

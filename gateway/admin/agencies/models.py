@@ -4,13 +4,16 @@ API shows and takes them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.admin.types import ClientId, Label
 from gateway.identity.keys import thumbprint
 from gateway.policy.models import Agency, AgencyKey
+
+# A province's 2-digit code, as in a steward's role `steward:<registry>:<province>`
+Province = Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")]
 
 
 class AgencyIn(BaseModel):
@@ -19,21 +22,28 @@ class AgencyIn(BaseModel):
     client_id: ClientId
     name: Label
     kind: Label
+    province: Province | None = Field(
+        default=None,
+        description="A provincial agency's province (2-digit code, e.g. 48): stewards of that "
+        "province (role steward:<registry>:48) may decide for it. Absent: a national agency.",
+    )
 
 
 class AgencyChange(BaseModel):
-    """Only what changes; the client id never does."""
+    """Only what changes; the client id never does. `province: null` makes it national."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Label | None = None
     kind: Label | None = None
+    province: Province | None = None
 
 
 class AgencyOut(BaseModel):
     client_id: str
     name: str
     kind: str
+    province: str | None
     status: str
     version: int
     valid_from: datetime
@@ -46,6 +56,7 @@ class AgencyOut(BaseModel):
             client_id=agency.client_id,
             name=agency.name,
             kind=agency.kind,
+            province=agency.province,
             status=agency.status,
             version=agency.version_id,
             valid_from=agency.valid_from,

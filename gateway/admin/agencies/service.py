@@ -1,5 +1,10 @@
 """Registering, editing, suspending and reactivating agencies.
 
+These are the platform's decisions: only its administrator (role `admin`, scope PLATFORM of
+gateway.admin.approvals) makes them, and a reactivation needs a second pair of eyes: the
+administrator who suspended an agency may not reactivate it (403 four_eyes); its history shows
+who suspended it and who reactivated it.
+
 A suspension takes effect on the very next decision: the agencies trigger moves the policy
 version, and the agreement cache then finds the agency suspended and hands it no agreement.
 In `AUTH_MODE=keycloak` the agency's Keycloak client is created on registration and disabled
@@ -11,16 +16,19 @@ here its refusals become the API's problems (422 naming the JWK member, 404, 409
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.admin import approvals
 from gateway.admin.agencies.models import AgencyChange, AgencyIn, KeyIn
+from gateway.admin.approvals import PLATFORM
 from gateway.admin.history import current, for_change, keyset_page, versions
-from gateway.admin.problems import bad_input, conflict, not_found, unavailable
+from gateway.admin.problems import bad_input, conflict, forbidden, not_found, unavailable
 from gateway.identity import keys
+from gateway.identity.principal import Principal
 from gateway.identity.provisioning import AgencyProvisioner
 from gateway.policy.models import Agency, AgencyKey
 from gateway.policy.service import agency_status
@@ -48,6 +56,27 @@ async def agency_versions(*, session: AsyncSession, client_id: str) -> list[Agen
     return await versions(session=session, model=Agency, key={"client_id": client_id}, what=WHAT)
 
 
+def _administrator(decider: Principal, action: str) -> None:
+    """Agencies are the platform's: 403 `scope` for whoever does not administer it."""
+    if not approvals.holds(decider, PLATFORM, None):
+        raise forbidden(
+            f"to {action} an agency needs the platform's administrator (role admin); "
+            "your roles do not hold it",
+            "scope",
+        )
+
+
+def suspended_by(history: Iterable[Agency]) -> str | None:
+    """Who suspended the agency, as it stands suspended: the author of the first version of
+    its latest suspension (edits made while suspended do not count)."""
+    suspender = None
+    for version in sorted(history, key=lambda v: v.valid_from, reverse=True):
+        if version.status != "suspended":
+            break
+        suspender = version.changed_by
+    return suspender
+
+
 async def _keycloak(action: str, call: Awaitable[object]) -> None:
     """Run a provisioning call; if Keycloak fails, the transaction is rolled back (fail closed)."""
     try:
@@ -60,9 +89,10 @@ async def register_agency(
     *,
     session: AsyncSession,
     new: AgencyIn,
-    actor: str,
+    decider: Principal,
     provisioner: AgencyProvisioner | None,
 ) -> Agency:
+    _administrator(decider, "register")
     existing = await agency_status(session=session, agency=new.client_id)
     if existing is not None:
         raise conflict(f"agency {new.client_id!r} is already registered ({existing})")
@@ -70,7 +100,13 @@ async def register_agency(
         session=session,
         model=Agency,
         key={"client_id": new.client_id},
-        values={"name": new.name, "kind": new.kind, "status": "active", "changed_by": actor},
+        values={
+            "name": new.name,
+            "kind": new.kind,
+            "province": new.province,
+            "status": "active",
+            "changed_by": decider.subject,
+        },
     )
     if provisioner is not None:  # after the row, so a duplicate never reaches Keycloak
         await _keycloak(
@@ -85,18 +121,22 @@ async def update_agency(
     session: AsyncSession,
     client_id: str,
     change: AgencyChange,
-    actor: str,
+    decider: Principal,
     if_match: str | None,
 ) -> Agency:
+    _administrator(decider, "edit")
     await for_change(
         session=session, model=Agency, key={"client_id": client_id}, what=WHAT, if_match=if_match
     )
-    values = change.model_dump(exclude_none=True)
+    values = change.model_dump(exclude_unset=True)
+    for name in ("name", "kind"):
+        if name in values and values[name] is None:
+            raise bad_input(name, "cannot be null")
     agency, _ = await supersede(
         session=session,
         model=Agency,
         key={"client_id": client_id},
-        values={**values, "changed_by": actor},
+        values={**values, "changed_by": decider.subject},
     )
     return agency
 
@@ -106,20 +146,28 @@ async def set_agency_status(
     session: AsyncSession,
     client_id: str,
     status: str,
-    actor: str,
+    decider: Principal,
     if_match: str | None,
     provisioner: AgencyProvisioner | None,
 ) -> Agency:
+    reactivating = status == "active"
+    _administrator(decider, "reactivate" if reactivating else "suspend")
     agency = await for_change(
         session=session, model=Agency, key={"client_id": client_id}, what=WHAT, if_match=if_match
     )
     if agency.status == status:
         raise conflict(f"agency {client_id!r} is already {status}")
+    if reactivating:
+        suspender = suspended_by(await agency_versions(session=session, client_id=client_id))
+        # Only ever refuses the suspender (the scope is checked above): the message is theirs
+        approvals.approve(decider, authors=[suspender] if suspender else [],
+                          needs=frozenset({PLATFORM}), approvals={},
+                          what=f"reactivation of {client_id}, which they suspended")  # fmt: skip
     agency, _ = await supersede(
         session=session,
         model=Agency,
         key={"client_id": client_id},
-        values={"status": status, "changed_by": actor},
+        values={"status": status, "changed_by": decider.subject},
     )
     if provisioner is not None:
         await _keycloak(

@@ -41,11 +41,12 @@ async def list_agencies(
 async def register_agency(
     *, new: AgencyIn, admin: AdminDep, steward: StewardDep, response: Response
 ) -> AgencyOut:
-    """Registers an active agency; with Keycloak, also creates its client-credentials client."""
+    """Registers an active agency (the platform's administrator only: role `admin`); with
+    Keycloak, also creates its client-credentials client."""
     provisioner = admin.provisioner()
     async with admin.transaction() as session:
         agency = await service.register_agency(
-            session=session, new=new, actor=steward.subject, provisioner=provisioner
+            session=session, new=new, decider=steward, provisioner=provisioner
         )
     response.headers["Location"] = f"/admin/agencies/{agency.client_id}"
     tag(response, agency.version_id)
@@ -79,12 +80,13 @@ async def update_agency(
     response: Response,
     if_match: IfMatch = None,
 ) -> AgencyOut:
+    """Changes its name, kind or province (the platform's administrator only)."""
     async with admin.transaction() as session:
         agency = await service.update_agency(
             session=session,
             client_id=client_id,
             change=change,
-            actor=steward.subject,
+            decider=steward,
             if_match=if_match,
         )
     tag(response, agency.version_id)
@@ -106,7 +108,7 @@ async def _set_status(
             session=session,
             client_id=client_id,
             status=status,
-            actor=steward.subject,
+            decider=steward,
             if_match=if_match,
             provisioner=provisioner,
         )
@@ -123,7 +125,8 @@ async def suspend_agency(
     response: Response,
     if_match: IfMatch = None,
 ) -> AgencyOut:
-    """Denies the agency from its very next request (and disables its Keycloak client)."""
+    """Denies the agency from its very next request (and disables its Keycloak client). The
+    platform's administrator only."""
     return await _set_status(
         admin=admin,
         steward=steward,
@@ -143,6 +146,8 @@ async def reactivate_agency(
     response: Response,
     if_match: IfMatch = None,
 ) -> AgencyOut:
+    """Lifts a suspension: the platform's administrator, not the one who suspended it (403
+    `four_eyes`)."""
     return await _set_status(
         admin=admin,
         steward=steward,
