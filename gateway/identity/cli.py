@@ -24,7 +24,9 @@ from gateway.identity.dev_issuer import (
     DevIssuerRefused,
 )
 from gateway.identity.officers import Officer, OfficerError, read_officer
+from gateway.identity.principal import STEWARD_OF, Stewardship
 from gateway.policy.models import AgencyKey
+from gateway.subjects import STEWARDED_DOMAINS
 from lienthong.settings import Settings, get_settings
 from registries.db import create_engine, session_factory
 from registries.identifiers import IdentifierError, validate_personal_id
@@ -45,10 +47,37 @@ def _officer(officer: str, name: str, unit: str) -> Officer:
     return read_officer(given, id_claim="--officer", what="command line", verified="header")
 
 
+def _roles(given: list[str]) -> list[str]:
+    """Roles as given, repeated or comma-separated (`--role steward,steward:land`), in order,
+    once each. A steward role naming no registry or a malformed province would grant nothing
+    at the gateway (gateway.identity.principal): refused here rather than minted."""
+    roles = list(dict.fromkeys(r.strip() for item in given for r in item.split(",") if r.strip()))
+    for role in roles:
+        if role.startswith(STEWARD_OF) and not Stewardship.of([role]).domains:
+            raise _refuse(
+                "--role",
+                f"{role!r} grants nothing: steward:<registry> or steward:<registry>:<province> "
+                f"(registries: {', '.join(sorted(STEWARDED_DOMAINS))}; a 2-digit province)",
+            )
+    return roles
+
+
 @app.command()
 def token(
     agency: str = typer.Option(..., "--agency", help="Client id, e.g. motcua-danang."),
-    role: list[str] = typer.Option(None, "--role", help="Realm role (repeatable); default agency."),
+    role: list[str] = typer.Option(
+        None,
+        "--role",
+        "--roles",
+        help="Realm role, repeatable or comma-separated: agency, citizen, steward, admin, "
+        "steward:<registry>[:<province>] (e.g. --role steward,steward:land:48); default agency.",
+    ),
+    subject: str | None = typer.Option(
+        None,
+        "--sub",
+        help="The token's subject: who a steward is (what four-eyes compares); default the "
+        "client's service account.",
+    ),
     citizen: str | None = typer.Option(None, "--citizen", help="Citizen's 12-digit personal ID."),
     ttl: int = typer.Option(DEFAULT_TTL_SECONDS, "--ttl", min=1, max=86_400, help="Seconds."),
     officer: str | None = typer.Option(
@@ -59,12 +88,16 @@ def token(
 ) -> None:
     """Print a signed, Keycloak-shaped access token for CLIENT_ID (with --officer: the token
     Keycloak's RFC 8693 token exchange gives the agency acting for that officer)."""
-    roles = role or (["citizen"] if citizen else ["agency"])
+    roles = _roles(role or []) or (["citizen"] if citizen else ["agency"])
     if citizen is not None:
         try:
             citizen = validate_personal_id(citizen)
         except IdentifierError as error:
             raise _refuse("--citizen", str(error)) from error
+    if subject is not None and (not subject.strip() or officer is not None):
+        raise _refuse(
+            "--sub", "a non-empty name, and not with --officer (its token names the officer)"
+        )
     named = None
     if officer is not None or officer_name is not None or unit is not None:
         if officer is None or officer_name is None or unit is None:
@@ -78,7 +111,9 @@ def token(
     except DevIssuerRefused as error:
         raise _refuse("refused", str(error)) from error
     if named is None:
-        print(issuer.mint(agency=agency, roles=roles, citizen_id=citizen, ttl_seconds=ttl))
+        extra = {"sub": subject} if subject else None
+        print(issuer.mint(agency=agency, roles=roles, citizen_id=citizen, ttl_seconds=ttl,
+                          extra_claims=extra))  # fmt: skip
         return
     print(
         issuer.mint_officer(
