@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registries.db import Base
@@ -47,6 +49,9 @@ class Enterprise(Versioned, Base):
     charter_capital: Mapped[Decimal] = mapped_column(Numeric(20, 0))
     head_office_commune_code: Mapped[int] = mapped_column(Integer, ForeignKey("communes.code"))
     head_office_address_line: Mapped[str] = mapped_column(Text)
+    # What the export wrote that the load converted or could not check (etl.validation):
+    # {"former_units": {field: the pre-2025 unit it named}, "unchecked": {"business_lines": […]}}
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class LegalRepresentative(Versioned, Base):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -14,8 +17,10 @@ from registries.reference.models import (
     BusinessLine,
     Commune,
     EthnicGroup,
+    FormerUnit,
     LandUseCategory,
     Province,
+    UnitChange,
 )
 
 
@@ -74,6 +79,49 @@ async def business_lines(*, session: AsyncSession, level: int | None = None) -> 
     return list((await session.execute(query)).scalars())
 
 
+async def former_units(*, session: AsyncSession) -> dict[tuple[str, int], FormerUnit]:
+    """Every unit before the 2025 reorganisation by (level, code): 10,820 rows, cached."""
+    rows = await session.execute(select(FormerUnit))
+    return {(unit.level, unit.code): unit for unit in rows.scalars()}
+
+
+async def unit_changes(*, session: AsyncSession) -> list[UnitChange]:
+    """The whole 2025 crosswalk (10,570 rows), in the order of the codes."""
+    rows = await session.execute(
+        select(UnitChange).order_by(
+            UnitChange.commune_code, UnitChange.former_level, UnitChange.former_code
+        )
+    )
+    return list(rows.scalars())
+
+
+_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, hỏi, nặng
+
+
+def unit_name_key(name: str) -> str:
+    """A unit's name as compared: case, spacing, Unicode form, the apostrophe and dash forms
+    and where the tone mark sits ("Hoà" or "Hòa", "Thuỷ" or "Thủy") make no difference."""
+    name = name.replace("\u2019", "'").replace("\u2013", "-").replace("\u2014", "-")
+    words = []
+    for word in unicodedata.normalize("NFD", " ".join(name.split())).casefold().split(" "):
+        tones = "".join(sorted(c for c in word if c in _TONES))
+        words.append("".join(c for c in word if c not in _TONES) + tones)
+    return unicodedata.normalize("NFC", " ".join(words))
+
+
+@dataclass(frozen=True)
+class FormerCommune:
+    """A commune before the 2025 reorganisation and the 2025 communes it went into."""
+
+    code: int
+    name: str
+    district: str
+    province: str
+    into: tuple[int, ...]  # 2025 communes; several: it was split between them
+    population: int | None = None  # of those, the one that took its whole population
+    effective_on: date | None = None
+
+
 @dataclass(frozen=True)
 class ReferenceCodes:
     """Every reference code, for checking bulk loads row by row without a query per row."""
@@ -82,6 +130,10 @@ class ReferenceCodes:
     ethnic_codes: dict[str, int]  # code as text, or name case-folded → code
     vsic_codes: frozenset[str]
     land_use_codes: frozenset[str]
+    # Communes before the 2025 reorganisation, by code, and their codes by name: by
+    # (commune, district, province) and by (commune, district), each `unit_name_key`ed
+    former_communes: Mapping[int, FormerCommune] = field(default_factory=dict)
+    former_names: Mapping[tuple[str, ...], tuple[int, ...]] = field(default_factory=dict)
 
 
 def reference_codes(connection: psycopg.Connection[tuple[Any, ...]]) -> ReferenceCodes:
@@ -99,4 +151,63 @@ def reference_codes(connection: psycopg.Connection[tuple[Any, ...]]) -> Referenc
         land_use_codes=frozenset(
             str(r[0]) for r in connection.execute("SELECT code FROM land_use_categories")
         ),
+        **_former_communes(connection),
     )
+
+
+def _former_communes(connection: psycopg.Connection[tuple[Any, ...]]) -> dict[str, Any]:
+    return former_reference(
+        connection.execute(
+            "SELECT level, code, name, province_code, district_code FROM former_units"
+        ).fetchall(),
+        connection.execute(
+            "SELECT former_level, former_code, commune_code, population, effective_on "
+            "FROM unit_changes ORDER BY former_code, commune_code"
+        ).fetchall(),
+    )
+
+
+def former_reference(
+    units: Iterable[Sequence[Any]], changes: Iterable[Sequence[Any]]
+) -> dict[str, Any]:
+    """`ReferenceCodes.former_communes` and `former_names` from the former units (level, code,
+    name, province code, district code) and the crosswalk rows (former level, former code,
+    2025 commune, took the whole population, effective on)."""
+    into: dict[int, list[int]] = defaultdict(list)
+    population: dict[int, list[int]] = defaultdict(list)
+    effective: dict[int, date] = {}
+    for level, former, commune, whole_population, effective_on in changes:
+        if level != "commune":
+            continue
+        into[former].append(commune)
+        effective[former] = effective_on
+        if whole_population:
+            population[former].append(commune)
+    names_of: dict[tuple[str, int], str] = {}
+    communes_rows = []
+    for level, code, name, province_code, district_code in units:
+        names_of[(level, code)] = name
+        if level == "commune":
+            communes_rows.append((code, name, province_code, district_code))
+    communes: dict[int, FormerCommune] = {}
+    names: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for code, name, province_code, district_code in sorted(communes_rows):
+        district = names_of[("district", district_code)]
+        province = names_of[("province", province_code)]
+        took_population = population.get(code, [])
+        communes[code] = FormerCommune(
+            code=code,
+            name=name,
+            district=district,
+            province=province,
+            into=tuple(into.get(code, ())),
+            population=took_population[0] if len(took_population) == 1 else None,
+            effective_on=effective.get(code),
+        )
+        keys = (unit_name_key(name), unit_name_key(district))
+        names[(*keys, unit_name_key(province))].append(code)
+        names[keys].append(code)
+    return {
+        "former_communes": communes,
+        "former_names": {key: tuple(codes) for key, codes in names.items()},
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registries.db import Base
@@ -64,6 +66,9 @@ class Resident(Versioned, Base):
     id_card_number: Mapped[str | None] = mapped_column(String(12))
     id_card_issued_on: Mapped[date | None] = mapped_column(Date)
     id_card_expires_on: Mapped[date | None] = mapped_column(Date)
+    # What the export wrote that the load converted (etl.validation): {"former_units": {field:
+    # the pre-2025 commune it named, how it became the 2025 commune stored}}
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Household(Versioned, Base):
@@ -80,3 +85,6 @@ class Household(Versioned, Base):
     head_id: Mapped[str] = mapped_column(String(12))
     commune_code: Mapped[int] = mapped_column(Integer, ForeignKey("communes.code"))
     address_line: Mapped[str] = mapped_column(Text)
+    # The head's provenance for the address: {"former_units": {"commune_code": …}} when the
+    # export named a pre-2025 commune
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
