@@ -62,6 +62,9 @@ class LoadReport:
     updated: int = 0
     unchanged: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    # Rows loaded with something flagged, by warning code (VSIC_UNCHECKED: a business line the
+    # partial VSIC table lacks, kept in the record's provenance)
+    warned_by_reason: Counter[str] = field(default_factory=Counter)
     duration_seconds: float = 0.0
     rejects_path: Path | None = None
     bulk: bool = False  # merged with the registry's structures rebuilt after (registries.bulk)
@@ -197,6 +200,8 @@ class _Export:
                 continue
             seen[key] = fingerprint
             lines[key] = record.line_number
+            for warning in row.get("warnings", ()):
+                report.warned_by_reason[warning] += 1
             yield values
         if progress is not None and pending:
             progress(pending)

@@ -472,7 +472,9 @@ def synthesize(options: SynthOptions, progress: Any = None) -> SynthReport:
     seen_adults = 0
     path = options.out / "residents.csv"
     out = _CsvOut(
-        path, [*RESIDENT_COLUMNS[:4], "ethnicity", *RESIDENT_COLUMNS[5:]], options.encoding
+        path,
+        [*RESIDENT_COLUMNS[:4], "ethnicity", *_exported(RESIDENT_COLUMNS[5:])],
+        options.encoding,
     )
     try:
         for members in households(people):
@@ -535,12 +537,17 @@ ACTIVITIES = (
 )
 
 
+def _exported(columns: tuple[str, ...]) -> list[str]:
+    """Registry columns an export writes: not the provenance a load derives from the rest."""
+    return [column for column in columns if column != "provenance"]
+
+
 def _write_enterprises(
     options: SynthOptions, people: _People, adults: list[str], report: SynthReport
 ) -> list[str]:
     rng = people.rng
     path = options.out / "enterprises.csv"
-    out = _CsvOut(path, ENTERPRISE_STAGING_COLUMNS, options.encoding)
+    out = _CsvOut(path, _exported(ENTERPRISE_STAGING_COLUMNS), options.encoding)
     codes: list[str] = []
     serial = 0
     try:

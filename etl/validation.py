@@ -7,6 +7,7 @@ names what is wrong with a row by a stable reason code.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -28,7 +29,7 @@ from registries.identifiers import (
 )
 from registries.parcels.models import HOLDER_KINDS, RIGHT_KINDS
 from registries.parcels.service import GeometryError, check_declared_area, check_lon_lat
-from registries.reference.service import ReferenceCodes
+from registries.reference.service import FormerCommune, ReferenceCodes, unit_name_key
 
 _DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -122,6 +123,95 @@ def commune(raw: Mapping[str, Any], field: str, reference: ReferenceCodes) -> in
     return code
 
 
+# A commune field's companion column naming the commune as it was before the 2025
+# reorganisation: a pre-2025 code, or names "commune, district[, province]" (docs/loads.md)
+BEFORE_2025 = "_before_2025"
+_FORMER_CODE = re.compile(r"^\d{1,5}$")
+
+
+def commune_converted(
+    raw: Mapping[str, Any], field: str, reference: ReferenceCodes, *, by_population: bool
+) -> tuple[int | None, dict[str, Any] | None]:
+    """The 2025 commune a row names in `field`, or in `field` + `_before_2025` as it was
+    before the reorganisation (converted through the crosswalk), with how it was converted.
+
+    A former commune split between several 2025 communes is converted only when the row also
+    gives the 2025 code (it must be one of the parts) or, with `by_population` (a resident's
+    address), when the source says one part took the whole population; else COMMUNE_SPLIT
+    names the parts."""
+    code = commune(raw, field, reference)
+    written = text(raw, field + BEFORE_2025)
+    if written is None:
+        return code, None
+    former = _former_commune(written, field + BEFORE_2025, reference)
+    parts = former.into
+    if code is not None:
+        if code not in parts:
+            raise RowError(
+                "COMMUNE_FORMER_MISMATCH",
+                f"{field} {code} is not one of the 2025 communes {former.name} "
+                f"({former.code:05d}) went into: {_codes(parts)}",
+            )
+        rule = "single" if len(parts) == 1 else "given"
+    elif len(parts) == 1:
+        code, rule = parts[0], "single"
+    elif by_population and former.population is not None:
+        code, rule = former.population, "population"
+    else:
+        raise RowError(
+            "COMMUNE_SPLIT",
+            f"{field + BEFORE_2025}: {former.name} ({former.code:05d}) was split between the "
+            f"2025 communes {_codes(parts)}; give the one in {field}",
+        )
+    return code, {"code": former.code, "as_written": written, "rule": rule}
+
+
+def _codes(codes: tuple[int, ...]) -> str:
+    return ", ".join(f"{code:05d}" for code in codes)
+
+
+def _former_commune(written: str, column: str, reference: ReferenceCodes) -> FormerCommune:
+    if _FORMER_CODE.match(written):
+        found = reference.former_communes.get(int(written))
+        if found is None:
+            raise RowError(
+                "COMMUNE_FORMER_UNKNOWN", f"{column} {written} is not a commune code before 2025"
+            )
+    else:
+        parts = tuple(unit_name_key(part) for part in written.split(","))
+        if not 2 <= len(parts) <= 3 or not all(parts) or any(p.isdigit() for p in parts):
+            raise RowError(
+                "COMMUNE_FORMER_INVALID",
+                f"{column} {written!r} is neither a commune code nor "
+                "'commune, district[, province]'",
+            )
+        codes = reference.former_names.get(parts, ())
+        if not codes:
+            raise RowError(
+                "COMMUNE_FORMER_UNKNOWN", f"{column} {written!r} names no commune before 2025"
+            )
+        if len(codes) > 1:
+            raise RowError(
+                "COMMUNE_FORMER_AMBIGUOUS",
+                f"{column} {written!r} names several communes before 2025 ({_codes(codes)}): "
+                "give the province, or the code",
+            )
+        found = reference.former_communes[codes[0]]
+    if not found.into:
+        raise RowError(
+            "COMMUNE_FORMER_UNMAPPED",
+            f"{column}: {found.name} ({found.code:05d}) was merged before the 2025 crosswalk "
+            "and has no 2025 commune of its own: give the 2025 code",
+        )
+    return found
+
+
+def _provenance(**parts: dict[str, Any]) -> str | None:
+    """A record's provenance as stored (JSON text, staged as it is), or None when empty."""
+    kept = {name: part for name, part in parts.items() if part}
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+
+
 def personal_id(
     raw: Mapping[str, Any],
     field: str,
@@ -166,6 +256,17 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
     deceased_on = parse_date(raw, "deceased_on")
     if deceased_on is not None and not deceased:
         raise RowError("DECEASED_INCONSISTENT", "deceased_on is set but deceased is false")
+    permanent, permanent_former = commune_converted(
+        raw, "permanent_commune_code", reference, by_population=True
+    )
+    temporary, temporary_former = commune_converted(
+        raw, "temporary_commune_code", reference, by_population=True
+    )
+    former = {}
+    if permanent_former is not None:
+        former["permanent_commune_code"] = permanent_former
+    if temporary_former is not None:
+        former["temporary_commune_code"] = temporary_former
     return {
         "personal_id": personal_id(
             raw, "personal_id", required=True, birth_date=birth_date, sex=sex
@@ -178,9 +279,9 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
         "nationality": (text(raw, "nationality") or "VN").upper(),
         "place_of_birth": text(raw, "place_of_birth"),
         "hometown": text(raw, "hometown"),
-        "permanent_commune_code": commune(raw, "permanent_commune_code", reference),
+        "permanent_commune_code": permanent,
         "permanent_address_line": text(raw, "permanent_address_line"),
-        "temporary_commune_code": commune(raw, "temporary_commune_code", reference),
+        "temporary_commune_code": temporary,
         "temporary_address_line": text(raw, "temporary_address_line"),
         "household_id": household_id,
         "relationship_to_head": text(raw, "relationship_to_head"),
@@ -193,6 +294,7 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
         "id_card_number": text(raw, "id_card_number"),
         "id_card_issued_on": parse_date(raw, "id_card_issued_on"),
         "id_card_expires_on": parse_date(raw, "id_card_expires_on"),
+        "provenance": _provenance(former_units=former),
     }
 
 
@@ -218,6 +320,12 @@ def enterprise_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[st
     capital = parse_decimal(raw, "charter_capital", required=True)
     if capital is None or capital < 0 or capital != capital.to_integral_value():
         raise RowError("CAPITAL_INVALID", f"charter_capital {capital} is not whole dong ≥ 0")
+    head_office, head_office_former = commune_converted(
+        raw, "head_office_commune_code", reference, by_population=False
+    )
+    if head_office is None:
+        _required("head_office_commune_code")
+    lines, unchecked = _business_lines(text(raw, "business_lines") or "", reference)
     return {
         "enterprise_code": enterprise_code,
         "name": text(raw, "name", required=True),
@@ -227,11 +335,17 @@ def enterprise_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[st
         "status": status,
         "registered_on": parse_date(raw, "registered_on", required=True),
         "charter_capital": capital,
-        "head_office_commune_code": commune(raw, "head_office_commune_code", reference)
-        or _required("head_office_commune_code"),
+        "head_office_commune_code": head_office,
         "head_office_address_line": text(raw, "head_office_address_line", required=True),
         "representatives": _representatives(text(raw, "representatives") or ""),
-        "business_lines": _business_lines(text(raw, "business_lines") or "", reference),
+        "business_lines": lines,
+        "provenance": _provenance(
+            former_units={"head_office_commune_code": head_office_former}
+            if head_office_former
+            else {},
+            unchecked={"business_lines": unchecked} if unchecked else {},
+        ),
+        "warnings": ("VSIC_UNCHECKED",) if unchecked else (),
     }
 
 
@@ -253,14 +367,24 @@ def _representatives(value: str) -> str:
     return "|".join(items)
 
 
-def _business_lines(value: str, reference: ReferenceCodes) -> str:
+_VSIC_LEVEL_5 = re.compile(r"^\d{5}$")
+
+
+def _business_lines(value: str, reference: ReferenceCodes) -> tuple[str, list[str]]:
+    """The lines the VSIC table knows, staged, and the five-digit codes it does not know.
+
+    `registries/data/vsic.csv` is a partial VSIC 2018 (docs/loads.md, "VSIC"): a five-digit
+    code it lacks is kept in the record's provenance, flagged (warning VSIC_UNCHECKED), and the
+    record loads; a value that is no VSIC code at all is rejected (VSIC_UNKNOWN)."""
     lines = [part.strip() for part in value.split("|") if part.strip()]
     unknown = [line for line in lines if line.rstrip("*") not in reference.vsic_codes]
-    if unknown:
-        raise RowError("VSIC_UNKNOWN", f"business lines {', '.join(unknown)} are not VSIC codes")
+    malformed = [line for line in unknown if not _VSIC_LEVEL_5.match(line.rstrip("*"))]
+    if malformed:
+        raise RowError("VSIC_UNKNOWN", f"business lines {', '.join(malformed)} are not VSIC codes")
     if sum(line.endswith("*") for line in lines) != 1:
         raise RowError("MAIN_LINE_INVALID", "exactly one business line must be marked main (*)")
-    return "|".join(lines)
+    known = [line for line in lines if line not in unknown]
+    return "|".join(known), unknown
 
 
 def parcel_row(

@@ -18,6 +18,7 @@ ENTERPRISE_COLUMNS = (
     "charter_capital",
     "head_office_commune_code",
     "head_office_address_line",
+    "provenance",  # JSONB: a pre-2025 head-office commune, VSIC codes left unchecked
 )
 STAGING_COLUMNS = (*ENTERPRISE_COLUMNS, "representatives", "business_lines")
 STAGING_TABLE = "stage_enterprises"

@@ -37,6 +37,7 @@ RESIDENT_COLUMNS = (
     "id_card_number",
     "id_card_issued_on",
     "id_card_expires_on",
+    "provenance",  # JSONB: the pre-2025 communes the export named (etl.validation)
 )
 STAGING_TABLE = "stage_residents"
 
@@ -68,11 +69,15 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         table="households",
         source=sql.SQL(
             "SELECT household_id, personal_id AS head_id, permanent_commune_code AS "
-            "commune_code, coalesce(permanent_address_line, '') AS address_line FROM {} "
-            "WHERE relationship_to_head = 'head' AND household_id IS NOT NULL "
+            "commune_code, coalesce(permanent_address_line, '') AS address_line, "
+            # the head's permanent address as the export wrote it, when before 2025
+            "CASE WHEN provenance -> 'former_units' ? 'permanent_commune_code' THEN "
+            "jsonb_build_object('former_units', jsonb_build_object('commune_code', "
+            "provenance -> 'former_units' -> 'permanent_commune_code')) END AS provenance "
+            "FROM {} WHERE relationship_to_head = 'head' AND household_id IS NOT NULL "
             "AND permanent_commune_code IS NOT NULL"
         ).format(sql.Identifier(STAGING_TABLE)),
         key="household_id",
-        columns=("household_id", "head_id", "commune_code", "address_line"),
+        columns=("household_id", "head_id", "commune_code", "address_line", "provenance"),
     )
     return counts

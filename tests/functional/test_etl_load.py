@@ -5,18 +5,24 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
 from pyproj import Geod
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from etl import pipeline
 from etl.pipeline import LoadError, LoadReport, load
 from etl.readers import SourceError
 from etl.synth import DEFECT_OUTCOMES, SynthOptions, synthesize
+from gateway.graph.masking import apply_mask
+from gateway.graph.reference import ReferenceCache
+from gateway.graph.schema import _former_units_of_commune, _province
+from gateway.graph.types import address
 from lienthong.settings import Settings
 from registries.merge import MergeCounts
 
@@ -262,7 +268,7 @@ def test_enterprises_with_representatives_lines_and_their_changes(
             "0401234566,A,tnhh_1tv,active,2015-06-01,1,20242,x,12345:GĐ,62010*",
             "REPRESENTATIVE_ID_INVALID",
         ),
-        ("0401234566,A,tnhh_1tv,active,2015-06-01,1,20242,x,{pid}:GĐ,99999*", "VSIC_UNKNOWN"),
+        ("0401234566,A,tnhh_1tv,active,2015-06-01,1,20242,x,{pid}:GĐ,9999X*", "VSIC_UNKNOWN"),
         (
             "0401234566,A,tnhh_1tv,active,2015-06-01,1,20242,x,{pid}:GĐ,62010|46900",
             "MAIN_LINE_INVALID",
@@ -399,3 +405,142 @@ def test_json_lines_that_are_not_objects_are_rejected_as_such(
         rejected = {row["line_number"]: row for row in csv.DictReader(handle)}
     assert json.loads(rejected["2"]["source_row"]) == {"_unparsed": "{not json"}
     assert rejected["3"]["message"] == "a JSON list, not an object"
+
+
+def _rewrite(path: Path, change: Callable[[int, dict[str, str]], None], extra: list[str]) -> None:
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for number, row in enumerate(rows):
+        change(number, row)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], *extra], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# Rows of registries/data/commune-crosswalk-2025.csv: Phường Quán Thánh (00013) went wholly into
+# Phường Ba Đình (00004); Phường Ngọc Hà (00016) was split between 00004 and 00008; Phường
+# Thụy Khuê (00112) was split, its whole population going to Phường Tây Hồ (00103).
+FORMER = "permanent_commune_code_before_2025"
+
+
+def test_an_export_with_pre_2025_communes_loads_converted_keeping_the_original(
+    clean: Settings, tmp_path: Path
+) -> None:
+    path = _synth(tmp_path) / "residents.csv"
+    written = {0: "00013", 1: "Phường Quán Thánh, Quận Ba Đình, Thành phố Hà Nội", 2: "00112",
+               3: "00016", 4: "00016", 5: "99999", 6: "1x3"}  # fmt: skip
+    ids: dict[int, str] = {}
+
+    def to_former(number: int, row: dict[str, str]) -> None:
+        if number in written:
+            ids[number] = row["personal_id"]
+            row[FORMER] = written[number]
+            row["permanent_commune_code"] = "8" if number == 4 else ""
+
+    _rewrite(path, to_former, [FORMER])
+    report = load(settings=clean, target="residents", path=path)
+    _assert_balanced(report)
+    assert report.rejected_by_reason == Counter(
+        {"COMMUNE_SPLIT": 1, "COMMUNE_FORMER_UNKNOWN": 1, "COMMUNE_FORMER_INVALID": 1}
+    )
+    assert report.inserted == 300 - 3
+    stored = {
+        personal_id: (commune, provenance)
+        for personal_id, commune, provenance in _query(
+            clean,
+            "SELECT personal_id, permanent_commune_code, provenance FROM residents "
+            "WHERE personal_id = ANY(%s)",
+            list(ids.values()),
+        )
+    }
+    expected = {
+        0: (4, 13, "00013", "single"),
+        1: (4, 13, written[1], "single"),
+        2: (103, 112, "00112", "population"),
+        4: (8, 16, "00016", "given"),
+    }
+    for number, (code, former, as_written, rule) in expected.items():
+        commune, provenance = stored[ids[number]]
+        assert commune == code
+        assert provenance == {
+            "former_units": {
+                "permanent_commune_code": {"code": former, "as_written": as_written, "rule": rule}
+            }
+        }
+    assert ids[3] not in stored  # split with no 2025 code: rejected, its reason names the parts
+    with report.rejects_path.open(encoding="utf-8") as handle:  # type: ignore[union-attr]
+        split = next(r for r in csv.DictReader(handle) if r["reason_code"] == "COMMUNE_SPLIT")
+    assert "00004, 00008" in split["message"]
+    # a household's address is its head's: loaded from a former commune, it says so too
+    heads = _query(
+        clean,
+        "SELECT h.provenance, r.provenance -> 'former_units' -> 'permanent_commune_code' "
+        "FROM households h JOIN residents r ON r.personal_id = h.head_id "
+        "WHERE r.provenance IS NOT NULL",
+    )
+    for household, head in heads:
+        assert household == {"former_units": {"commune_code": head}}
+    again = load(settings=clean, target="residents", path=path)
+    assert (again.inserted, again.updated) == (0, 0)  # the same export changes nothing
+
+
+async def test_addresses_and_units_show_their_former_form(
+    clean: Settings, tmp_path: Path, session: AsyncSession
+) -> None:
+    reference = ReferenceCache()
+    await reference.load(session=session)
+    former = {"code": 112, "as_written": "00112", "rule": "population"}
+    shown = address(reference, 103, "Số 1 Thụy Khuê", former)
+    assert shown is not None
+    form = shown.former()
+    assert form is not None
+    assert (form.commune_name, form.district_name) == ("Phường Thụy Khuê", "Quận Tây Hồ")
+    assert form.full_address() == "Số 1 Thụy Khuê, Phường Thụy Khuê, Quận Tây Hồ, Thành phố Hà Nội"
+    assert (form.effective_on, form.conversion) == (date(2025, 7, 1), "population")
+    assert apply_mask("province_only", shown).former() is None  # dropped with the commune
+    assert address(reference, 103, "Số 1", None).former() is None  # type: ignore[union-attr]
+    ba_dinh = _former_units_of_commune(4, reference)
+    quan_thanh = next(unit for unit in ba_dinh if unit.code == "00013")
+    assert (quan_thanh.name, quan_thanh.whole, quan_thanh.note) == (
+        "Phường Quán Thánh",
+        True,
+        "Nhập toàn bộ",
+    )
+    ngoc_ha = next(unit for unit in ba_dinh if unit.code == "00016")
+    assert (ngoc_ha.whole, ngoc_ha.district_name) == (False, "Quận Ba Đình")
+    # Đà Nẵng (48) took in Quảng Nam (49) and the former Đà Nẵng, wholly
+    da_nang = _province(reference.provinces[48], reference)
+    assert {(u.code, u.whole) for u in da_nang.former_units} == {("48", True), ("49", True)}
+
+
+def test_an_unknown_vsic_code_loads_flagged(clean: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "enterprises.csv"
+    path.write_text(
+        "enterprise_code,name,enterprise_type,status,registered_on,charter_capital,"
+        "head_office_commune_code_before_2025,head_office_address_line,representatives,"
+        "business_lines\n"
+        "0401234566,Công ty TNHH Sông Hàn,tnhh_1tv,active,2015-06-01,1,00013,45 Bạch Đằng,"
+        "048085000123:GĐ,62010*|99999\n",
+        encoding="utf-8",
+    )
+    report = load(settings=clean, target="enterprises", path=path)
+    assert (report.inserted, report.rejected) == (1, 0)
+    assert report.warned_by_reason == Counter({"VSIC_UNCHECKED": 1})
+    assert _query(clean, "SELECT head_office_commune_code, provenance FROM enterprises") == [
+        (
+            4,
+            {
+                "former_units": {
+                    "head_office_commune_code": {
+                        "code": 13,
+                        "as_written": "00013",
+                        "rule": "single",
+                    }
+                },
+                "unchecked": {"business_lines": ["99999"]},
+            },
+        )
+    ]
+    lines = _query(clean, "SELECT vsic_code, is_main FROM enterprise_business_lines")
+    assert lines == [("62010", True)]
