@@ -31,6 +31,7 @@ from gateway.dossiers.service import DossierSubject as DossierSubjectIn
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
 from gateway.graph.forms import Form, error_for, value_at
 from gateway.graph.guard import subject_refused
+from gateway.graph.reference import ReferenceCache
 from gateway.graph.types import (
     AccessLogConnection,
     AccessLogEntry,
@@ -40,6 +41,7 @@ from gateway.graph.types import (
     DossierSubject,
     DossierSubjectInput,
     Enterprise,
+    FormerUnit,
     Household,
     PageInfo,
     Parcel,
@@ -66,6 +68,7 @@ from registries.identifiers import (
     IdentifierError,
 )
 from registries.parcels.service import GeometryError, check_lon_lat, parcels_at
+from registries.reference.seed import REORGANISED_ON
 from registries.residents.service import first_recorded
 from registries.routing import server_failed
 
@@ -211,7 +214,7 @@ class Query:
         number = int(code)
         if len(code) <= 2:
             province = reference.provinces.get(number)
-            return _province(province) if province else None
+            return _province(province, reference) if province else None
         found = reference.communes.get(number)
         if found is None:
             return None
@@ -221,7 +224,8 @@ class Query:
             name=commune.name,
             level="commune",
             division_type=commune.division_type,
-            province=_province(province),
+            province=_province(province, reference),
+            former_units=_former_units_of_commune(commune.code, reference),
         )
 
     @strawberry.field(description="A procedure's form prefilled for a subject, with provenance.")
@@ -298,13 +302,53 @@ class Query:
         return [_consent(record) for record in records]
 
 
-def _province(province: Any) -> AdminUnit:
+def _province(province: Any, reference: ReferenceCache) -> AdminUnit:
     return AdminUnit(
         code=f"{province.code:02d}",
         name=province.name,
         level="province",
         division_type=province.division_type,
+        former_units=[
+            FormerUnit(
+                code=f"{former.code:02d}",
+                name=former.name,
+                level="province",
+                division_type=former.division_type,
+                district_name=None,
+                province_name=former.name,
+                whole=whole,
+                note=None,
+                effective_on=REORGANISED_ON,
+            )
+            for former, whole in reference.former_provinces.get(province.code, [])
+        ],
     )
+
+
+_CODE_WIDTH = {"province": 2, "district": 3, "commune": 5}
+
+
+def _former_units_of_commune(code: int, reference: ReferenceCache) -> list[FormerUnit]:
+    """The communes (or island districts) before 2025 that went into a 2025 commune."""
+    units = []
+    for change in reference.changes_into.get(code, []):
+        former = reference.former_units[(change.former_level, change.former_code)]
+        district = reference.former_units.get(("district", former.district_code or 0))
+        province = reference.former_units[("province", former.province_code)]
+        units.append(
+            FormerUnit(
+                code=f"{former.code:0{_CODE_WIDTH[former.level]}d}",
+                name=former.name,
+                level=former.level,
+                division_type=former.division_type,
+                district_name=district.name if district else None,
+                province_name=province.name,
+                whole=reference.parts_of.get((former.level, former.code)) == 1,
+                note=change.note,
+                effective_on=change.effective_on,
+            )
+        )
+    return units
 
 
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:

@@ -35,6 +35,7 @@ from registries.history import Versioned
 from registries.parcels.models import Parcel as ParcelRecord
 from registries.parcels.models import ParcelRight as ParcelRightRecord
 from registries.parcels.service import parcel_geojson
+from registries.reference.seed import REORGANISED_ON
 from registries.residents.models import Household as HouseholdRecord
 from registries.residents.models import Resident as ResidentRecord
 
@@ -65,6 +66,34 @@ def record_version(record: Versioned) -> RecordVersion:
     )
 
 
+@strawberry.type(
+    description="An address as the export wrote it before the 2025 reorganisation: the commune, "
+    "district and province it named, which the registry converted to the 2025 commune."
+)
+class FormerAddress:
+    commune_code: int
+    commune_name: str
+    district_code: int | None
+    district_name: str | None
+    province_code: int | None
+    province_name: str | None
+    effective_on: date | None = strawberry.field(
+        description="The day the 2025 units replaced it (2025-07-01)."
+    )
+    conversion: str = strawberry.field(
+        description="How the 2025 commune was found: `single` (the former commune went into "
+        "one), `population` (split; the part that took its whole population), `given` (split; "
+        "the export gave the 2025 commune too)."
+    )
+    line: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The address as written before 2025: line, commune, district, "
+                      "province.")  # fmt: skip
+    def full_address(self) -> str:
+        parts = (self.line, self.commune_name, self.district_name, self.province_name)
+        return ", ".join(part for part in parts if part)
+
+
 @strawberry.type(description="An address on the 2025 administrative units (34 provinces).")
 class Address:
     commune_code: int | None
@@ -72,16 +101,31 @@ class Address:
     province_code: int | None
     province_name: str | None
     line: str | None
+    former_form: strawberry.Private[FormerAddress | None] = None
 
     @strawberry.field(description="The address as written on forms: line, commune, province.")
     def full_address(self) -> str:
         parts = (self.line, self.commune_name, self.province_name)
         return ", ".join(part for part in parts if part)
 
+    @strawberry.field(
+        description="The address as the export wrote it, when that was before the 2025 "
+        "reorganisation; null otherwise. Part of the address: given, masked (null under "
+        "`province_only`) or refused with it."
+    )
+    def former(self) -> FormerAddress | None:
+        # A mask that drops the commune drops the former form too: it names a smaller place
+        return self.former_form if self.commune_code is not None else None
+
 
 def address(
-    reference: ReferenceCache, commune_code: int | None, line: str | None
+    reference: ReferenceCache,
+    commune_code: int | None,
+    line: str | None,
+    former: Mapping[str, Any] | None = None,
 ) -> Address | None:
+    """An address; `former` is the record's provenance entry for its commune field (the
+    pre-2025 commune the export named, etl.validation), when there is one."""
     if commune_code is None and not line:
         return None
     commune, province = (
@@ -92,6 +136,34 @@ def address(
         commune_name=commune.name if commune else None,
         province_code=province.code if province else None,
         province_name=province.name if province else None,
+        line=line,
+        former_form=_former_address(reference, former, line) if former else None,
+    )
+
+
+def former_of(provenance: Mapping[str, Any] | None, field: str) -> Mapping[str, Any] | None:
+    """A record's provenance entry for one commune field, if the export named a former one."""
+    found = ((provenance or {}).get("former_units") or {}).get(field)
+    return found if isinstance(found, Mapping) else None
+
+
+def _former_address(
+    reference: ReferenceCache, former: Mapping[str, Any], line: str | None
+) -> FormerAddress | None:
+    commune = reference.former_units.get(("commune", int(former["code"])))
+    if commune is None:
+        return None
+    district = reference.former_units.get(("district", commune.district_code or 0))
+    province = reference.former_units.get(("province", commune.province_code))
+    return FormerAddress(
+        commune_code=commune.code,
+        commune_name=commune.name,
+        district_code=district.code if district else None,
+        district_name=district.name if district else None,
+        province_code=province.code if province else None,
+        province_name=province.name if province else None,
+        effective_on=REORGANISED_ON,
+        conversion=str(former.get("rule", "")),
         line=line,
     )
 
@@ -263,6 +335,7 @@ class Resident:
             context_of(info).services.reference,
             self.record.permanent_commune_code,
             self.record.permanent_address_line,
+            former_of(self.record.provenance, "permanent_commune_code"),
         )
 
     @guarded(description="Nơi tạm trú.")
@@ -271,6 +344,7 @@ class Resident:
             context_of(info).services.reference,
             self.record.temporary_commune_code,
             self.record.temporary_address_line,
+            former_of(self.record.provenance, "temporary_commune_code"),
         )
 
     @guarded()
@@ -375,7 +449,10 @@ class Household:
     @guarded()
     def address(self, info: Info) -> Address | None:
         return address(
-            context_of(info).services.reference, self.record.commune_code, self.record.address_line
+            context_of(info).services.reference,
+            self.record.commune_code,
+            self.record.address_line,
+            former_of(self.record.provenance, "commune_code"),
         )
 
     @guarded(description="Members, the head first.")
@@ -455,6 +532,7 @@ class Enterprise:
             context_of(info).services.reference,
             self.record.head_office_commune_code,
             self.record.head_office_address_line,
+            former_of(self.record.provenance, "head_office_commune_code"),
         )
 
     @guarded()
@@ -631,6 +709,29 @@ SUBJECT_TYPES: dict[str, type[Any]] = {
 }
 
 
+@strawberry.type(
+    description="A province, district or commune before the 2025 reorganisation, as one of the "
+    "former units of a 2025 unit."
+)
+class FormerUnit:
+    code: str = strawberry.field(
+        description="Its code before 2025: 2 digits (province), 3 (district) or 5 (commune)."
+    )
+    name: str
+    level: str = strawberry.field(description="`province`, `district` or `commune`.")
+    division_type: str
+    district_name: str | None
+    province_name: str
+    whole: bool = strawberry.field(
+        description="Whether all of it went into this unit (false: it was split, a part here)."
+    )
+    note: str | None = strawberry.field(
+        description='The conversion table\'s word for it (e.g. "Nhập một phần"); null for '
+        "a province."
+    )
+    effective_on: date = strawberry.field(description="The day the change took effect.")
+
+
 @strawberry.type(description="A province or a commune (2025 administrative units).")
 class AdminUnit:
     code: str
@@ -638,6 +739,11 @@ class AdminUnit:
     level: str
     division_type: str
     province: AdminUnit | None = None
+    former_units: list[FormerUnit] = strawberry.field(
+        default_factory=list,
+        description="The units before the 2025 reorganisation that went into it, wholly or in "
+        "part (2025-07-01 conversion table).",
+    )
 
 
 @strawberry.type

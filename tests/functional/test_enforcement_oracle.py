@@ -110,6 +110,13 @@ FIELD_TYPES: dict[str, dict[str, str]] = {
     "Address": {
         "communeCode": "Int", "communeName": "String", "provinceCode": "Int",
         "provinceName": "String", "line": "String", "fullAddress": "String",
+        "former": "FormerAddress",
+    },
+    # The world's records are loaded with 2025 codes: an address's former form is null
+    "FormerAddress": {
+        "communeCode": "Int", "communeName": "String", "districtCode": "Int",
+        "districtName": "String", "provinceCode": "Int", "provinceName": "String",
+        "effectiveOn": "Date", "conversion": "String", "fullAddress": "String",
     },
     "RecordVersion": {"validFrom": "DateTime", "validTo": "DateTime", "recordedAt": "DateTime"},
     "LandUse": {"code": "String", "name": "String", "group": "String"},
@@ -1215,6 +1222,7 @@ class Oracle:
             "provinceCode": commune[1] if commune else None,
             "provinceName": commune[2] if commune else None,
             "line": line,
+            "former": None,
         }
 
     def plain(self, type_name: str, row: Mapping[str, Any]) -> dict[str, Json]:
@@ -1536,10 +1544,18 @@ def _everything(type_name: str, **relations: tuple[Selection, ...]) -> tuple[Sel
             if name in relations:
                 selections.append(Field(name, selections=relations[name]))
         elif target in FIELD_TYPES:
-            selections.append(Field(name, selections=tuple(map(Field, FIELD_TYPES[target]))))
+            selections.append(Field(name, selections=_all_of(target)))
         else:
             selections.append(Field(name))
     return tuple(selections)
+
+
+def _all_of(type_name: str) -> tuple[Selection, ...]:
+    """Every field of a plain object type, objects within it (`Address.former`) included."""
+    return tuple(
+        Field(name, selections=_all_of(target)) if target in FIELD_TYPES else Field(name)
+        for name, target in FIELD_TYPES[type_name].items()
+    )
 
 
 async def test_everything_given_is_the_registry_as_it_is(harness: Harness) -> None:
