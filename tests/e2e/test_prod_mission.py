@@ -29,7 +29,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -60,7 +60,13 @@ OFFICERS = {  # who acts at each agency: (officer id, name, unit)
 STEWARD_CONSOLE, CITIZEN_PORTAL = "steward-console", "citizen-portal"
 CONSOLE_CALLBACK = "http://127.0.0.1/admin/callback"
 PORTAL_CALLBACK = "http://127.0.0.1/citizen/callback"
-STEWARD_USER, STEWARD_PASSWORD = "thao.steward", "s3cret-thao"
+# A steward who proposes changes (role `steward`), and the population registry's steward who
+# approves what reads residents (role `steward:population`): four-eyes
+STEWARD_USER, REGISTRY_STEWARD = "thao.steward", "minh.population"
+STEWARDS = {  # username: (realm roles, name)
+    STEWARD_USER: (["steward"], "Đỗ Thị Thảo"),
+    REGISTRY_STEWARD: (["steward:population"], "Phan Văn Minh"),
+}
 CITIZEN_PASSWORD = "s3cret-hoa"
 GRAPHQL_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
 PARCEL_LON, PARCEL_LAT = 108.2276, 16.0611  # a square of this module's own
@@ -137,10 +143,8 @@ def oidc(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         {"client_id": CITIZEN_PORTAL, "public": True, "redirect_uris": [PORTAL_CALLBACK]},
     ]  # fmt: skip
     users: list[dict[str, Any]] = [
-        {
-            "username": STEWARD_USER, "password": STEWARD_PASSWORD, "roles": ["steward"],
-            "name": "Đỗ Thị Thảo",
-        },
+        *({"username": user, "password": _secret(user), "roles": roles, "name": name}
+          for user, (roles, name) in STEWARDS.items()),
         {
             "username": world.wife, "password": CITIZEN_PASSWORD, "roles": ["citizen"],
             "name": "Lê Thị Hoa", "claims": {"citizen_id": world.wife},
@@ -183,7 +187,7 @@ class Mission:
     oidc: str
     database_url: str
     keys: dict[str, jwk.JWK]
-    steward_token: str
+    steward_tokens: dict[str, str]  # by username
     citizen_token: str
     tokens: dict[str, str] = field(default_factory=dict)
     dossiers: dict[str, str] = field(default_factory=dict)  # number: agency
@@ -200,8 +204,8 @@ class Mission:
             )
         return self.tokens[client_id]
 
-    def steward(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.steward_token}"}
+    def steward(self, username: str = STEWARD_USER, **headers: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.steward_tokens[username]}", **headers}
 
     def citizen(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.citizen_token}", "Accept": GRAPHQL_ACCEPT}
@@ -295,10 +299,13 @@ def mission(
         "LIENTHONG_HOME": str(tmp_path_factory.mktemp("prod-home")),
     }
     with lienthong_serve(env, workers=2) as url:
-        steward = openid.authorization_code(
-            oidc, STEWARD_CONSOLE, username=STEWARD_USER, password=STEWARD_PASSWORD,
-            redirect_uri=CONSOLE_CALLBACK, secret=_secret(STEWARD_CONSOLE),
-        )  # fmt: skip
+        stewards = {
+            user: openid.authorization_code(
+                oidc, STEWARD_CONSOLE, username=user, password=_secret(user),
+                redirect_uri=CONSOLE_CALLBACK, secret=_secret(STEWARD_CONSOLE),
+            )
+            for user in STEWARDS
+        }  # fmt: skip
         citizen = openid.authorization_code(
             oidc, CITIZEN_PORTAL, username=world.wife, password=CITIZEN_PASSWORD,
             redirect_uri=PORTAL_CALLBACK,
@@ -307,8 +314,8 @@ def mission(
             url=url,
             oidc=oidc,
             database_url=committed_database_url,
-            keys=_register_keys(url, steward),
-            steward_token=steward,
+            keys=_register_keys(url, stewards[STEWARD_USER]),
+            steward_tokens=stewards,
             citizen_token=citizen,
         )
 
@@ -322,12 +329,13 @@ def test_tokens_for_agencies_a_steward_and_a_citizen(mission: Mission, world: Wo
         assert claims["azp"] == agency
         assert claims["realm_access"] == {"roles": ["agency"]}
         assert claims["aud"] == openid.AUDIENCE
-    steward = _claims(mission.steward_token)
-    assert steward["azp"] == STEWARD_CONSOLE
-    assert steward["preferred_username"] == STEWARD_USER
-    assert steward["realm_access"] == {"roles": ["steward"]}
-    assert steward["sub"] != STEWARD_USER  # a user id, as Keycloak's
-    assert "citizen_id" not in steward
+    for user, (roles, name) in STEWARDS.items():
+        steward = _claims(mission.steward_tokens[user])
+        assert steward["azp"] == STEWARD_CONSOLE
+        assert (steward["preferred_username"], steward["name"]) == (user, name)
+        assert steward["realm_access"] == {"roles": roles}
+        assert steward["sub"] != user  # a user id, as Keycloak's
+        assert "citizen_id" not in steward
     citizen = _claims(mission.citizen_token)
     assert citizen["azp"] == CITIZEN_PORTAL
     assert citizen["realm_access"] == {"roles": ["citizen"]}
@@ -681,14 +689,50 @@ def _on_both_workers(
     return by_worker
 
 
+def _propose_and_approve(
+    mission: Mission,
+    code: str,
+    template: dict[str, Any],
+    *,
+    if_match: str | None = None,
+    while_pending: Callable[[], None],
+) -> None:
+    """A steward proposes the form, and nothing changes (`while_pending` checks it); the
+    proposer may not approve it (four-eyes); the population registry's steward does, and it is
+    in force."""
+    form_url = f"{mission.url}/admin/forms/{code}"
+    preconditions = {} if if_match is None else {"If-Match": if_match}
+    proposed = httpx.put(
+        form_url, json=template, headers=mission.steward(**preconditions), timeout=10
+    )
+    assert proposed.status_code == 202, proposed.text
+    proposal = proposed.json()
+    assert (proposal["status"], proposal["needs"]) == ("submitted", ["population"])
+    assert proposal["proposed_by"] == _claims(mission.steward_tokens[STEWARD_USER])["sub"]
+    while_pending()
+    decision = {"If-Match": proposed.headers["ETag"]}
+    own = httpx.post(f"{form_url}/approve", headers=mission.steward(**decision), timeout=10)
+    assert own.status_code == 403, own.text
+    assert (own.json()["code"], own.json()["reason"]) == ("FORBIDDEN", "four_eyes")
+    approved = httpx.post(
+        f"{form_url}/approve", headers=mission.steward(REGISTRY_STEWARD, **decision), timeout=10
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["approvals"] == {
+        "population": _claims(mission.steward_tokens[REGISTRY_STEWARD])["sub"]
+    }
+
+
 def test_a_form_edited_by_a_steward_is_in_force_on_both_workers(
     mission: Mission, world: World
 ) -> None:
+    one_stop = mission.agency(ONE_STOP, "CT01")
     form_url = f"{mission.url}/admin/forms/CT01"
     read = httpx.get(form_url, headers=mission.steward(), timeout=10)
     assert read.status_code == 200
     form = read.json()
-    assert form["source"] == "file"
+    assert (form["source"], form["status"]) == ("file", "in_force")
     # the residence form drops the ethnicity and asks for the temporary address
     fields = [f for f in form["fields"] if f["key"] != "dan_toc"]
     at = [f["key"] for f in fields].index("noi_thuong_tru") + 1
@@ -699,16 +743,18 @@ def test_a_form_edited_by_a_steward_is_in_force_on_both_workers(
 
     unconditional = httpx.put(form_url, json=edited, headers=mission.steward(), timeout=10)
     assert unconditional.status_code == 428, unconditional.text
-    stale = httpx.put(
-        form_url, json=edited, headers={**mission.steward(), "If-Match": '"0"'}, timeout=10
-    )
+    stale = httpx.put(form_url, json=edited, headers=mission.steward(**{"If-Match": '"0"'}))
     assert stale.status_code == 412, stale.text
-    saved = httpx.put(
-        form_url, json=edited,
-        headers={**mission.steward(), "If-Match": read.headers["ETag"]}, timeout=10,
-    )  # fmt: skip
-    assert saved.status_code == 200, saved.text
-    assert saved.json()["source"] == "steward"
+
+    def unchanged() -> None:
+        answer = mission.run("PrefillCT01", {"subject": world.wife}, one_stop)
+        assert _filled(answer["data"]["prefill"]) == list(_expected_forms(world)["CT01"].items())
+
+    _propose_and_approve(
+        mission, "CT01", edited, if_match=read.headers["ETag"], while_pending=unchanged
+    )
+    saved = httpx.get(form_url, headers=mission.steward(), timeout=10)
+    assert (saved.json()["source"], saved.json()["status"]) == ("steward", "in_force")
     assert saved.headers["ETag"] != read.headers["ETag"]
 
     expected = dict(_expected_forms(world)["CT01"])
@@ -716,13 +762,10 @@ def test_a_form_edited_by_a_steward_is_in_force_on_both_workers(
     keys = list(expected)
     keys.insert(keys.index("noi_thuong_tru") + 1, "noi_tam_tru")
     expected["noi_tam_tru"] = "7 Lê Duẩn, Phường Hải Châu, Thành phố Đà Nẵng"
-    expected = {key: expected[key] for key in keys}
-    answers = _on_both_workers(
-        mission, "PrefillCT01", {"subject": world.wife}, mission.agency(ONE_STOP, "CT01")
-    )
-    for answer in answers.answers:  # every answer after the save, from either worker
+    answers = _on_both_workers(mission, "PrefillCT01", {"subject": world.wife}, one_stop)
+    for answer in answers.answers:  # every answer after the approval, from either worker
         assert "errors" not in answer, answer
-        assert _filled(answer["data"]["prefill"]) == list(expected.items())
+        assert _filled(answer["data"]["prefill"]) == [(key, expected[key]) for key in keys]
 
 
 CT07 = {  # Giấy xác nhận thông tin về cư trú (Mẫu CT07, Thông tư 66/2023/TT-BCA)
@@ -749,9 +792,15 @@ def test_a_form_created_by_a_steward_runs_on_both_workers(mission: Mission, worl
     form_url = f"{mission.url}/admin/forms/CT07"
     assert httpx.get(form_url, headers=mission.steward(), timeout=10).status_code == 404
     assert "PrefillCT07" not in mission.manifest(one_stop)
-    created = httpx.put(form_url, json=CT07, headers=mission.steward(), timeout=10)
-    assert created.status_code == 200, created.text
-    assert created.json()["source"] == "steward"
+
+    def not_yet() -> None:
+        proposed = httpx.get(form_url, headers=mission.steward(), timeout=10)
+        assert proposed.json()["status"] == "proposed"
+        assert "PrefillCT07" not in mission.manifest(one_stop)
+
+    _propose_and_approve(mission, "CT07", CT07, while_pending=not_yet)
+    created = httpx.get(form_url, headers=mission.steward(), timeout=10)
+    assert (created.json()["source"], created.json()["status"]) == ("steward", "in_force")
 
     # its generated document is in the manifest at once, and runs on either worker
     assert "PrefillCT07" in mission.manifest(one_stop)
