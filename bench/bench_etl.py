@@ -94,7 +94,14 @@ def _drop(settings: Settings, url: str) -> None:
 
 
 def _raw_copy(url: str, path: Path) -> float:
-    columns = ["personal_id", "full_name", "birth_date", "sex", "ethnicity", *RESIDENT_COLUMNS[5:]]
+    columns = [
+        "personal_id",
+        "full_name",
+        "birth_date",
+        "sex",
+        "ethnicity",
+        *(c for c in RESIDENT_COLUMNS[5:] if c != "provenance"),
+    ]  # as exported
     with psycopg.connect(url) as connection:
         connection.execute(
             sql.SQL("CREATE UNLOGGED TABLE raw_residents ({})").format(
