@@ -524,7 +524,9 @@ class Enterprise:
 
     @guarded(description="Charter capital in VND.")
     def charter_capital(self) -> Decimal | None:
-        return self.record.charter_capital
+        value: Decimal | None = self.record.charter_capital
+        # Positional notation ("5000000000", never "5E+9"): the scalar is the number's str()
+        return None if value is None else Decimal(f"{value:f}")
 
     @guarded()
     def head_office(self, info: Info) -> Address | None:
