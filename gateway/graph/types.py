@@ -11,6 +11,7 @@ come with the relation field that lists them (a right's kind, a representative's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -141,9 +142,11 @@ def address(
     )
 
 
-def former_of(provenance: Mapping[str, Any] | None, field: str) -> Mapping[str, Any] | None:
-    """A record's provenance entry for one commune field, if the export named a former one."""
-    found = ((provenance or {}).get("former_units") or {}).get(field)
+def former_of(provenance: Mapping[str, Any] | str | None, field: str) -> Mapping[str, Any] | None:
+    """A record's provenance entry for one commune field, if the export named a former one.
+    The compiled plans read rows with asyncpg, which hands JSONB over as its text."""
+    read = json.loads(provenance) if isinstance(provenance, str) else provenance
+    found = ((read or {}).get("former_units") or {}).get(field)
     return found if isinstance(found, Mapping) else None
 
 
