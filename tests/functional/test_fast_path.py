@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 
 from gateway.graph.types import governed
-from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories
 from tests.functional.test_graphql import SAMPLE_POLICY, Api, World, _build_world, _running
+from tests.policy_worlds import load_as_written
 
 CT01 = {
     "purpose": "CT01",
@@ -81,7 +81,7 @@ async def world(settings_fast_path: Settings) -> World:
     try:
         built = await _build_world(engine)
         async with session_factory(engine).begin() as session:
-            await load_policy_document(
+            await load_as_written(
                 session=session,
                 document={"agencies": AGENCIES, "purposes": SAMPLE_POLICY["purposes"],
                           "agreements": AGREEMENTS},
@@ -363,7 +363,7 @@ async def test_generated_policies_and_subjects_answer_alike_through_both_executo
     engine = create_engine(settings_fast_path, pool_size=1)
     try:
         async with session_factory(engine).begin() as session:
-            await load_policy_document(
+            await load_as_written(
                 session=session,
                 document={
                     "agencies": [{"client_id": agency, "name": agency, "kind": "one-stop"}],
