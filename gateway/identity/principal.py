@@ -23,7 +23,7 @@ ADMIN = "admin"  # the platform's administrator: agencies and purposes
 # `steward:<domain>` stewards a registry nationwide, `steward:<domain>:<province>` (2-digit
 # province code) for agencies of that province; domains are gateway.subjects.STEWARDED_DOMAINS.
 STEWARD_OF = "steward:"
-_PROVINCE = re.compile(r"\d{2}")
+_PROVINCE = re.compile(r"[0-9]{2}")
 
 
 @dataclass(frozen=True)
