@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     keycloak_audience: str = "lienthong-gateway"
     keycloak_admin_client_id: str = Field(
         default="lienthong-provisioner",
-        description="Client (realm-management: manage-clients) that registers agencies.",
+        description="Client that registers agencies (realm-management: manage-clients, "
+        "manage-users, view-realm: it creates the client and gives it the role `agency`).",
     )
     keycloak_admin_client_secret: SecretStr = Field(
         default=SecretStr(""), description="Its secret; empty: agencies cannot be registered."

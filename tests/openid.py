@@ -138,12 +138,17 @@ def realm_roles() -> list[dict[str, str]]:
     ]
 
 
+# What the gateway's provisioning client needs on Keycloak's `realm-management` client: create,
+# read, enable and disable clients, and give a new client's service account the role `agency`
+PROVISIONER_ROLES = ("manage-clients", "manage-users", "view-realm")
+
+
 def provisioner_client(
-    secret: str, *, client_id: str = PROVISIONER, roles: Sequence[str] = ("manage-clients",)
+    secret: str, *, client_id: str = PROVISIONER, roles: Sequence[str] = PROVISIONER_ROLES
 ) -> dict[str, Any]:
     """The stand-in client the gateway provisions agencies as (LIENTHONG_KEYCLOAK_ADMIN_CLIENT_ID
     and _SECRET): a confidential client whose service account holds `roles` on Keycloak's
-    `realm-management` client (`manage-clients`: create, read, enable and disable clients)."""
+    `realm-management` client."""
     return {"client_id": client_id, "client_secret": secret, "realm_management": list(roles)}
 
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from keycloak import KeycloakAdmin
 
+from gateway.identity.principal import AGENCY
 from lienthong.settings import Settings
 
 
@@ -52,9 +53,15 @@ class KeycloakProvisioner:
         self.audience = audience
 
     async def create_agency_client(self, *, client_id: str, name: str) -> str:
-        """Create the client (idempotent); returns Keycloak's internal id of it."""
+        """Create the client (idempotent) and give its service account the realm role `agency`
+        (a new service account holds only the realm's defaults); returns Keycloak's internal id
+        of the client."""
         payload = agency_client_payload(client_id=client_id, name=name, audience=self.audience)
-        return str(await self.admin.a_create_client(payload, skip_exists=True))
+        internal_id = str(await self.admin.a_create_client(payload, skip_exists=True))
+        account = await self.admin.a_get_client_service_account_user(internal_id)
+        role = await self.admin.a_get_realm_role(AGENCY)
+        await self.admin.a_assign_realm_roles(account["id"], [role])
+        return internal_id
 
     async def set_agency_enabled(self, *, client_id: str, enabled: bool) -> None:
         internal_id = await self.admin.a_get_client_id(client_id)

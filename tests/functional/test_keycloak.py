@@ -2,31 +2,26 @@
 
 A Keycloak server cannot be installed here. The OpenID side is panva's `oidc-provider`
 (OpenID-certified, from npm) serving Keycloak's paths under /realms/<realm> and issuing
-client-credentials JWTs with Keycloak's claims; the Admin REST side is a small server replaying
-the responses Keycloak gives for the calls we make (recorded shapes, Keycloak 26).
+client-credentials JWTs with Keycloak's claims; the Admin REST side (agency provisioning) is the
+same stand-in's, tested in tests/functional/test_openid_stand_in.py.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from hashlib import sha256
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from keycloak import KeycloakAdmin, KeycloakOpenID
+from keycloak import KeycloakOpenID
 
 from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.factory import build_verifier
 from gateway.identity.keycloak import introspect, openid_client, realm_keys
-from gateway.identity.provisioning import KeycloakProvisioner
 from gateway.identity.verifier import TokenVerifier
 from lienthong.settings import AuthMode, Env, Settings
 from tests import openid
@@ -132,101 +127,6 @@ async def test_introspection_for_opaque_tokens(settings: Settings) -> None:
     assert principal.roles == frozenset({"agency"})
     with pytest.raises(AuthenticationError, match="not active"):
         await introspect(gateway, "not-a-token-the-issuer-knows", audience=AUDIENCE)
-
-
-@dataclass
-class RecordedAdmin:
-    """Keycloak Admin REST, replaying Keycloak's responses for the calls provisioning makes."""
-
-    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[tuple[str, str, Any]] = field(default_factory=list)
-
-
-@pytest.fixture
-def admin_url() -> Iterator[tuple[str, RecordedAdmin]]:
-    state = RecordedAdmin()
-    prefix = f"/admin/realms/{REALM}/clients"
-
-    class Handler(BaseHTTPRequestHandler):
-        def _body(self) -> Any:
-            length = int(self.headers.get("Content-Length") or 0)
-            return json.loads(self.rfile.read(length)) if length else None
-
-        def _send(
-            self, status: int, body: Any = None, headers: dict[str, str] | None = None
-        ) -> None:
-            payload = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def do_POST(self) -> None:
-            body = self._body()
-            state.calls.append(("POST", self.path, body))
-            if self.path != prefix:
-                self._send(404)
-                return
-            if any(c["clientId"] == body["clientId"] for c in state.clients.values()):
-                self._send(409, {"errorMessage": f"Client {body['clientId']} already exists"})
-                return
-            internal = f"00000000-0000-4000-8000-{len(state.clients) + 1:012d}"
-            state.clients[internal] = {**body, "id": internal}
-            self._send(
-                201, headers={"Location": f"http://{self.headers['Host']}{prefix}/{internal}"}
-            )
-
-        def do_GET(self) -> None:
-            state.calls.append(("GET", self.path, None))
-            wanted = self.path.split("clientId=", 1)[1] if "clientId=" in self.path else None
-            found = [c for c in state.clients.values() if wanted in (None, c["clientId"])]
-            self._send(200, found)
-
-        def do_PUT(self) -> None:
-            body = self._body()
-            state.calls.append(("PUT", self.path, body))
-            internal = self.path.rsplit("/", 1)[1]
-            if internal not in state.clients:
-                self._send(404, {"error": "Could not find client"})
-                return
-            state.clients[internal].update(body)
-            self._send(204)
-
-        def log_message(self, *_args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", state
-    server.shutdown()
-
-
-async def test_provisioning_creates_and_disables_an_agency_client(
-    admin_url: tuple[str, RecordedAdmin],
-) -> None:
-    url, state = admin_url
-    admin = KeycloakAdmin(
-        server_url=url + "/",
-        realm_name=REALM,
-        token={"access_token": "recorded-admin-token", "expires_in": 300},
-    )
-    provisioner = KeycloakProvisioner(admin, audience=AUDIENCE)
-    internal = await provisioner.create_agency_client(client_id="bhxh-danang", name="BHXH Đà Nẵng")
-    assert state.clients[internal]["serviceAccountsEnabled"] is True
-    assert state.clients[internal]["publicClient"] is False
-    again = await provisioner.create_agency_client(client_id="bhxh-danang", name="BHXH Đà Nẵng")
-    assert again == internal  # registering twice finds the existing client, creates none
-    await provisioner.set_agency_enabled(client_id="bhxh-danang", enabled=False)
-    assert state.clients[internal]["enabled"] is False
-    posts = [path for method, path, _ in state.calls if method == "POST"]
-    assert posts == [f"/admin/realms/{REALM}/clients"]
-    assert ("PUT", f"/admin/realms/{REALM}/clients/{internal}", {"enabled": False}) in state.calls
-    with pytest.raises(LookupError, match="no Keycloak client 'unknown'"):
-        await provisioner.set_agency_enabled(client_id="unknown", enabled=True)
 
 
 async def test_an_unreachable_keycloak_is_reported(settings: Settings) -> None:

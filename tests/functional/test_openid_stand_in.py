@@ -34,9 +34,14 @@ SECRETS = {
     "motcua-danang": "s3cret-motcua",
     "platform-admin-an": "s3cret-an",
     "platform-admin-binh": "s3cret-binh",
+    "clients-only": "s3cret-clients-only",
 }
 CLIENTS = [
     openid.provisioner_client(SECRETS[PROVISIONER]),
+    # a provisioning client set up with too little: it can make clients, not map their roles
+    openid.provisioner_client(
+        SECRETS["clients-only"], client_id="clients-only", roles=("manage-clients",)
+    ),
     {  # a person at the platform's operations, who maps roles in Keycloak's console
         "client_id": "realm-operator",
         "client_secret": SECRETS["realm-operator"],
@@ -123,11 +128,11 @@ async def test_a_provisioned_client_gets_tokens_refused_when_disabled_and_again_
     token = openid.client_credentials(oidc_url, "bhxh-danang", secret)
     claims = _claims(token)
     assert (claims["azp"], claims["aud"]) == ("bhxh-danang", AUDIENCE)
-    assert claims["realm_access"] == {"roles": []}  # Keycloak maps no realm role to it
+    assert claims["realm_access"] == {"roles": ["agency"]}  # provisioning mapped it
     verifier = await build_verifier(keycloak)
     principal = await verifier.verify(token)
     assert principal.agency == "bhxh-danang"
-    assert not principal.is_agency
+    assert principal.is_agency
 
     await provisioner.set_agency_enabled(client_id="bhxh-danang", enabled=False)
     assert (await provisioner.admin.a_get_client(internal))["enabled"] is False
@@ -147,11 +152,19 @@ async def test_the_agency_role_is_mapped_to_the_service_account_by_a_user_manage
     oidc_url: str, keycloak: Settings
 ) -> None:
     """A client created through the Admin REST API starts without the realm role `agency`, as in
-    Keycloak; mapping it to the client's service account (roles manage-users and view-realm, here
-    realm-admin) puts it in the client's next tokens. The provisioner's manage-clients does not
-    reach role mappings."""
-    provisioner = keycloak_provisioner(keycloak)
-    internal = await provisioner.create_agency_client(client_id="thue-hue", name="Thuế Huế")
+    Keycloak; provisioning maps it to the client's service account (roles manage-users and
+    view-realm), so the client's tokens carry it. A provisioning client with manage-clients
+    alone is refused the mapping: registering fails (503 at the admin API) and a retry with the
+    right roles finds the client made and completes it."""
+    short = keycloak.model_copy(
+        update={
+            "keycloak_admin_client_id": "clients-only",
+            "keycloak_admin_client_secret": SecretStr(SECRETS["clients-only"]),
+        }
+    )
+    with pytest.raises(KeycloakGetError) as refused:
+        await keycloak_provisioner(short).create_agency_client(client_id="thue-hue", name="Huế")
+    assert refused.value.response_code == 403
     operator = KeycloakAdmin(
         server_url=oidc_url + "/",
         realm_name=REALM,
@@ -159,18 +172,17 @@ async def test_the_agency_role_is_mapped_to_the_service_account_by_a_user_manage
         client_secret_key=SECRETS["realm-operator"],
         timeout=5,
     )
+    internal = await operator.a_get_client_id("thue-hue")
     account = await operator.a_get_client_service_account_user(internal)
     assert account["username"] == "service-account-thue-hue"
     assert await operator.a_get_realm_roles_of_user(account["id"]) == []
-    with pytest.raises(KeycloakGetError) as refused:
-        await provisioner.admin.a_get_realm_role("agency")
-    assert refused.value.response_code == 403
-    role = await operator.a_get_realm_role("agency")
-    assert (role["name"], role["clientRole"]) == ("agency", False)
-    await operator.a_assign_realm_roles(account["id"], [role])
+
+    again = await keycloak_provisioner(keycloak).create_agency_client(
+        client_id="thue-hue", name="Thuế Huế"
+    )
+    assert again == internal
     mapped = await operator.a_get_realm_roles_of_user(account["id"])
     assert [r["name"] for r in mapped] == ["agency"]
-
     secret = openid.client_secret(oidc_url, _admin_token(oidc_url), "thue-hue")
     token = openid.client_credentials(oidc_url, "thue-hue", secret)
     assert _claims(token)["realm_access"] == {"roles": ["agency"]}
@@ -239,8 +251,9 @@ def test_the_admin_api_answers_as_keycloak_does(oidc_url: str) -> None:
     assert listed.status_code == 200
     assert [c["id"] for c in listed.json()] == [internal]
     secret = openid.client_secret(oidc_url, admin, "nganhang-xyz")
+    clients_only = _admin_token(oidc_url, "clients-only")
     with pytest.raises(httpx.HTTPStatusError) as unmapped:  # manage-clients maps no roles
-        openid.grant_realm_role(oidc_url, admin, "nganhang-xyz", "agency")
+        openid.grant_realm_role(oidc_url, clients_only, "nganhang-xyz", "agency")
     assert unmapped.value.response.status_code == 403
     operator = _admin_token(oidc_url, "realm-operator")
     openid.grant_realm_role(oidc_url, operator, "nganhang-xyz", "agency")

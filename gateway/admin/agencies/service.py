@@ -16,7 +16,7 @@ here its refusals become the API's problems (422 naming the JWK member, 404, 409
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
@@ -56,6 +56,11 @@ async def agency_versions(*, session: AsyncSession, client_id: str) -> list[Agen
     return await versions(session=session, model=Agency, key={"client_id": client_id}, what=WHAT)
 
 
+# Keycloak's Admin REST API when identities are Keycloak's (None with the dev issuer); built only
+# once the decider may act, so that its being unavailable never answers for a refusal
+Provisioning = Callable[[], AgencyProvisioner | None]
+
+
 def _administrator(decider: Principal, action: str) -> None:
     """Agencies are the platform's: 403 `scope` for whoever does not administer it."""
     if not approvals.holds(decider, PLATFORM, None):
@@ -90,9 +95,10 @@ async def register_agency(
     session: AsyncSession,
     new: AgencyIn,
     decider: Principal,
-    provisioner: AgencyProvisioner | None,
+    provisioning: Provisioning,
 ) -> Agency:
     _administrator(decider, "register")
+    provisioner = provisioning()  # after the decider's scope: a refusal is never a 503
     existing = await agency_status(session=session, agency=new.client_id)
     if existing is not None:
         raise conflict(f"agency {new.client_id!r} is already registered ({existing})")
@@ -148,10 +154,11 @@ async def set_agency_status(
     status: str,
     decider: Principal,
     if_match: str | None,
-    provisioner: AgencyProvisioner | None,
+    provisioning: Provisioning,
 ) -> Agency:
     reactivating = status == "active"
     _administrator(decider, "reactivate" if reactivating else "suspend")
+    provisioner = provisioning()
     agency = await for_change(
         session=session, model=Agency, key={"client_id": client_id}, what=WHAT, if_match=if_match
     )

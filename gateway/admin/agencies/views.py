@@ -43,10 +43,9 @@ async def register_agency(
 ) -> AgencyOut:
     """Registers an active agency (the platform's administrator only: role `admin`); with
     Keycloak, also creates its client-credentials client."""
-    provisioner = admin.provisioner()
     async with admin.transaction() as session:
         agency = await service.register_agency(
-            session=session, new=new, decider=steward, provisioner=provisioner
+            session=session, new=new, decider=steward, provisioning=admin.provisioner
         )
     response.headers["Location"] = f"/admin/agencies/{agency.client_id}"
     tag(response, agency.version_id)
@@ -102,7 +101,6 @@ async def _set_status(
     status: str,
     if_match: str | None,
 ) -> AgencyOut:
-    provisioner = admin.provisioner()
     async with admin.transaction() as session:
         agency = await service.set_agency_status(
             session=session,
@@ -110,7 +108,7 @@ async def _set_status(
             status=status,
             decider=steward,
             if_match=if_match,
-            provisioner=provisioner,
+            provisioning=admin.provisioner,
         )
     tag(response, agency.version_id)
     return AgencyOut.of(agency)
