@@ -14,52 +14,25 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 
-from gateway.app import create_app
-from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
 from lienthong.resources import SAMPLE_POLICY
-from lienthong.settings import Env, Settings
+from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import clients, factories
+from tests.clients import Process
 
 
-@dataclass
-class Process:
-    """One gateway process: its own app, caches and catalogue, on the shared database."""
-
-    app: FastAPI
-    http: httpx.AsyncClient
-    issuer: DevIssuer
-
-    def agency(self, purpose: str = "CT01") -> dict[str, str]:
-        return {**clients.agency(self.issuer), "X-Purpose": purpose}
-
-    async def graphql(self, body: dict[str, Any], purpose: str = "CT01") -> Any:
-        answer = await self.http.post("/graphql", json=body, headers=self.agency(purpose))
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    async def manifest(self) -> dict[str, dict[str, Any]]:
-        answer = await self.http.get("/graphql/documents", headers=self.agency())
-        assert answer.status_code == 200, answer.text
-        return {o["name"]: o for o in answer.json()["operations"]}
-
-    async def admin(
-        self, method: str, path: str, steward: str = "steward-lan", **kwargs: Any
-    ) -> httpx.Response:
-        headers = {**clients.steward(self.issuer, steward), **kwargs.pop("headers", {})}
-        return await self.http.request(method, "/admin" + path, headers=headers, **kwargs)
-
-    async def save(self, code: str, template: dict[str, Any], **kwargs: Any) -> httpx.Response:
-        """The form proposed by one steward and approved by another (four-eyes)."""
-        proposed = await self.admin("PUT", f"/forms/{code}", json=template, **kwargs)
-        if proposed.status_code != 202:
-            return proposed
-        return await self.admin("POST", f"/forms/{code}/approve", steward="steward-minh",
-                                headers={"If-Match": proposed.headers["ETag"]})  # fmt: skip
+async def _save(
+    process: Process, code: str, template: dict[str, Any], **kwargs: Any
+) -> httpx.Response:
+    """The form proposed by one steward and approved by another (four-eyes)."""
+    proposed = await process.admin("PUT", f"/forms/{code}", json=template, **kwargs)
+    if proposed.status_code != 202:
+        return proposed
+    return await process.admin("POST", f"/forms/{code}/approve", steward="steward-minh",
+                               headers={"If-Match": proposed.headers["ETag"]})  # fmt: skip
 
 
 @dataclass
@@ -84,23 +57,14 @@ async def world(
             resident = await factories.make_resident(session, full_name="Trần Thị Mai")
     finally:
         await engine.dispose()
-    apps = [create_app(settings), create_app(settings)]
-    async with (
-        apps[0].router.lifespan_context(apps[0]),
-        apps[1].router.lifespan_context(apps[1]),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]), base_url="http://a") as a,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[1]), base_url="http://b") as b,
-    ):
-        for app in apps:  # trusted documents only, for agencies
-            services = app.state.services
-            services.settings = services.settings.model_copy(update={"env": Env.PROD})
-        issuer = DevIssuer(settings)
-        yield World(
-            committed_database_url,
-            resident.personal_id,
-            Process(apps[0], a, issuer),
-            Process(apps[1], b, issuer),
-        )
+    async with clients.processes(settings) as (a, b):
+        a.prod()  # trusted documents only, for agencies
+        b.prod()
+        yield World(committed_database_url, resident.personal_id, a, b)
+
+
+async def _run(process: Process, body: dict[str, Any]) -> Any:
+    return await process.graphql(body, purpose="CT01")
 
 
 def _template(code_purpose: str, fields: list[dict[str, str]]) -> dict[str, Any]:
@@ -120,8 +84,8 @@ def _values(answer: Any) -> dict[str, Any]:
 
 async def test_a_new_form_runs_in_another_process_by_hash_and_by_name(world: World) -> None:
     assert "PrefillTT01" not in await world.b.manifest()  # b has loaded its catalogue
-    unknown = await world.b.graphql(
-        {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
+    unknown = await _run(
+        world.b, {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
     )
     assert unknown["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
@@ -140,25 +104,26 @@ async def test_a_new_form_runs_in_another_process_by_hash_and_by_name(world: Wor
     operation = (await world.b.manifest())["PrefillTT01"]
     assert operation["id"] == hashlib.sha256(operation["body"].encode()).hexdigest()
     assert 'prefill(form: "TT01", subject: $subject)' in operation["body"]
-    by_hash = await world.b.graphql(
+    by_hash = await _run(
+        world.b,
         {
             "variables": {"subject": world.resident},
             "extensions": {"persistedQuery": {"version": 1, "sha256Hash": operation["id"]}},
-        }
+        },
     )
     assert _values(by_hash) == {"ho_ten": "Trần Thị Mai"}
-    by_name = await world.a.graphql(
-        {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
+    by_name = await _run(
+        world.a, {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
     )
     assert _values(by_name) == {"ho_ten": "Trần Thị Mai"}
 
 
 async def test_a_second_new_form_is_found_on_first_use_without_the_manifest(world: World) -> None:
     fields = [{"key": "ngay_sinh", "label": "Ngày sinh", "path": "birthDate"}]
-    saved = await world.a.save("TT02", _template("CT01", fields))
+    saved = await _save(world.a, "TT02", _template("CT01", fields))
     assert saved.status_code == 200, saved.text
-    answer = await world.b.graphql(
-        {"operationName": "PrefillTT02", "variables": {"subject": world.resident}}
+    answer = await _run(
+        world.b, {"operationName": "PrefillTT02", "variables": {"subject": world.resident}}
     )
     assert list(_values(answer)) == ["ngay_sinh"]
 
@@ -167,15 +132,15 @@ async def test_an_edited_form_is_answered_by_the_other_process_on_its_plan(
     world: World,
 ) -> None:
     prefill = {"operationName": "PrefillCT01", "variables": {"subject": world.resident}}
-    before = _values(await world.b.graphql(prefill))  # b's plan and policy cache are warm
+    before = _values(await _run(world.b, prefill))  # b's plan and policy cache are warm
     assert "ghi_chu_ho_ten" not in before
     read = await world.a.admin("GET", "/forms/CT01")
     template = {k: read.json()[k] for k in ("title", "procedure", "purpose", "subject_type",
                                              "fields")}  # fmt: skip
     template["fields"].append({"key": "ghi_chu_ho_ten", "label": "Họ tên", "path": "fullName"})
-    saved = await world.a.save("CT01", template, headers={"If-Match": read.headers["ETag"]})
+    saved = await _save(world.a, "CT01", template, headers={"If-Match": read.headers["ETag"]})
     assert saved.status_code == 200, saved.text
-    after = _values(await world.b.graphql(prefill))
+    after = _values(await _run(world.b, prefill))
     assert after["ghi_chu_ho_ten"] == "Trần Thị Mai"
     assert set(after) == set(before) | {"ghi_chu_ho_ten"}
     plans = world.b.app.state.services.metrics.plans
@@ -184,7 +149,7 @@ async def test_an_edited_form_is_answered_by_the_other_process_on_its_plan(
 
 async def test_a_form_whose_document_name_is_taken_is_refused(world: World) -> None:
     fields = [{"key": "ho_ten", "label": "Họ và tên", "path": "fullName"}]
-    first = await world.a.save("TT_03", _template("CT01", fields))
+    first = await _save(world.a, "TT_03", _template("CT01", fields))
     assert first.status_code == 200, first.text
     clash = await world.a.admin("PUT", "/forms/TT-03", json=_template("CT01", fields))
     body = clients.problem(clash, 422, "BAD_USER_INPUT")
@@ -271,7 +236,7 @@ async def test_a_catalogue_that_does_not_build_leaves_the_last_good_one(world: W
     failed = catalogues.current
     assert (await catalogues.moved()) is failed
     assert "PrefillTT01" in manifest
-    answer = await world.b.graphql(
-        {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
+    answer = await _run(
+        world.b, {"operationName": "PrefillTT01", "variables": {"subject": world.resident}}
     )
     assert _values(answer) == {"ho_ten": "Trần Thị Mai"}
