@@ -16,7 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse,
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.admin import approvals
+from gateway.admin import review
 from gateway.admin.approvals import PLATFORM, domains_of
 from gateway.admin.history import current, for_change, keyset_page, versions
 from gateway.admin.problems import AdminCode, Problem, bad_input, conflict
@@ -33,28 +33,10 @@ from gateway.errors import ErrorCode
 from gateway.graph.reach import ReachError, reads, uncovered
 from gateway.identity.principal import Principal
 from gateway.policy.models import AgencyDocument, Agreement, Purpose
-from gateway.policy.service import agency_province, agency_status
+from gateway.policy.service import agency_status
 from registries.history import is_current, supersede
 
 WHAT = "agency document"
-
-
-@dataclass(frozen=True)
-class Step:
-    allowed_from: frozenset[str]
-    to: str
-    note_required: bool = False
-
-
-STEPS = {
-    "approve": Step(frozenset({"submitted"}), "approved"),
-    "reject": Step(frozenset({"submitted"}), "rejected", note_required=True),
-    "suspend": Step(frozenset({"approved"}), "suspended", note_required=True),
-    "resubmit": Step(frozenset({"rejected", "suspended"}), "submitted"),
-    "revoke": Step(
-        frozenset({"submitted", "approved", "rejected", "suspended"}), "revoked", note_required=True
-    ),
-}
 
 
 def document_id(agency: str, name: str) -> str:
@@ -247,11 +229,7 @@ def _proposal(agency: str, purpose: str, text: str, checked: Checked, actor: str
         "name": checked.name,
         "text": text,
         "reaches": checked.reaches,
-        "status": "submitted",
-        "approvals": {},
-        "created_by": actor,
-        "changed_by": actor,
-        "note": None,
+        **review.proposal(actor),
     }
 
 
@@ -260,17 +238,6 @@ async def _version(session: AsyncSession, key: str, values: dict[str, Any]) -> A
         session=session, model=AgencyDocument, key={"document_id": key}, values=values
     )
     return document
-
-
-def authors(history: Iterable[AgencyDocument]) -> set[str]:
-    """Who proposed the text under review: the proposer and whoever resubmitted it since it
-    last left review (an approval for one registry is not a proposal)."""
-    found: set[str] = set()
-    for version in sorted(history, key=lambda v: v.valid_from, reverse=True):
-        if version.status != "submitted":
-            break
-        found.add(version.created_by)
-    return found
 
 
 async def decide(
@@ -284,48 +251,24 @@ async def decide(
     note: str | None,
     if_match: str | None,
 ) -> AgencyDocument:
-    step = STEPS[action]
-    key = document_id(agency, name)
-    found = await for_change(
+    """A step of the document's review (gateway.admin.review); an approval counts only while
+    the agency's agreements still give everything the document reads."""
+
+    async def still_covered(found: AgencyDocument) -> None:
+        await _still_covered(session, schema, found)
+
+    return await review.decide(
         session=session,
         model=AgencyDocument,
-        key={"document_id": key},
-        what=WHAT,
+        key={"document_id": document_id(agency, name)},
+        what="document",
+        action=action,
+        decider=decider,
+        note=note,
         if_match=if_match,
+        needs=needs,
+        still_holds=still_covered,
     )
-    if found.status not in step.allowed_from:
-        raise conflict(
-            f"cannot {action} a {found.status} document "
-            f"(only a {' or '.join(sorted(step.allowed_from))} one)"
-        )
-    if step.note_required and not note:
-        raise bad_input("note", f"say why you {action} it")
-    actor = decider.subject
-    values: dict[str, Any] = {"status": step.to, "changed_by": actor, "note": note}
-    if action in {"approve", "reject"}:
-        history = await document_versions(session=session, agency=agency, name=name)
-        province = await agency_province(session=session, agency=agency)
-        wanted = needs(found)
-        if action == "reject":
-            approvals.may_reject(
-                decider, authors=authors(history), needs=wanted, province=province, what="document"
-            )
-        else:
-            await _still_covered(session, schema, found)
-            given = approvals.approve(
-                decider,
-                authors=authors(history),
-                needs=wanted,
-                approvals=found.approvals or {},
-                province=province,
-                what="document",
-            )
-            values["approvals"] = given
-            if not approvals.approved(wanted, given):
-                values["status"] = "submitted"  # waits for the other registries' stewards
-    if action == "resubmit":
-        values.update(approvals={}, created_by=actor)
-    return await _version(session, key, values)
 
 
 async def _still_covered(
