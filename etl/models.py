@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +37,15 @@ class EtlRun(Base):
     actor: Mapped[str | None] = mapped_column(Text)  # who ran it (the operating-system user)
     rollback_of: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("etl_runs.run_id"))
     rolled_back_by: Mapped[int | None] = mapped_column(BigInteger)
+    # rows loaded with something flagged, by warning code (FAMILY_LINK_UNRESOLVED, …)
+    warned_by_reason: Mapped[dict[str, int]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    # links of earlier records to residents this load brought (registries.residents.family)
+    resolved_links: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # records a full export closed (each in etl_closures), and its scope and figures
+    closed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    full_export: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class EtlReject(Base):
@@ -50,3 +59,16 @@ class EtlReject(Base):
     reason_code: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
     source_row: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class EtlClosure(Base):
+    """A record a full export closed because it no longer held it (etl.closures)."""
+
+    __tablename__ = "etl_closures"
+
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("etl_runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    # the registry table: residents, households, enterprises, parcels
+    table_name: Mapped[str] = mapped_column("registry", Text, primary_key=True)
+    record_key: Mapped[str] = mapped_column(Text, primary_key=True)

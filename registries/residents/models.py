@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,6 +41,12 @@ class Resident(Versioned, Base):
         CheckConstraint("deceased OR deceased_on IS NULL", name="deceased_on_only_if_deceased"),
         CheckConstraint("full_name = normalize(full_name, NFC)", name="full_name_nfc"),
         Index("ix_residents_household_id", "household_id"),
+        # lookups by an old document's number, traversals to children and the family checks
+        # of a load (registries.residents.family); every version, for `asOf` reads
+        *(
+            Index(f"ix_residents_{column}", column, postgresql_where=text(f"{column} IS NOT NULL"))
+            for column in ("id_card_number", "father_id", "mother_id", "spouse_id")
+        ),
     )
 
     personal_id: Mapped[str] = mapped_column(String(12))
@@ -63,6 +70,7 @@ class Resident(Versioned, Base):
     marital_status: Mapped[str | None] = mapped_column(Text)
     deceased: Mapped[bool] = mapped_column(Boolean, default=False)
     deceased_on: Mapped[date | None] = mapped_column(Date)
+    # the identity card's number: a 9-digit CMND or a 12-digit card (registries.identifiers)
     id_card_number: Mapped[str | None] = mapped_column(String(12))
     id_card_issued_on: Mapped[date | None] = mapped_column(Date)
     id_card_expires_on: Mapped[date | None] = mapped_column(Date)
