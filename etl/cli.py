@@ -19,12 +19,13 @@ from rich.progress import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from etl.closures import ClosuresRefused
 from etl.crs import CRSInputError
 from etl.encodings import UTF8, EncodingError
 from etl.guard import ChangesRefused, Limits
-from etl.pipeline import LoadError, load
+from etl.pipeline import FullExport, LoadError, load
 from etl.readers import SourceError
-from etl.report import print_guard, print_report
+from etl.report import print_closures, print_guard, print_report
 from etl.rollback import rollback
 from etl.synth import SynthOptions, synthesize
 from etl.targets import TARGETS
@@ -143,9 +144,35 @@ def load_command(
         help="FIELD=SHARE: how many of a field's existing values a load may change, e.g. "
         "full_name=0.05 (repeatable; default: the registry's).",
     ),
+    full_export: bool = typer.Option(
+        False,
+        "--full-export",
+        help="The export holds every record of its source (--province or --nationwide): "
+        "records of that scope it lacks are closed, each reported. Stops (exit 4) beyond "
+        "LIENTHONG_FULL_EXPORT_MAX_CLOSE_SHARE of the scope's records unless --force.",
+    ),
+    province: int | None = typer.Option(
+        None,
+        "--province",
+        help="With --full-export: the 2025 province code the export covers (e.g. 48); a "
+        "record belongs to it by its address (a resident's permanent address, an enterprise's "
+        "head office, a parcel's commune).",
+    ),
+    nationwide: bool = typer.Option(
+        False,
+        "--nationwide",
+        help="With --full-export: the export covers the whole registry (an agency's).",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="With --full-export: close beyond the limit, and despite rejected rows that name "
+        "no record, knowingly.",
+    ),
 ) -> None:
     """Validate and load an export; print the reconciliation report. Exit 1 if unbalanced, 2 if
-    the load could not run, 3 if the change-rate guard stopped it (nothing merged)."""
+    the load could not run, 3 if the change-rate guard stopped it, 4 if a full export would
+    close more than its limit (nothing merged)."""
     if registry in POLICY_DOCUMENTS:
         try:
             loaded = asyncio.run(_load_policy(json.loads(path.read_text(encoding="utf-8"))))
@@ -161,6 +188,9 @@ def load_command(
         _print_policy_load(loaded)
         return
     _field_shares(max_field_share)  # a bad option is refused before anything is read
+    scope = _full_export(
+        full_export=full_export, province=province, nationwide=nationwide, force=force
+    )
     with _progress() as progress:
         task = progress.add_task(f"loading {path.name}", total=None)
         try:
@@ -180,6 +210,7 @@ def load_command(
                     updated=max_updated_share,
                     fields=_field_shares(max_field_share),
                 ),
+                full_export=scope,
             )
         except ChangesRefused as refused:
             print_guard(refused.report, console)
@@ -189,12 +220,42 @@ def load_command(
                 "with --dry-run)."
             )
             raise typer.Exit(code=3) from refused
+        except ClosuresRefused as refused:
+            print_closures(refused.closures, console, path=_closed_file(path))
+            console.print(
+                f"[red]load stopped:[/red] {refused}. Nothing was merged. Check the export "
+                "holds all of its source; if these records are gone, load again with --force "
+                "(or see them first with --dry-run)."
+            )
+            raise typer.Exit(code=4) from refused
         except (LoadError, SourceError, EncodingError, CRSInputError) as error:
             console.print(f"[red]load refused:[/red] {error}")
             raise typer.Exit(code=2) from error
     print_report(report, console)
     if not report.balanced:
         raise typer.Exit(code=1)
+
+
+def _closed_file(path: Path) -> Path | None:
+    found = Path(f"{path}.closed.csv")
+    return found if found.exists() else None
+
+
+def _full_export(
+    *, full_export: bool, province: int | None, nationwide: bool, force: bool
+) -> FullExport | None:
+    """The full export's scope, or None; a contradictory set of options is refused (exit 2)."""
+    if not full_export:
+        if province is not None or nationwide or force:
+            console.print("[red]load refused:[/red] --province, --nationwide and --force "
+                          "are for a full export: add --full-export")  # fmt: skip
+            raise typer.Exit(code=2)
+        return None
+    if (province is None) == (not nationwide):
+        console.print("[red]load refused:[/red] a full export names what it covers: "
+                      "--province CODE (2025 code) or --nationwide, one of them")  # fmt: skip
+        raise typer.Exit(code=2)
+    return FullExport(province=province, force=force)
 
 
 def _print_policy_load(load: PolicyLoad) -> None:

@@ -25,6 +25,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from etl import closures as full_exports
+from etl.closures import Closures, ClosuresRefused
 from etl.guard import (
     MIN_EXISTING,
     ChangesRefused,
@@ -71,6 +73,11 @@ class LoadReport:
     guard: GuardReport | None = None  # the change-rate guard's figures (etl.guard)
     merged_at: datetime | None = None  # the merge's instant: its versions start or end then
     dry_run: bool = False  # computed and rolled back: the registries are as they were
+    # links of earlier records to residents this load brought: unresolved until it
+    resolved_links: int = 0
+    # a full export's closures: the records of its scope it no longer holds (etl.closures)
+    closures: Closures | None = None
+    closures_path: Path | None = None  # every closed record, one per line
 
     @property
     def rejected(self) -> int:
@@ -82,7 +89,8 @@ class LoadReport:
 
     @property
     def changed_nothing(self) -> bool:
-        return self.inserted == 0 and self.updated == 0
+        closed = self.closures.count if self.closures is not None else 0
+        return self.inserted == 0 and self.updated == 0 and closed == 0
 
 
 def file_sha256(path: Path) -> str:
@@ -147,6 +155,10 @@ class _Export:
     report: LoadReport
     rejects: _Rejects
     lines: dict[str, int] = field(default_factory=dict)  # staged key -> its line in the source
+    # The keys rejected rows name (a full export does not close their records), and how many
+    # rejected rows name none the registry could hold
+    named: set[str] = field(default_factory=set)
+    unidentified: list[int] = field(default_factory=lambda: [0])
 
     @classmethod
     def open(cls, target: str, path: Path, *, encoding: str | None, crs: str | None) -> _Export:
@@ -158,9 +170,23 @@ class _Export:
                             encoding=source.encoding, crs=source.crs)  # fmt: skip
         return cls(spec, source, report, _Rejects(Path(f"{path}.rejects.csv")))
 
+    def reject(self, record: SourceRecord, code: str, message: str) -> None:
+        """A row read from the source rejected, and the record it names kept in mind."""
+        self.rejects.add(record, code, message)
+        key = self.spec.raw_key(record.fields)
+        if key is None:
+            self.unidentified[0] += 1
+        else:
+            self.named.add(key)
+
+    def reject_staged(self, key: str, code: str, message: str, row: dict[str, Any]) -> None:
+        """A staged row taken out of the load (checked against the registry)."""
+        self.rejects.add_staged(self.lines.get(key, 0), code, message, row)
+        self.named.add(key)
+
     def rows(self, context: LoadContext, *, progress: Progress | None) -> Iterator[tuple[Any, ...]]:
         """Validated rows in staging column order; rejects set aside, repeated keys rejected."""
-        spec, report, rejects = self.spec, self.report, self.rejects
+        spec, report = self.spec, self.report
         seen: dict[str, int] = {}
         lines = self.lines
         text_columns = spec.text_columns
@@ -173,19 +199,19 @@ class _Export:
                 progress(pending)
                 pending = 0
             if record.unreadable is not None:
-                rejects.add(record, *record.unreadable)
+                self.reject(record, *record.unreadable)
                 continue
             try:
                 row = spec.validate(record, context)
             except RowError as error:
-                rejects.add(record, error.code, str(error))
+                self.reject(record, error.code, str(error))
                 continue
             # read as the file gave it: normalising whitespace would hide a decoded NBSP
             raw = record.fields
             mixed = next((c for c in text_columns if mixed_encoding(_text_or_none(raw.get(c)))),
                          None)  # fmt: skip
             if mixed is not None:
-                rejects.add(record, "ENCODING_MIXED",
+                self.reject(record, "ENCODING_MIXED",
                             f"{mixed}: {raw[mixed]!r} is not in the file's encoding")  # fmt: skip
                 continue
             key = spec.key(row)
@@ -194,9 +220,9 @@ class _Export:
             earlier = seen.get(key)
             if earlier is not None:
                 if earlier == fingerprint:
-                    rejects.add(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
+                    self.reject(record, "DUPLICATE_ROW", f"{key} repeats an earlier row exactly")
                 else:
-                    rejects.add(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
+                    self.reject(record, "DUPLICATE_KEY", f"{key} appears earlier with other values")
                 continue
             seen[key] = fingerprint
             lines[key] = record.line_number
@@ -225,6 +251,7 @@ def load(
     accept_changes: bool = False,
     limits: Limits | None = None,
     guard: bool = True,
+    full_export: FullExport | None = None,
 ) -> LoadReport:
     """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
     forces the bulk path on or off (registries without bulk tables always merge normally).
@@ -232,8 +259,12 @@ def load(
     would do). The change-rate guard (etl.guard) stops a load beyond `limits` (the registry's
     defaults) with ChangesRefused unless `accept_changes`, and values damaged against the current
     ones are rejected whatever the rate. `guard=False` skips both: only for `python -m bench etl`,
-    which times the load with and without them."""
+    which times the load with and without them. `full_export`: the export holds every record of
+    its scope, and the load closes those it lacks (etl.closures), stopping with ClosuresRefused
+    beyond `settings.full_export_max_close_share` unless forced."""
     export = _Export.open(target, path, encoding=encoding, crs=crs)
+    if full_export is not None and not export.spec.closables:
+        raise LoadError(f"a full export of {target} closes nothing: not supported")
     report, rejects = export.report, export.rejects
     if on_total is not None:
         on_total(count_records(export.source))
@@ -244,7 +275,13 @@ def load(
     except psycopg.OperationalError as error:
         raise LoadError(f"cannot reach the database: {error}") from error
     report.dry_run = dry_run
-    checks = _Checks(limits or Limits.of(target), accept_changes, guard)
+    checks = _Checks(
+        limits or Limits.of(target),
+        accept_changes,
+        guard,
+        full_export,
+        settings.full_export_max_close_share,
+    )
     with connection:
         report.run_id = _start_run(connection, report)  # LoadError when not migrated
         try:
@@ -260,11 +297,17 @@ def load(
         except ChangesRefused as refused:
             _fail_run(connection, report.run_id, refused, status="refused", report=refused.report)
             raise
+        except ClosuresRefused as refused:
+            report.closures = refused.closures
+            _fail_run(connection, report.run_id, refused, status="refused",
+                      full_export=refused.closures.as_json())  # fmt: skip
+            raise
         except Exception as error:
             _fail_run(connection, report.run_id, error)
             raise
         finally:
             report.rejects_path = rejects.close()
+            report.closures_path = _write_closures(path, report.closures)
         report.inserted, report.updated, report.unchanged = (
             counts.inserted,
             counts.updated,
@@ -300,10 +343,21 @@ class _RolledBack(Exception):  # noqa: N818 - control flow: a dry run's transact
 
 
 @dataclass(frozen=True)
+class FullExport:
+    """A full export's scope: a province (2025 code) or, None, the whole registry; `force`
+    closes beyond the limit (and despite rejected rows that name no record)."""
+
+    province: int | None
+    force: bool = False
+
+
+@dataclass(frozen=True)
 class _Checks:
     limits: Limits
     accept_changes: bool
     measure: bool
+    full_export: FullExport | None = None
+    max_close_share: float = 0.0
 
 
 def _stage_and_merge(
@@ -331,8 +385,15 @@ def _stage_and_merge(
     if checks.measure:
         export.report.guard = _measure(connection, export, checks)
         staged -= _reject_damaged(connection, export)
+    if spec.family is not None:
+        staged -= _check_family(connection, export, spec.family)
     if export.report.guard is not None and export.report.guard.stops:
         raise ChangesRefused(export.report.guard)
+    closures = None
+    if checks.full_export is not None:
+        closures = export.report.closures = _closures(connection, export, checks)
+        if closures.stops:
+            raise ClosuresRefused(closures)
     merged_at = connection.execute("SELECT now()").fetchone()
     export.report.merged_at = merged_at[0] if merged_at else None
     export.report.bulk = bool(spec.bulk_tables) and (
@@ -341,9 +402,70 @@ def _stage_and_merge(
         else should_bulk(connection, table=spec.bulk_tables[0], staged=staged)
     )
     if not export.report.bulk:
-        return spec.merge(connection)
-    with rebuilt(connection, spec.bulk_tables):
-        return spec.merge(connection)
+        counts = spec.merge(connection)
+    else:
+        with rebuilt(connection, spec.bulk_tables):
+            counts = spec.merge(connection)
+    if closures is not None:
+        full_exports.close(connection, spec.closables, closures, export.report.run_id)
+    return counts
+
+
+def _check_family(
+    connection: psycopg.Connection[tuple[Any, ...]],
+    export: _Export,
+    check: Callable[[psycopg.Connection[tuple[Any, ...]]], Any],
+) -> int:
+    """Staged rows whose family links contradict their relatives' records rejected (with their
+    reason), links to persons the registry does not hold flagged; returns how many left."""
+    found = check(connection)
+    for contradiction in found.contradictions:
+        export.reject_staged(
+            contradiction.personal_id,
+            contradiction.code,
+            contradiction.message,
+            {"personal_id": contradiction.personal_id, contradiction.link: contradiction.relative},
+        )
+    flagged = {link.personal_id for link in found.unresolved}
+    if flagged:
+        export.report.warned_by_reason["FAMILY_LINK_UNRESOLVED"] += len(flagged)
+    export.report.resolved_links = found.resolved
+    return len(found.contradictions)
+
+
+def _closures(
+    connection: psycopg.Connection[tuple[Any, ...]], export: _Export, checks: _Checks
+) -> Closures:
+    """What the staged full export would close, before anything is merged."""
+    full_export = checks.full_export
+    assert full_export is not None  # noqa: S101 - only called for a full export
+    try:
+        scope = full_exports.scope_of(connection, full_export.province)
+    except ValueError as error:
+        raise LoadError(str(error)) from error
+    return full_exports.measure(
+        connection,
+        export.spec.closables,
+        scope=scope,
+        named=export.named,
+        unidentified=export.unidentified[0],
+        limit=checks.max_close_share,
+        forced=full_export.force,
+    )
+
+
+def _write_closures(path: Path, closures: Closures | None) -> Path | None:
+    """Every record the full export closed (or would close), one per line, beside the input."""
+    target = Path(f"{path}.closed.csv")
+    if closures is None or not closures.count:
+        target.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
+        return None
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["registry", "record_key"])
+        for table, keys in closures.closing.items():
+            writer.writerows((table, key) for key in keys)
+    return target
 
 
 def _measure(
@@ -386,7 +508,7 @@ def _reject_damaged(connection: psycopg.Connection[tuple[Any, ...]], export: _Ex
             damaged[key] = (code, f"{column}: {before!r} → {after!r} {why}", {column: after})
     changes.drop_staged(connection, comparison, sorted(damaged))
     for key, (code, message, values) in sorted(damaged.items()):
-        export.rejects.add_staged(export.lines.get(key, 0), code, message, {"key": key, **values})
+        export.reject_staged(key, code, message, {"key": key, **values})
     return len(damaged)
 
 
@@ -438,15 +560,17 @@ def _fail_run(
     *,
     status: str = "failed",
     report: GuardReport | None = None,
+    full_export: dict[str, Any] | None = None,
 ) -> None:
     with connection.transaction():
         connection.execute(
             "UPDATE etl_runs SET finished_at = now(), status = %s, "
-            "rejected_by_reason = %s, guard = %s WHERE run_id = %s",
+            "rejected_by_reason = %s, guard = %s, full_export = %s WHERE run_id = %s",
             (
                 status,
                 json.dumps({"error": f"{type(error).__name__}"}),
                 json.dumps(report.as_json()) if report else None,
+                json.dumps(full_export) if full_export else None,
                 run_id,
             ),
         )
@@ -457,7 +581,8 @@ def _finish_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadRep
         connection.execute(
             "UPDATE etl_runs SET finished_at = now(), status = %s, read = %s, inserted = %s, "
             "updated = %s, unchanged = %s, rejected = %s, rejected_by_reason = %s, "
-            "duration_seconds = %s, guard = %s, merged_at = %s WHERE run_id = %s",
+            "duration_seconds = %s, guard = %s, merged_at = %s, warned_by_reason = %s, "
+            "resolved_links = %s, closed = %s, full_export = %s WHERE run_id = %s",
             (
                 "dry-run" if report.dry_run else "done" if report.balanced else "unbalanced",
                 report.read,
@@ -469,6 +594,10 @@ def _finish_run(connection: psycopg.Connection[tuple[Any, ...]], report: LoadRep
                 report.duration_seconds,
                 json.dumps(report.guard.as_json()) if report.guard else None,
                 None if report.dry_run else report.merged_at,
+                json.dumps(dict(report.warned_by_reason)),
+                report.resolved_links,
+                0 if report.dry_run or report.closures is None else report.closures.count,
+                json.dumps(report.closures.as_json()) if report.closures else None,
                 report.run_id,
             ),
         )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
+from etl.closures import Closures
 from etl.guard import MIN_EXISTING, GuardReport
 from etl.pipeline import LoadReport
+
+# Closed records listed on the terminal; all of them are in the `.closed.csv` file.
+CLOSURES_SHOWN = 50
 
 # Said when a load took the bulk merge (registries.bulk); `python -m bench etl` looks for it,
 # so it stays shorter than a terminal line.
@@ -24,6 +30,10 @@ def print_report(report: LoadReport, console: Console) -> None:
     table.add_row("rejected", f"{report.rejected:,}")
     for reason, count in sorted(report.rejected_by_reason.items()):
         table.add_row(f"  {reason}", f"{count:,}")
+    for reason, count in sorted(report.warned_by_reason.items()):
+        table.add_row(f"loaded with warning {reason}", f"{count:,}")
+    if report.resolved_links:
+        table.add_row("earlier family links resolved", f"{report.resolved_links:,}")
     balance = "[green]balanced[/green]" if report.balanced else "[red]NOT BALANCED[/red]"
     table.caption = (
         f"read = inserted + updated + unchanged + rejected: {balance} · "
@@ -37,6 +47,8 @@ def print_report(report: LoadReport, console: Console) -> None:
         console.print("Nothing changed: the registry already holds this data.")
     if report.guard is not None:
         print_guard(report.guard, console)
+    if report.closures is not None:
+        print_closures(report.closures, console, path=report.closures_path)
     if report.dry_run:
         console.print("[yellow]Dry run:[/yellow] nothing was changed; the figures above are "
                       "what this load would do.")  # fmt: skip
@@ -69,3 +81,29 @@ def print_guard(guard: GuardReport, console: Console) -> None:
 
 def _flag(over: bool) -> str:
     return "[red]OVER[/red]" if over else ""
+
+
+def print_closures(closures: Closures, console: Console, *, path: Path | None = None) -> None:
+    """A full export's closures: how many of its scope's records, against the limit, and each
+    record closed (all of them in `path`)."""
+    primary = len(closures.closing.get(closures.primary, ()))
+    console.print(
+        f"Full export of {closures.scope}: {primary:,} of {closures.in_scope:,} "
+        f"{closures.primary} no longer in it ({closures.share:.1%}; limit "
+        f"{closures.limit:.1%}{', forced' if closures.forced else ''})"
+    )
+    if closures.unidentified:
+        console.print(f"  {closures.unidentified:,} rejected row(s) name no record")
+    for table, keys in closures.closing.items():
+        if not keys:
+            continue
+        console.print(f"  closed {table}: {len(keys):,}")
+        for key in keys[:CLOSURES_SHOWN]:
+            console.print(f"    {key}")
+        if len(keys) > CLOSURES_SHOWN:
+            console.print(f"    … and {len(keys) - CLOSURES_SHOWN:,} more")
+    for table, count in closures.dependents.items():
+        if count:
+            console.print(f"  closed with them, {table}: {count:,}")
+    if path is not None:
+        console.print(f"Every closed record: {path}")

@@ -23,6 +23,9 @@ from registries.enterprises.models import ENTERPRISE_STATUSES, ENTERPRISE_TYPES
 from registries.identifiers import (
     IdentifierError,
     Sex,
+    birth_year_of,
+    sex_of,
+    validate_document_number,
     validate_enterprise_code,
     validate_household_id,
     validate_personal_id,
@@ -230,6 +233,50 @@ def personal_id(
         raise RowError(code, f"{field}: {error}") from error
 
 
+FAMILY_LINKS = ("father_id", "mother_id", "spouse_id")
+_PARENTS = (("father_id", "father", Sex.MALE), ("mother_id", "mother", Sex.FEMALE))
+
+
+def family_links(resident: str, birth_date: date, relatives: Mapping[str, str | None]) -> None:
+    """What a row's own family links may not say (docs/loads.md, "Family links"): the resident
+    as their own relative, a father or mother whose personal ID says the other sex, or a parent
+    whose ID says they were born in a later year than the resident. What needs the relative's
+    record (a parent's full birth date, a spouse's own spouse) is checked against the load and
+    the registry once staged (registries.residents.family)."""
+    for field, relative in relatives.items():
+        if relative == resident:
+            raise RowError("FAMILY_SELF_LINK", f"{field} is the resident's own personal ID")
+    for field, role, sex in _PARENTS:
+        relative = relatives.get(field)
+        if relative is None:
+            continue
+        if sex_of(relative) is not sex:
+            raise RowError(
+                "FAMILY_PARENT_SEX",
+                f"{field} {relative}: digit 4 says {sex_of(relative).value}; a {role} is "
+                f"{sex.value}",
+            )
+        born = birth_year_of(relative)
+        if born > birth_date.year:
+            raise RowError(
+                "FAMILY_PARENT_YOUNGER",
+                f"{field} {relative}: digits 4–6 say the {role} was born in {born}, after the "
+                f"resident ({birth_date.isoformat()})",
+            )
+
+
+def card_number(raw: Mapping[str, Any], field: str) -> str | None:
+    """An identity card number as stored: a 9-digit CMND or a 12-digit card number
+    (registries.identifiers.validate_document_number), spaces removed."""
+    value = text(raw, field)
+    if value is None:
+        return None
+    try:
+        return validate_document_number(value).number
+    except IdentifierError as error:
+        raise RowError("ID_CARD_NUMBER_INVALID", f"{field} {value!r}: {error}") from error
+
+
 def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str, Any]:
     """A validated, normalised residents row (registry column → value)."""
     sex_word = (text(raw, "sex", required=True) or "").casefold()
@@ -267,10 +314,12 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
         former["permanent_commune_code"] = permanent_former
     if temporary_former is not None:
         former["temporary_commune_code"] = temporary_former
+    resident = personal_id(raw, "personal_id", required=True, birth_date=birth_date, sex=sex)
+    relatives = {name: personal_id(raw, name) for name in FAMILY_LINKS}
+    if resident is not None and birth_date is not None:
+        family_links(resident, birth_date, relatives)
     return {
-        "personal_id": personal_id(
-            raw, "personal_id", required=True, birth_date=birth_date, sex=sex
-        ),
+        "personal_id": resident,
         "full_name": text(raw, "full_name", required=True),
         "birth_date": birth_date,
         "sex": sex.value,
@@ -285,13 +334,11 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
         "temporary_address_line": text(raw, "temporary_address_line"),
         "household_id": household_id,
         "relationship_to_head": text(raw, "relationship_to_head"),
-        "father_id": personal_id(raw, "father_id"),
-        "mother_id": personal_id(raw, "mother_id"),
-        "spouse_id": personal_id(raw, "spouse_id"),
+        **relatives,
         "marital_status": marital_status,
         "deceased": deceased,
         "deceased_on": deceased_on,
-        "id_card_number": text(raw, "id_card_number"),
+        "id_card_number": card_number(raw, "id_card_number"),
         "id_card_issued_on": parse_date(raw, "id_card_issued_on"),
         "id_card_expires_on": parse_date(raw, "id_card_expires_on"),
         "provenance": _provenance(former_units=former),

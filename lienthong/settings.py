@@ -214,6 +214,13 @@ class Settings(BaseSettings):
         description="Answer trusted prefill documents through their compiled plans (off: the "
         "generic executor answers everything).",
     )
+    full_export_max_close_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="The share of a scope's current records a full export (`etl load "
+        "--full-export`) may close; beyond it the load stops unless `--force` (docs/loads.md).",
+    )
     ops_token: SecretStr = Field(
         default=SecretStr(""),
         description="In prod, the bearer token /metrics, /readyz's details and the OPA bundle "

@@ -10,6 +10,11 @@ Personal ID (Thông tư 07/2016/TT-BCA, as amended by Thông tư 59/2021/TT-BCA)
   - digits 5–6: the last two digits of the birth year;
   - digits 7–12: a serial number.
 
+Old identity documents, still held by counters and agency systems: the 9-digit chứng minh nhân
+dân (CMND, before 2016), and 12-digit card numbers (the 12-digit CMND of 2012–2016, the căn cước
+công dân since 2016), which follow the personal ID's rules above (digits 1–3 a birth-registration
+province or a country). A resident's card number is the registry's `id_card_number`.
+
 Enterprise code (Nghị định 01/2021/NĐ-CP): the 10-digit tax code with its check digit; a branch
 or dependent unit has 13 digits, the parent's ten followed by 001–999 (often written with a dash).
 Checked with python-stdnum's `stdnum.vn.mst`.
@@ -135,6 +140,51 @@ def validate_personal_id(
                 f"year {birth_date.year}",
             )
     return personal_id
+
+
+def sex_of(personal_id: str) -> Sex:
+    """The sex a valid personal ID encodes (digit 4: odd female, even male)."""
+    return Sex.FEMALE if int(personal_id[3]) % 2 else Sex.MALE
+
+
+def birth_year_of(personal_id: str) -> int:
+    """The birth year a valid personal ID encodes (digit 4's century, digits 5–6)."""
+    return FIRST_CENTURY + 100 * (int(personal_id[3]) // 2) + int(personal_id[4:6])
+
+
+CMND_LENGTH = 9
+
+
+class DocumentKind(StrEnum):
+    CMND = "cmnd"  # chứng minh nhân dân, 9 digits
+    CARD = "card"  # a 12-digit card number: CMND 12 số or căn cước (công dân)
+
+
+@dataclass(frozen=True)
+class IdentityDocument:
+    kind: DocumentKind
+    number: str
+
+
+def validate_document_number(value: str) -> IdentityDocument:
+    """An identity document's number as stored (spaces removed), or IdentifierError: a 9-digit
+    CMND, or a 12-digit card number with the personal ID's province rule (its birth date and sex
+    are the holder's, which a lookup by number does not know)."""
+    number = "".join(value.split())
+    if not (number.isascii() and number.isdigit() and len(number) in (CMND_LENGTH, 12)):
+        raise IdentifierError(
+            "DOCUMENT_NUMBER_FORMAT",
+            "an identity document number is a 9-digit CMND or a 12-digit card number (0–9 only)",
+        )
+    if len(number) == CMND_LENGTH:
+        return IdentityDocument(DocumentKind.CMND, number)
+    if birth_registration_place(number[:3]) is None:
+        raise IdentifierError(
+            "DOCUMENT_NUMBER_PROVINCE",
+            f"digits 1–3 ({number[:3]}) of a 12-digit card number are neither a "
+            "birth-registration province code nor a country code",
+        )
+    return IdentityDocument(DocumentKind.CARD, number)
 
 
 def make_personal_id(*, province_prefix: str, sex: Sex, birth_date: date, serial: int) -> str:

@@ -222,6 +222,10 @@ def test_deferrable_structures_are_the_exclusion_constraints_and_secondary_index
         ("households", "uq_households_open_version", "index"),
         ("residents", "ex_residents_no_overlap", "constraint"),
         ("residents", "ix_residents_household_id", "index"),
+        ("residents", "ix_residents_id_card_number", "index"),
+        ("residents", "ix_residents_father_id", "index"),
+        ("residents", "ix_residents_mother_id", "index"),
+        ("residents", "ix_residents_spouse_id", "index"),
         ("residents", "uq_residents_open_version", "index"),
     }  # primary keys, CHECK constraints and foreign keys stay in place
 

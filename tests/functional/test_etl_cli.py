@@ -22,7 +22,7 @@ def env(settings: Settings) -> Iterator[dict[str, str]]:
     with psycopg.connect(settings.libpq_url, autocommit=True) as connection:
         connection.execute(
             "TRUNCATE residents, households, enterprises, enterprise_representatives, "
-            "enterprise_business_lines, parcels, parcel_rights, etl_rejects, etl_runs"
+            "enterprise_business_lines, parcels, parcel_rights, etl_rejects, etl_closures, etl_runs"
         )
 
 

@@ -22,7 +22,7 @@ from registries.rollback import RollbackRefused
 REGISTRY_TABLES = (
     "residents, households, enterprises, enterprise_representatives, "
     "enterprise_business_lines, enterprise_owners, parcels, parcel_rights, "
-    "parcel_restrictions, etl_rejects, etl_runs"
+    "parcel_restrictions, etl_rejects, etl_closures, etl_runs"
 )
 # What a converter to a Western code page does with the Vietnamese letters it cannot encode
 DROPPED = {c for c in map(chr, range(0x80, 0x2000)) if c.isalpha() and not c.encode(

@@ -29,7 +29,7 @@ from registries.merge import MergeCounts
 REGISTRY_TABLES = (
     "residents, households, enterprises, enterprise_representatives, "
     "enterprise_business_lines, enterprise_owners, parcels, parcel_rights, "
-    "parcel_restrictions, etl_rejects, etl_runs"
+    "parcel_restrictions, etl_rejects, etl_closures, etl_runs"
 )
 
 

@@ -72,6 +72,14 @@ def test_a_resident_row_is_normalised() -> None:
         ({"deceased_on": "2020-01-01"}, "DECEASED_INCONSISTENT"),
         ({"marital_status": "complicated"}, "MARITAL_STATUS_INVALID"),
         ({"household_id": "HK123"}, "HOUSEHOLD_ID_INVALID"),
+        ({"father_id": "048085000123"}, "FAMILY_SELF_LINK"),
+        ({"spouse_id": " 048085000123 "}, "FAMILY_SELF_LINK"),
+        ({"mother_id": "048055000001"}, "FAMILY_PARENT_SEX"),  # digit 4: a man
+        ({"father_id": "048155000001"}, "FAMILY_PARENT_SEX"),  # digit 4: a woman
+        ({"father_id": "048090000001"}, "FAMILY_PARENT_YOUNGER"),  # born 1990, child 1985
+        ({"mother_id": "048195000001"}, "FAMILY_PARENT_YOUNGER"),
+        ({"id_card_number": "12345"}, "ID_CARD_NUMBER_INVALID"),
+        ({"id_card_number": "999085000123"}, "ID_CARD_NUMBER_INVALID"),
     ],
 )
 def test_each_bad_field_names_its_reason(overrides: dict[str, Any], code: str) -> None:
@@ -105,3 +113,26 @@ def test_vn2000_systems_by_province_meridian_and_epsg() -> None:
 def test_unknown_coordinate_systems_are_refused(text: str, message: str) -> None:
     with pytest.raises(CRSInputError, match=message):
         parse_crs(text)
+
+
+def test_family_links_a_row_cannot_judge_alone_are_left_to_the_load() -> None:
+    """A parent born the same year as the child (by their ID) may be born before them: the
+    load compares full birth dates once it has the parent's record."""
+    row = resident_row(
+        _row(father_id="048085000001", mother_id="048160000002", spouse_id="048188000003",
+             id_card_number=" 201 234 567 "),
+        REFERENCE,
+    )  # fmt: skip
+    assert (row["father_id"], row["mother_id"], row["spouse_id"]) == (
+        "048085000001", "048160000002", "048188000003",
+    )  # fmt: skip
+    assert row["id_card_number"] == "201234567"
+
+
+def test_a_family_reason_names_the_link_and_what_is_wrong() -> None:
+    with pytest.raises(RowError) as raised:
+        resident_row(_row(father_id="048090000001"), REFERENCE)
+    assert str(raised.value) == (
+        "father_id 048090000001: digits 4–6 say the father was born in 1990, after the "
+        "resident (1985-03-02)"
+    )

@@ -10,13 +10,18 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from registries.identifiers import (
+    DocumentKind,
     IdentifierError,
+    IdentityDocument,
     Sex,
     birth_registration_place,
     birth_registration_provinces,
+    birth_year_of,
     make_enterprise_code,
     make_personal_id,
     parent_enterprise_code,
+    sex_of,
+    validate_document_number,
     validate_enterprise_code,
     validate_personal_id,
 )
@@ -208,3 +213,46 @@ def test_any_altered_check_digit_is_caught(serial: int, wrong: int) -> None:
     with pytest.raises(IdentifierError) as raised:
         validate_enterprise_code(altered)
     assert raised.value.code == "ENTERPRISE_CODE_CHECKSUM"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("201234567", IdentityDocument(DocumentKind.CMND, "201234567")),
+        (" 201 234 567 ", IdentityDocument(DocumentKind.CMND, "201234567")),
+        ("048085000123", IdentityDocument(DocumentKind.CARD, "048085000123")),
+        ("250085000123", IdentityDocument(DocumentKind.CARD, "250085000123")),  # abroad
+    ],
+)
+def test_old_document_numbers(value: str, expected: IdentityDocument) -> None:
+    assert validate_document_number(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("", "DOCUMENT_NUMBER_FORMAT"),
+        ("20123456", "DOCUMENT_NUMBER_FORMAT"),  # 8 digits
+        ("2012345678", "DOCUMENT_NUMBER_FORMAT"),  # 10: neither
+        ("20123456A", "DOCUMENT_NUMBER_FORMAT"),
+        ("２０１２３４５６７", "DOCUMENT_NUMBER_FORMAT"),  # full-width digits
+        ("999085000123", "DOCUMENT_NUMBER_PROVINCE"),
+        ("704085000123", "DOCUMENT_NUMBER_PROVINCE"),  # Việt Nam is no prefix
+    ],
+)
+def test_malformed_document_numbers_name_their_rule(value: str, code: str) -> None:
+    with pytest.raises(IdentifierError) as raised:
+        validate_document_number(value)
+    assert raised.value.code == code
+
+
+@given(
+    birth=st.dates(min_value=date(1900, 1, 1), max_value=date(2399, 12, 31)),
+    sex=st.sampled_from(Sex),
+    serial=st.integers(0, 999_999),
+)
+def test_a_personal_id_says_its_holders_birth_year_and_sex(
+    birth: date, sex: Sex, serial: int
+) -> None:
+    personal_id = make_personal_id(province_prefix="048", sex=sex, birth_date=birth, serial=serial)
+    assert (birth_year_of(personal_id), sex_of(personal_id)) == (birth.year, sex)
