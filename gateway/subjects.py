@@ -140,6 +140,17 @@ RELATIONS: dict[str, Relation] = {
             ("Enterprise",),
             many=True,
         ),
+        # family links: each relative a subject of its own, decided with its own agreement
+        Relation("Resident", "parents", "Resident.parents", ("Resident",), many=True),
+        Relation("Resident", "children", "Resident.children", ("Resident",), many=True),
+        Relation(
+            "Resident",
+            "spouse",
+            "Resident.spouse",
+            ("Resident",),
+            many=False,
+            key_attribute="spouse_id",
+        ),
         Relation(
             "Household",
             "head",

@@ -25,6 +25,7 @@ from gateway.errors import ErrorCode, GatewayError
 REGISTRY_ROOT_FIELDS = frozenset(
     {
         "resident",
+        "residentByDocument",
         "residents",
         "household",
         "enterprise",
@@ -37,7 +38,7 @@ REGISTRY_ROOT_FIELDS = frozenset(
 BATCH_ARGUMENTS = frozenset({"ids", "codes"})
 LIST_FIELDS = frozenset(
     {"members", "legalRepresentatives", "businessLines", "rights", "parcels", "parcelsAt",
-     "representedEnterprises", "nodes", "fields", "myConsents"}
+     "representedEnterprises", "nodes", "fields", "myConsents", "parents", "children"}
 )  # fmt: skip
 LIST_ESTIMATE = 10  # elements assumed for a list whose size is not known before running
 

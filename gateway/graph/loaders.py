@@ -48,6 +48,7 @@ class Loaders:
         self.residents = _loader(database, residents.get_residents, "personal_ids")
         self.households = _loader(database, residents.get_households, "household_ids")
         self.members = _loader(database, residents.household_members, "household_ids")
+        self.children = _loader(database, residents.children_of, "personal_ids")
         self.enterprises = _loader(database, enterprises.get_enterprises, "enterprise_codes")
         self.representatives = _loader(database, enterprises.representatives_of, "enterprise_codes")
         self.represented = _loader(database, enterprises.enterprises_represented_by, "personal_ids")

@@ -67,8 +67,14 @@ from strawberry.types import ExecutionResult
 from gateway.errors import ErrorCode, GatewayError
 from gateway.graph.forms import Form, Tree, form_tree
 from gateway.graph.guard import SUBJECT_REASON, Grant, Guarded
-from gateway.graph.schema import MAX_BATCH, prefill_form, prefilled
-from gateway.graph.types import SUBJECT_TYPES, governed
+from gateway.graph.schema import (
+    MAX_BATCH,
+    death_grant,
+    deceased_prefill,
+    prefill_form,
+    prefilled,
+)
+from gateway.graph.types import SUBJECT_TYPES, Prefill, governed
 from gateway.policy.models import PolicyVersion
 from gateway.subjects import SUBJECT_KINDS, relation_at
 from registries.history import Reach, current_with_reach
@@ -483,17 +489,25 @@ class FormPlan:
         self.reads = _Reads(root, many=False)
 
     async def answer(
-        self, context: GatewayContext, personal_id: str
-    ) -> tuple[dict[str, Any], list[GraphQLError]]:
-        """What the form's query answers for the subject: its data and its errors."""
+        self, context: GatewayContext, form: Form, subject: str, personal_id: str
+    ) -> Prefill | None:
+        """The form filled from what its query answers for the subject; or, for a dead subject
+        whose death the caller may be told, the death instead (schema.deceased_prefill), as the
+        generic `prefill` answers."""
         errors: list[GraphQLError] = []
         walk = _Walk(context, errors)
         root = self.reads.root
         await _decide_first(context, walk, root, [personal_id])
         rows = await self.reads.fetch(context, personal_id)  # none: the generic path answers
         records = self.reads.records(rows[0])
-        data = await walk.subject(root, records[root.alias], None, ["subject"], records)
-        return {"subject": data}, errors
+        record = records[root.alias]
+        if record.deceased or record.deceased_on is not None:
+            death = await death_grant(context, personal_id, now=True)
+            dead = None if death is None else deceased_prefill(form, subject, death, record)
+            if dead is not None:
+                return dead
+        data = await walk.subject(root, record, None, ["subject"], records)
+        return prefilled(form, subject, {"subject": data}, errors)
 
 
 async def _keep(connection: asyncpg.Connection) -> None:
@@ -595,8 +609,8 @@ class PrefillPlan(Plan):
         plan = self._form_plan(form)
         if plan is None:
             raise _Fallback
-        data, errors = await plan.answer(context, personal_id)
-        return self.render.complete(prefilled(form, subject, data, errors), _ResolverInfo(context))
+        prefill = await plan.answer(context, form, subject, personal_id)
+        return self.render.complete(prefill, _ResolverInfo(context))
 
 
 class ResidentsPlan(Plan):

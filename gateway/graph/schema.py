@@ -30,7 +30,7 @@ from gateway.dossiers.service import BINDING, DossierError, close_dossier, open_
 from gateway.dossiers.service import DossierSubject as DossierSubjectIn
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
 from gateway.graph.forms import Form, error_for, value_at
-from gateway.graph.guard import subject_refused
+from gateway.graph.guard import Grant, subject_refused
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.types import (
     AccessLogConnection,
@@ -50,6 +50,8 @@ from gateway.graph.types import (
     Provenance,
     RecordVersion,
     Resident,
+    asked,
+    asked_on,
     context_of,
     decide_subjects,
     governed,
@@ -66,10 +68,12 @@ from gateway.policy.service import (
 from gateway.subjects import SUBJECT_KINDS
 from registries.identifiers import (
     IdentifierError,
+    validate_document_number,
+    validate_personal_id,
 )
 from registries.parcels.service import GeometryError, check_lon_lat, parcels_at
 from registries.reference.seed import REORGANISED_ON
-from registries.residents.service import first_recorded
+from registries.residents.service import first_recorded, holders_of_document
 from registries.routing import server_failed
 
 if TYPE_CHECKING:
@@ -160,6 +164,16 @@ class Query:
     ) -> Resident | None:
         personal_id = _checked("Resident", id, "id")
         return await reach(info, Resident, personal_id, via=None, as_of=as_of)
+
+    @strawberry.field(
+        description="The resident whose identity card has this number: a 9-digit CMND or a "
+        "12-digit card number (spaces ignored). Governed as `resident(id:)`, logged like it; "
+        "the personal ID is a governed field here (the caller sent the card's number). Null "
+        "when no resident holds it, for a caller who may see residents without their consent; "
+        "refused alike whether one holds it or not for anyone else."
+    )
+    async def resident_by_document(self, info: Info, number: str) -> Resident | None:
+        return await _by_document(info, number)
 
     @strawberry.field(description="Up to 100 residents; order kept, null where absent or refused.")
     async def residents(self, info: Info, ids: list[strawberry.ID]) -> list[Resident | None]:
@@ -351,9 +365,133 @@ def _former_units_of_commune(code: int, reference: ReferenceCache) -> list[Forme
     return units
 
 
+async def _by_document(info: Info, number: str) -> Resident | None:
+    """A lookup by an old document's number: the number's holder is found by its index (keys
+    only), then decided by personal ID before its row is read, as `resident(id:)` is; every
+    holder found is logged as looked up. No holder: the lookup is of the number itself, logged
+    under it, an attempt (`absent`) for a caller who may see residents without their consent,
+    refused for anyone else, exactly as a personal ID no resident has."""
+    try:
+        document = validate_document_number(number)
+    except IdentifierError as error:
+        raise bad_user_input("number", f"number: {error} ({error.code})") from error
+    context = context_of(info)
+    holders = await context.database.read(partial(holders_of_document, number=document.number))
+    keys = holders or [document.number]
+    guard = context.guard
+    for key in keys:
+        guard.looked_up("Resident", key)
+    grants = await guard.grants(
+        "Resident", keys, asked(info, "Resident"), governed("Resident"), None
+    )
+    refusal = None
+    for grant in grants:
+        try:
+            grant.check_subject(info.field_name, asked_on(info, "Resident"))
+        except GatewayError as error:
+            refusal = refusal or error
+    if refusal is not None:
+        raise refusal
+    if not holders:
+        guard.absent("Resident", document.number)
+        return None
+    if len(holders) > 1:  # an export gave two residents one card: the registry cannot choose
+        raise bad_user_input(
+            "number", "number: several residents hold this card number; ask by personal ID"
+        )
+    record = await context.loaders.residents.load((holders[0], None))
+    return None if record is None else Resident(record=record, grant=grants[0], as_of=None)
+
+
+# A resident's death, which a prefill shows instead of the form (docs/disclosure.md, "Deaths").
+DEATH_FIELDS = frozenset({"deceased", "deceasedOn"})
+
+
+async def death_grant(context: GatewayContext, personal_id: str, *, now: bool) -> Grant | None:
+    """The subject's grant over its death fields when the caller may be given one of them, else
+    None. Both executors ask it the same way before filling a form; it is decided only when an
+    agreement of the request's scope names a death field (or the scope is not cached, or the
+    caller is a citizen, whose own record needs none), so most prefills pay no decision for it."""
+    guard = context.guard
+    if guard.policy_version is not None and guard.purpose is not None:
+        scoped = context.services.agreements.cached_for(
+            agency=guard.principal.agency,
+            purpose=guard.purpose,
+            subject_type="Resident",
+            version=guard.policy_version,
+        )
+        if (
+            scoped is not None
+            and not guard.principal.is_citizen
+            and not any(DEATH_FIELDS & set(a.get("fields", ())) for a in scoped)
+        ):
+            return None
+    decide = guard.decide_many_now if now else guard.decide_many
+    (grant,) = await decide("Resident", [personal_id], DEATH_FIELDS, None)
+    outcomes = grant.decision.fields
+    return grant if any(outcomes.get(name) in ("allow", "mask") for name in DEATH_FIELDS) else None
+
+
+def deceased_prefill(form: Form, subject: str, grant: Grant, record: Any) -> Prefill | None:
+    """A dead person's form is not prefilled: every field says "deceased on …" instead, with
+    the death as the grant gives it (each death field recorded given or masked in the log, and
+    nothing else of the subject). None when the record shows no death the grant may give."""
+    died = record.deceased_on.isoformat() if record.deceased_on is not None else None
+    values = {"deceased": record.deceased, "deceasedOn": died}
+    outcomes = grant.decision.fields
+    given: dict[str, Any] = {}
+    for name in sorted(DEATH_FIELDS):
+        if outcomes.get(name) in ("allow", "mask") and values[name]:
+            try:
+                given[name] = grant.give(name, outcomes[name], values[name])
+            except GatewayError:  # a mask this gateway does not know: denied, recorded so
+                continue
+    if not given:
+        return None
+    on = given.get("deceasedOn")
+    missing = f"deceased on {on}" if on else "deceased"
+    return Prefill(
+        form=form.code,
+        title=form.title,
+        procedure=form.procedure,
+        subject=strawberry.ID(subject),
+        fields=[
+            PrefillField(
+                key=f.key, label=f.label, path=f.path, value=None, missing=missing,
+                provenance=None,
+            )
+            for f in form.fields
+        ],
+    )  # fmt: skip
+
+
+async def _deceased(context: GatewayContext, form: Form, subject: str) -> Prefill | None:
+    """The prefill of a dead resident, when the caller may be told of the death; None: fill
+    the form (a living subject, or one the form's query answers: malformed, absent, refused)."""
+    if form.subject_type != "Resident":
+        return None
+    try:
+        personal_id = validate_personal_id(subject)
+    except IdentifierError:
+        return None
+    grant = await death_grant(context, personal_id, now=False)
+    if grant is None:
+        return None
+    record = await context.loaders.residents.load((personal_id, None))
+    if record is None:
+        return None
+    prefill = deceased_prefill(form, subject, grant, record)
+    if prefill is not None:
+        context.guard.looked_up("Resident", personal_id)
+    return prefill
+
+
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
     context = context_of(info)
     form = await prefill_form(context, code)
+    dead = await _deceased(context, form, subject)
+    if dead is not None:
+        return dead
     result = await info.schema.execute(
         form.query, variable_values={"subject": subject}, context_value=context
     )

@@ -281,9 +281,44 @@ async def decide_subjects(
 
 def visible(subjects: list[Subject], info: Info) -> list[Subject]:
     """A list field whose every element must be visible (FORBIDDEN at the field otherwise)."""
-    for subject in subjects:
-        subject.grant.check_subject(info.field_name, asked_on(info, type(subject).__name__))
+    _refuse_any([s.grant for s in subjects], info, type(subjects[0]).__name__ if subjects else "")
     return subjects
+
+
+def _refuse_any(grants: Sequence[Grant], info: Info, type_name: str) -> None:
+    """FORBIDDEN at this list field when a subject it lists may not be seen; every such subject
+    is recorded as refused, each field asked of it denied."""
+    refusal = None
+    for grant in grants:
+        try:
+            grant.check_subject(info.field_name, asked_on(info, type_name))
+        except GatewayError as error:
+            refusal = refusal or error
+    if refusal is not None:
+        raise refusal
+
+
+async def reach_all(
+    info: Info, cls: type[Subject], keys: Sequence[str], *, via: str, as_of: date | None
+) -> list[Subject]:
+    """The subjects a list relation names by key (a resident's parents, children), in order:
+    each decided by key before any row is read; the list is refused whole when one of them may
+    not be seen (as `Resident.parcels` is), whether it exists or not; a key the registry does
+    not hold (a family link not yet resolved) is left out."""
+    type_name = cls.__name__
+    keys = list(dict.fromkeys(keys))
+    context = context_of(info)
+    grants = await context.guard.grants(
+        type_name, keys, asked(info, type_name), governed(type_name), via
+    )
+    _refuse_any(grants, info, type_name)
+    loader = getattr(context.loaders, SUBJECT_KINDS[type_name].loader)
+    records = await loader.load_many([(key, as_of) for key in keys])
+    return [
+        cls(record=record, grant=grant, as_of=as_of)
+        for record, grant in zip(records, grants, strict=True)
+        if record is not None
+    ]
 
 
 @strawberry.type(description="A person in the national population registry (CSDLQG về dân cư).")
@@ -373,6 +408,46 @@ class Resident:
     @guarded()
     def deceased(self) -> bool | None:
         return self.record.deceased
+
+    @guarded(description="Date of death, ISO 8601; the year alone when the agreement masks it.")
+    def deceased_on(self) -> str | None:
+        died: date | None = self.record.deceased_on
+        return None if died is None else died.isoformat()
+
+    @guarded(
+        description="The spouse `spouseId` names, when the registry holds them (a link to a "
+        "person not yet loaded is null); decided with the spouse's own agreement."
+    )
+    async def spouse(self, info: Info) -> Resident | None:
+        if self.record.spouse_id is None:
+            return None
+        return await reach(
+            info,
+            Resident,
+            self.record.spouse_id,
+            via=via_of("Resident", "spouse"),
+            as_of=self.as_of,
+        )
+
+    @guarded(
+        description="The father and the mother (in that order) the registry holds; each "
+        "decided with their own agreement, the list refused whole if one may not be seen."
+    )
+    async def parents(self, info: Info) -> list[Resident] | None:
+        keys = [k for k in (self.record.father_id, self.record.mother_id) if k is not None]
+        return await reach_all(
+            info, Resident, keys, via=via_of("Resident", "parents"), as_of=self.as_of
+        )
+
+    @guarded(
+        description="The residents naming this one as father or mother, eldest first; each "
+        "decided with their own agreement, the list refused whole if one may not be seen."
+    )
+    async def children(self, info: Info) -> list[Resident] | None:
+        keys = await context_of(info).loaders.children.load((self.record.personal_id, self.as_of))
+        return await reach_all(
+            info, Resident, keys, via=via_of("Resident", "children"), as_of=self.as_of
+        )
 
     @guarded()
     async def household(self, info: Info) -> Household | None:

@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registries.history import fetch_by_keys, versions_at
+from registries.history import fetch_by_keys, is_current, versions_at
 from registries.residents.models import Household, Resident
 
 AsOf = date | datetime | None
@@ -62,6 +62,42 @@ async def household_members(
         if resident.household_id is not None:
             members[resident.household_id].append(resident)
     return members
+
+
+async def children_of(
+    *, session: AsyncSession, personal_ids: Sequence[str], as_of: AsOf = None
+) -> dict[str, list[str]]:
+    """The personal IDs of each parent's children (residents naming them as father or mother),
+    eldest first, in one statement: keys only, read before their rows are decided."""
+    children: dict[str, list[str]] = defaultdict(list)
+    if not personal_ids:
+        return children
+    parents = set(personal_ids)
+    rows = await session.execute(
+        select(Resident.personal_id, Resident.father_id, Resident.mother_id)
+        .where(
+            or_(Resident.father_id.in_(parents), Resident.mother_id.in_(parents)),
+            versions_at(Resident, as_of),
+        )
+        .order_by(Resident.birth_date, Resident.personal_id)
+    )
+    for child, father, mother in rows:
+        for parent in dict.fromkeys((father, mother)):
+            if parent in parents:
+                children[parent].append(child)
+    return children
+
+
+async def holders_of_document(*, session: AsyncSession, number: str, limit: int = 2) -> list[str]:
+    """The personal IDs of the current residents whose identity card has this number (a 9-digit
+    CMND or a 12-digit card), at most `limit`: keys only, read before their rows are decided."""
+    rows = await session.execute(
+        select(Resident.personal_id)
+        .where(Resident.id_card_number == number, is_current(Resident))
+        .order_by(Resident.personal_id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
 
 
 async def first_recorded(*, session: AsyncSession, personal_id: str) -> datetime | None:

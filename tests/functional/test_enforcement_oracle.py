@@ -83,6 +83,7 @@ FIELD_TYPES: dict[str, dict[str, str]] = {
         "permanentAddress": "Address", "temporaryAddress": "Address",
         "relationshipToHead": "String", "maritalStatus": "String", "fatherId": "String",
         "motherId": "String", "spouseId": "String", "deceased": "Boolean",
+        "deceasedOn": "String", "spouse": RESIDENT, "parents": RESIDENT, "children": RESIDENT,
         "household": HOUSEHOLD, "parcels": PARCEL, "representedEnterprises": "Representation",
     },
     HOUSEHOLD: {
@@ -128,19 +129,19 @@ UNION_MEMBERS = {"RightHolder": (RESIDENT, ENTERPRISE)}
 WRAPPERS = ("HouseholdMember", "LegalRepresentative", "Representation", "ParcelRight")
 LISTS = frozenset(
     {"members", "legalRepresentatives", "businessLines", "rights", "parcels",
-     "representedEnterprises"}
+     "representedEnterprises", "parents", "children"}
 )  # fmt: skip
 # The relations and the `via` each gives the subjects it reaches.
 VIAS = (
     "Resident.household", "Household.head", "Household.members",
     "Enterprise.legalRepresentatives", "Resident.parcels", "Resident.representedEnterprises",
-    "Parcel.rights.holder",
+    "Parcel.rights.holder", "Resident.spouse", "Resident.parents", "Resident.children",
 )  # fmt: skip
 # The one mask kind each maskable field may carry (only where the kind applies to its value).
 MASKABLE: dict[str, dict[str, str]] = {
     RESIDENT: {
         "id": "last4", "fatherId": "last4", "motherId": "last4", "spouseId": "last4",
-        "fullName": "initials", "birthDate": "year_only",
+        "fullName": "initials", "birthDate": "year_only", "deceasedOn": "year_only",
         "permanentAddress": "province_only", "temporaryAddress": "province_only",
     },
     HOUSEHOLD: {"id": "last4", "headId": "last4", "address": "province_only"},
@@ -150,9 +151,11 @@ MASKABLE: dict[str, dict[str, str]] = {
     },
     PARCEL: {"id": "last4", "address": "province_only"},
 }  # fmt: skip
-# Root fields reading subjects by key: (type, argument, batch).
+# Root fields reading subjects by key: (type, argument, batch). `residentByDocument` reads a
+# resident by an identity card's number (DOCUMENT_ROOTS): not the key, which is governed there.
 ROOTS = {
     "resident": (RESIDENT, "id", False),
+    "residentByDocument": (RESIDENT, "number", False),
     "household": (HOUSEHOLD, "id", False),
     "residents": (RESIDENT, "ids", True),
     "parcel": (PARCEL, "id", False),
@@ -161,6 +164,7 @@ ROOTS = {
 }
 # What the gateway admits (docs/contract.md): kept well inside, so no example is refused whole.
 MAX_DEPTH, MAX_COST, MAX_TOKENS, MAX_ALIASES, LIST_ESTIMATE = 9, 15_000, 2_000, 90, 10
+DOCUMENT_ROOTS = frozenset({"residentByDocument"})
 REFUSED = "(subject refused)"
 
 Json = Any
@@ -173,16 +177,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class World:
-    head: str
-    wife: str
-    child: str
-    loner: str  # no household; represents the firm; a temporary address without commune
+    head: str  # married to the wife; a 9-digit CMND
+    wife: str  # a 12-digit card number
+    child: str  # the head's and the wife's
+    loner: str  # no household; represents the firm; a temporary address without commune;
+    # deceased; names a father the registry does not hold (an unresolved link); a CMND
     household: str
     firm: str  # two legal representatives, two business lines, holds the shared parcel
     holding: str  # no representative, no business line
     home_parcel: str  # held by the head
     shared_parcel: str  # held by the firm and the wife
     absent: Mapping[str, str]  # per type, a well-formed key no registry holds
+    documents: tuple[str, ...]  # the card numbers residents hold
+    absent_document: str  # a well-formed card number no resident holds
 
     def present(self, type_name: str) -> tuple[str, ...]:
         return {
@@ -197,12 +204,19 @@ async def _build_world(engine: AsyncEngine) -> World:
     household_id = f"48{uuid.uuid4().int % 10**10:010d}"
     head_id = factories.new_personal_id(birth_date=date(1979, 5, 17), sex=Sex.MALE)
     wife_id = factories.new_personal_id(birth_date=date(1988, 7, 9), sex=Sex.FEMALE)
+    unresolved_father = factories.new_personal_id(birth_date=date(1960, 1, 1), sex=Sex.MALE)
+    serial = uuid.uuid4().int
+    cmnd, old_card, loner_cmnd, absent_cmnd = (
+        f"20{serial % 10**7:07d}", f"048{serial % 10**9:09d}",
+        f"21{serial % 10**7:07d}", f"22{serial % 10**7:07d}",
+    )  # fmt: skip
     async with session_factory(engine).begin() as session:
         head = await factories.make_resident(
             session, personal_id=head_id, full_name="Trần Văn Bình",
             birth_date=date(1979, 5, 17), household_id=household_id,
             relationship_to_head="head", marital_status="married", spouse_id=wife_id,
             place_of_birth="Hội An, Quảng Nam", hometown="Điện Bàn, Quảng Nam",
+            id_card_number=cmnd,
         )  # fmt: skip
         household = await factories.make_household(session, head=head, household_id=household_id)
         await factories.make_resident(
@@ -210,7 +224,7 @@ async def _build_world(engine: AsyncEngine) -> World:
             birth_date=date(1988, 7, 9), household_id=household_id,
             relationship_to_head="wife", religion="Phật giáo", marital_status="married",
             spouse_id=head_id, temporary_commune_code=factories.HAI_CHAU,
-            temporary_address_line="88 Lê Duẩn",
+            temporary_address_line="88 Lê Duẩn", id_card_number=old_card,
         )  # fmt: skip
         child = await factories.make_resident(
             session, full_name="Trần Minh Khoa", birth_date=date(2012, 1, 15),
@@ -220,7 +234,8 @@ async def _build_world(engine: AsyncEngine) -> World:
         loner = await factories.make_resident(
             session, full_name="Phạm Thị Lan", sex="female", birth_date=date(1990, 11, 2),
             permanent_address_line="5 Nguyễn Văn Linh", temporary_address_line="Kiệt 20",
-            religion="Công giáo",
+            religion="Công giáo", deceased=True, deceased_on=date(2024, 3, 1),
+            father_id=unresolved_father, id_card_number=loner_cmnd,
         )  # fmt: skip
         firm = await factories.make_enterprise(
             session, foreign_name="SONG HAN TRADING COMPANY LIMITED", short_name="SONG HAN CO"
@@ -264,6 +279,8 @@ async def _build_world(engine: AsyncEngine) -> World:
             ENTERPRISE: factories.new_enterprise_code(),
             PARCEL: "w6ugqzzzzzzz",
         },
+        documents=(cmnd, old_card, loner_cmnd),
+        absent_document=absent_cmnd,
     )
 
 
@@ -278,6 +295,8 @@ class Registry:
     business_lines: Mapping[str, list[dict[str, Json]]]  # enterprise → lines, the main first
     rights: Mapping[str, list[Mapping[str, Any]]]  # parcel → rights
     held: Mapping[str, list[str]]  # personal id → parcel ids
+    children: Mapping[str, list[str]]  # personal id → the children naming them, eldest first
+    holders: Mapping[str, str]  # card number → the personal id holding it
     communes: Mapping[int, tuple[str, int, str]]  # code → (name, province code, province name)
     ethnic_groups: Mapping[int, str]
     land_use: Mapping[str, dict[str, Json]]
@@ -361,6 +380,21 @@ def _read_registry(url: str) -> Registry:
                 "holder_id",
                 lambda r: str(r["parcel_id"]),
             ),
+            children=grouped(
+                "SELECT p.parent, r.personal_id FROM residents r CROSS JOIN LATERAL "
+                "(SELECT DISTINCT unnest(ARRAY[r.father_id, r.mother_id]) AS parent) AS p "
+                "WHERE r.valid_to IS NULL AND p.parent IS NOT NULL "
+                "ORDER BY p.parent, r.birth_date, r.personal_id",
+                "parent",
+                lambda r: str(r["personal_id"]),
+            ),
+            holders={
+                r["id_card_number"]: r["personal_id"]
+                for r in query(
+                    "SELECT id_card_number, personal_id FROM residents "
+                    "WHERE valid_to IS NULL AND id_card_number IS NOT NULL"
+                )
+            },
             communes={
                 r["code"]: (r["name"], r["province_code"], r["province_name"])
                 for r in query(
@@ -515,7 +549,8 @@ def _empty_policy() -> Policy:
 # The relations reaching each type: an agreement naming one of them applies through it.
 VIAS_INTO = {
     RESIDENT: ("Household.head", "Household.members", "Enterprise.legalRepresentatives",
-               "Parcel.rights.holder"),
+               "Parcel.rights.holder", "Resident.spouse", "Resident.parents",
+               "Resident.children"),
     HOUSEHOLD: ("Resident.household",),
     ENTERPRISE: ("Resident.representedEnterprises", "Parcel.rights.holder"),
     PARCEL: ("Resident.parcels",),
@@ -847,6 +882,8 @@ def documents(draw: st.DrawFn, world: World) -> Document:
         root = draw(st.sampled_from(list(ROOTS)))  # the richest in relations first
         type_name, _, batch = ROOTS[root]
         present, absent = world.present(type_name), world.absent[type_name]
+        if root in DOCUMENT_ROOTS:
+            present, absent = world.documents, world.absent_document
         if batch:  # present and absent keys, in any order
             found = draw(st.lists(st.sampled_from(present), min_size=1, max_size=3))
             keys = tuple(draw(st.permutations([*found, *[absent] * draw(st.integers(1, 2))])))
@@ -1001,6 +1038,9 @@ class Oracle:
             (RESIDENT, "household"): self.household,
             (RESIDENT, "parcels"): self.parcels,
             (RESIDENT, "representedEnterprises"): self.represented_enterprises,
+            (RESIDENT, "spouse"): self.spouse,
+            (RESIDENT, "parents"): self.parents_of,
+            (RESIDENT, "children"): self.children_of,
             (HOUSEHOLD, "head"): self.head,
             (HOUSEHOLD, "members"): self.members,
             (ENTERPRISE, "legalRepresentatives"): self.legal_representatives,
@@ -1013,11 +1053,14 @@ class Oracle:
         data: dict[str, Json] = {}
         for lookup in document.lookups:
             rows = self.registry.rows[lookup.type]
+            by_document = lookup.field in DOCUMENT_ROOTS
+            # a card number no one holds is looked up, and logged, as itself
+            keys = [self.registry.holders.get(k, k) if by_document else k for k in lookup.keys]
             found = [
                 self.subject(lookup.type, key, rows.get(key), None,
                              (lookup.alias, i) if lookup.batch else (lookup.alias,),
-                             lookup.selections, root=True)[0]
-                for i, key in enumerate(lookup.keys)
+                             lookup.selections, root=True, echo=not by_document)[0]
+                for i, key in enumerate(keys)
             ]  # fmt: skip
             data[lookup.alias] = found if lookup.batch else found[0]
         return data
@@ -1032,8 +1075,10 @@ class Oracle:
         selections: Sequence[Selection],
         *,
         root: bool = False,
+        echo: bool = True,
     ) -> tuple[Json, bool]:
-        """One subject reached at `path`: (its value, whether it is refused)."""
+        """One subject reached at `path`: (its value, whether it is refused). A root subject's
+        key is echoed (`echo`) when it is the key the caller sent."""
         asked = _collect(selections, type_name, self.fragments)
         entry = self.log[type_name, key]
         entry.looked_up |= root
@@ -1043,16 +1088,15 @@ class Oracle:
             entry.refused = True
             entry.denied |= {name for name, _ in asked.values() if name != "__typename"}
             return None, True
-        if row is None:
-            assert root, f"{type_name} {key} is linked to but not in the registry"
-            entry.absent = True
+        if row is None:  # a root lookup of an absent key, or a link not resolved
+            entry.absent |= root
             return None, False
         self.nested += not root
         value: dict[str, Json] = {}
         for response_key, (name, below) in asked.items():
             if name == "__typename":
                 value[response_key] = type_name
-            elif root and name == KEY_FIELDS[type_name]:
+            elif root and echo and name == KEY_FIELDS[type_name]:
                 value[response_key] = key  # the caller's own key
                 entry.given.add(name)
             else:
@@ -1103,6 +1147,49 @@ class Oracle:
         if row["household_id"] is None:
             return None, False  # no household: null, and nothing refused
         return self.related(HOUSEHOLD, row["household_id"], "Resident.household", path, selections)
+
+    def spouse(
+        self, row: Mapping[str, Any], path: At, selections: Sequence[Selection]
+    ) -> tuple[Json, bool]:
+        """The spouse the row names: refused or not whether the registry holds them or not;
+        null when it does not (a link not yet resolved)."""
+        key = row["spouse_id"]
+        if key is None:
+            return None, False
+        found = self.registry.rows[RESIDENT].get(key)
+        return self.subject(RESIDENT, key, found, "Resident.spouse", path, selections)
+
+    def parents_of(
+        self, row: Mapping[str, Any], path: At, selections: Sequence[Selection]
+    ) -> tuple[Json, bool]:
+        keys = [k for k in dict.fromkeys((row["father_id"], row["mother_id"])) if k is not None]
+        return self.kin(keys, "Resident.parents", path, selections)
+
+    def children_of(
+        self, row: Mapping[str, Any], path: At, selections: Sequence[Selection]
+    ) -> tuple[Json, bool]:
+        keys = self.registry.children.get(row["personal_id"], [])
+        return self.kin(keys, "Resident.children", path, selections)
+
+    def kin(
+        self, keys: Sequence[str], via: str, path: At, selections: Sequence[Selection]
+    ) -> tuple[Json, bool]:
+        """Relatives by key, each decided before read: all visible, or the list refused whole
+        (each refused one logged, present or not); those the registry lacks left out."""
+        refused = [k for k in keys if not self.policy.verdict(RESIDENT, k, via).visible]
+        if refused:
+            asked = {name for name, _ in _collect(selections, RESIDENT, self.fragments).values()}
+            for key in refused:
+                self.log[RESIDENT, key].refused = True
+                self.log[RESIDENT, key].denied |= asked - {"__typename"}
+            self.errors.append((path, REFUSED))
+            return None, True
+        rows = self.registry.rows[RESIDENT]
+        present = [k for k in keys if k in rows]
+        return [
+            self.subject(RESIDENT, key, rows[key], via, (*path, i), selections)[0]
+            for i, key in enumerate(present)
+        ], False
 
     def head(
         self, row: Mapping[str, Any], path: At, selections: Sequence[Selection]
@@ -1256,6 +1343,7 @@ class Oracle:
                 "motherId": row["mother_id"],
                 "spouseId": row["spouse_id"],
                 "deceased": row["deceased"],
+                "deceasedOn": row["deceased_on"].isoformat() if row["deceased_on"] else None,
             }
         if type_name == HOUSEHOLD:
             return {
@@ -1612,3 +1700,124 @@ async def test_everything_given_is_the_registry_as_it_is(harness: Harness) -> No
     body, request_id = await harness.ask(policy, document)
     assert "errors" not in body
     _check(harness, policy, document, body, request_id)
+
+
+def _agreement(empty: Policy, type_name: str, fields: Iterable[str], **more: Any) -> Agreement:
+    values: dict[str, Any] = {
+        "agency": empty.agency, "purpose": empty.purpose, "type": type_name,
+        "fields": frozenset(fields), "via": None, "consent_required": False, "masking": (),
+        "status": "approved", "valid_from": empty.now - timedelta(days=1), "valid_to": None,
+    }  # fmt: skip
+    return Agreement(**{**values, **more})
+
+
+FAMILY = (Field("id"), Field("fullName"), Field("deceased"), Field("deceasedOn"))
+
+
+def _family_document(world: World) -> Document:
+    """Every card number (and one no resident holds) looked up, and every resident with their
+    spouse, parents and children."""
+    kin = (
+        *FAMILY,
+        Field("spouse", selections=FAMILY),
+        Field("parents", selections=FAMILY),
+        Field("children", selections=(*FAMILY, Field("parents", selections=(Field("id"),)))),
+    )
+    return Document(
+        (
+            *(
+                Lookup(f"card{n}", "residentByDocument", (number,), kin)
+                for n, number in enumerate((*world.documents, world.absent_document))
+            ),
+            Lookup("people", "residents", world.present(RESIDENT), kin),
+        ),
+        (),
+    )
+
+
+async def test_family_links_and_card_numbers_follow_the_oracle(harness: Harness) -> None:
+    """Root agreements giving every resident field, and relatives through every family
+    relation: card numbers resolve to their holders (the personal ID governed, not echoed), an
+    unknown card number is an attempt logged under itself, a death is given, relatives are
+    listed, a link to a person not in the registry is left out."""
+    world = harness.world
+    empty = _empty_policy()
+    policy = replace(
+        empty,
+        agreements=(
+            _agreement(empty, RESIDENT, GOVERNED[RESIDENT]),
+            _agreement(empty, RESIDENT, ("id", "fullName", "deceased", "deceasedOn", "parents"),
+                       via=("Resident.spouse", "Resident.parents", "Resident.children")),
+        ),
+    )  # fmt: skip
+    document = _family_document(world)
+    assert _admissible(document), document.text
+    _store(harness.settings.libpq_url, policy)
+    body, request_id = await harness.ask(policy, document)
+    assert "errors" not in body
+    _check(harness, policy, document, body, request_id)
+    data = body["data"]
+    head, wife, loner = (data[f"card{n}"] for n in range(3))
+    assert (head["id"], head["spouse"]["id"]) == (world.head, world.wife)
+    assert wife["children"][0]["id"] == world.child
+    assert {p["id"] for p in wife["children"][0]["parents"]} == {world.head, world.wife}
+    assert (loner["deceased"], loner["deceasedOn"], loner["parents"]) == (True, "2024-03-01", [])
+    assert data["card3"] is None  # nobody holds it
+    logged = {key: outcome for _, key, *_, outcome in harness.access_log(request_id)}
+    assert logged[world.absent_document] is True  # an attempt, under the number itself
+
+
+async def test_relatives_without_an_agreement_through_their_relation_are_refused(
+    harness: Harness,
+) -> None:
+    """Each relative reached is decided on its own: an agreement that needs consent gives the
+    head (who consented) but neither the wife nor the child, so `spouse` and `children` are
+    refused whole and nothing of them leaks; an agreement without the relation fields refuses
+    the fields themselves; and a lookup by card number the agreement does not reach at the root
+    is refused alike, held or not."""
+    world = harness.world
+    empty = _empty_policy()
+    asked = ("fullName", "spouse", "parents", "children")
+    policy = replace(
+        empty,
+        agreements=(_agreement(empty, RESIDENT, asked, consent_required=True),),
+        consents=(
+            Consent(world.head, empty.agency, empty.purpose, frozenset(asked),
+                    empty.now - timedelta(days=1), empty.now + timedelta(days=30), None),
+        ),
+    )  # fmt: skip
+    kin = (Field("fullName"), *(Field(name, selections=(Field("fullName"),)) for name in asked[1:]))
+    document = Document((Lookup("head", "resident", (world.head,), kin),), ())
+    _store(harness.settings.libpq_url, policy)
+    body, request_id = await harness.ask(policy, document)
+    oracle = _check(harness, policy, document, body, request_id)
+    head = body["data"]["head"]
+    assert (head["fullName"], head["spouse"], head["parents"], head["children"]) == (
+        "Trần Văn Bình", None, [], None,
+    )  # fmt: skip
+    assert sorted(e["path"][-1] for e in body["errors"]) == ["children", "spouse"]
+    refused = {key for (_, key), entry in oracle.log.items() if entry.refused}
+    assert refused == {world.wife, world.child}
+    # the relation fields outside the agreement: refused as fields, no relative reached
+    bare = _empty_policy()
+    bare = replace(bare, agreements=(_agreement(bare, RESIDENT, ("fullName",)),))
+    _store(harness.settings.libpq_url, bare)
+    body, request_id = await harness.ask(bare, document)
+    oracle = _check(harness, bare, document, body, request_id)
+    assert sorted(e["extensions"]["field"] for e in body["errors"]) == [
+        "Resident.children", "Resident.parents", "Resident.spouse",
+    ]  # fmt: skip
+    assert {key for _, key in oracle.log} == {world.head}
+    # no agreement at the root: every card number refused alike, held or not
+    closed = _empty_policy()
+    lookups = tuple(
+        Lookup(f"c{n}", "residentByDocument", (number,), (Field("fullName"),))
+        for n, number in enumerate((*world.documents, world.absent_document))
+    )
+    refusals = Document(lookups, ())
+    _store(harness.settings.libpq_url, closed)
+    body, request_id = await harness.ask(closed, refusals)
+    _check(harness, closed, refusals, body, request_id)
+    assert body["data"] == {f"c{n}": None for n in range(4)}
+    assert [e["path"] for e in body["errors"]] == [[f"c{n}"] for n in range(4)]
+    assert len({(e["message"], json.dumps(e["extensions"])) for e in body["errors"]}) == 1

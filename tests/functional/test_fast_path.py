@@ -12,6 +12,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -43,15 +44,17 @@ AGREEMENTS = [
     # masks on values and on an address, fields outside the agreement, a masked headId and the
     # head of household refused
     {**CT01, "agency": "motcua-hoian", "type": "Resident",
-     "fields": ["id", "fullName", "birthDate", "sex", "household", "permanentAddress"],
+     "fields": ["id", "fullName", "birthDate", "sex", "household", "permanentAddress",
+                "deceased", "deceasedOn"],
      "masking": {"fullName": "initials", "birthDate": "year_only",
-                 "permanentAddress": "province_only"}},
+                 "permanentAddress": "province_only", "deceasedOn": "year_only"}},
     {**CT01, "agency": "motcua-hoian", "type": "Household", "fields": ["id", "headId"],
      "masking": {"headId": "last4"}},
     # a mask this gateway does not know: the field is refused; the household needs a consent
     # that was never given: it is refused whole
     {**CT01, "agency": "motcua-hue", "type": "Resident",
-     "fields": ["id", "fullName", "sex", "household"], "masking": {"sex": "scramble"}},
+     "fields": ["id", "fullName", "sex", "household", "deceased"],
+     "masking": {"sex": "scramble", "deceased": "scramble"}},
     # a masked relation: left to the generic executor
     {**CT01, "agency": "motcua-quangnam", "type": "Resident",
      "fields": ["id", "fullName", "household"], "masking": {"household": "initials"}},
@@ -93,6 +96,21 @@ async def world(settings_fast_path: Settings) -> World:
 
 
 @pytest.fixture(scope="module")
+async def deceased(settings_fast_path: Settings, world: World) -> str:
+    """A resident who died on 2024-03-01: a prefill says so instead of filling the form, to
+    an agency whose agreement gives the death."""
+    engine = create_engine(settings_fast_path, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            record = await factories.make_resident(
+                session, full_name="Võ Văn Tám", deceased=True, deceased_on=date(2024, 3, 1)
+            )
+            return record.personal_id
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
 async def apis(settings_fast_path: Settings, world: World) -> AsyncIterator[tuple[Api, Api]]:
     async for fast in _running(settings_fast_path):
         generic_settings = settings_fast_path.model_copy(update={"graphql_plans": False})
@@ -100,10 +118,13 @@ async def apis(settings_fast_path: Settings, world: World) -> AsyncIterator[tupl
             yield fast, generic
 
 
-def _requests(world: World) -> list[tuple[str, str, str, bool]]:
+def _requests(world: World, deceased: str) -> list[tuple[str, str, str, bool]]:
     """(agency, purpose, subject, whether the plan answers it itself)."""
     absent = factories.new_personal_id()
     return [
+        ("motcua-danang", "CT01", deceased, True),  # no agreement gives the death: filled
+        ("motcua-hoian", "CT01", deceased, True),  # the death, its date masked
+        ("motcua-hue", "CT01", deceased, True),  # an unknown mask on the death: filled
         ("motcua-danang", "CT01", world.spouse, True),
         ("motcua-danang", "CT01", world.head, True),  # the head of their own household
         ("motcua-danang", "CT01", world.renamed, True),  # no household
@@ -135,10 +156,10 @@ async def _answered_by_plan(api: Api) -> int:
 
 
 async def test_fast_and_generic_paths_answer_byte_for_byte_alike(
-    apis: tuple[Api, Api], world: World, settings_fast_path: Settings
+    apis: tuple[Api, Api], world: World, settings_fast_path: Settings, deceased: str
 ) -> None:
     fast, generic = apis
-    for agency, purpose, subject, planned in _requests(world):
+    for agency, purpose, subject, planned in _requests(world, deceased):
         answers, logs = [], []
         before = await _answered_by_plan(fast)
         request_id = f"fp-{uuid.uuid4().hex}"  # the client's: both logs keep it alike
@@ -210,6 +231,30 @@ async def test_the_plan_covers_masked_and_denied_fields(
     fields = {f["key"]: f for f in refused["data"]["prefill"]["fields"]}
     assert fields["gioi_tinh"]["missing"].endswith("the agreement's mask is unknown")
     assert fields["so_dinh_danh_chu_ho"]["missing"].startswith("not allowed to see household")
+
+
+async def test_a_dead_persons_form_says_so_instead_of_being_filled(
+    apis: tuple[Api, Api], deceased: str, settings_fast_path: Settings
+) -> None:
+    """Both executors: an agreement that gives the death (here its date masked to the year)
+    gets "deceased on …" in every field and nothing else of the subject, and the log records
+    the death alone; one that does not give it gets the form filled, the death unsaid."""
+    for api in apis:
+        answer = await api.prefill_ct01(deceased, agency="motcua-hoian")
+        prefill = answer.json()["data"]["prefill"]
+        assert {(f["value"], f["missing"], f["provenance"]) for f in prefill["fields"]} == {
+            (None, "deceased on 2024", None)
+        }
+        log = _access_log(settings_fast_path, answer.headers["X-Request-Id"])
+        assert [(row[5], row[7], row[8], row[9]) for row in log] == [
+            (deceased, ["deceased"], ["deceasedOn"], [])
+        ]
+        filled = await api.prefill_ct01(deceased, agency="motcua-danang")
+        fields = {f["key"]: f for f in filled.json()["data"]["prefill"]["fields"]}
+        assert fields["ho_ten"]["value"] == "Võ Văn Tám"
+        assert all("deceased" not in (f["missing"] or "") for f in fields.values())
+        log = _access_log(settings_fast_path, filled.headers["X-Request-Id"])
+        assert not {"deceased", "deceasedOn"} & {*log[0][7], *log[0][9]}
 
 
 async def test_a_warm_prefill_or_batch_runs_one_statement_outside_the_orm(
@@ -319,6 +364,8 @@ MASKABLE = {
     "headId": ["last4"],
     "household": ["initials"],  # a masked relation
     "sex": ["scramble"],
+    "deceasedOn": ["year_only"],
+    "deceased": ["scramble"],
 }
 
 
@@ -349,7 +396,11 @@ def _agreement(draw: st.DrawFn, agency: str, type_name: str, universe: list[str]
 )
 @given(data=st.data())
 async def test_generated_policies_and_subjects_answer_alike_through_both_executors(
-    apis: tuple[Api, Api], world: World, settings_fast_path: Settings, data: st.DataObject
+    apis: tuple[Api, Api],
+    world: World,
+    settings_fast_path: Settings,
+    deceased: str,
+    data: st.DataObject,
 ) -> None:
     """The differential test: for generated agreements (fields, masks, relations, consent) and
     generated subjects (present, absent, repeated, malformed), both trusted documents with plans
@@ -376,7 +427,7 @@ async def test_generated_policies_and_subjects_answer_alike_through_both_executo
         await engine.dispose()
     subjects = st.sampled_from(
         [world.spouse, world.head, world.renamed, world.batch[0], factories.new_personal_id(),
-         "04808500012x"]
+         "04808500012x", deceased]
     )  # fmt: skip
     if data.draw(st.booleans()):
         body = {"operationName": "PrefillCT01", "variables": {"subject": data.draw(subjects)}}
