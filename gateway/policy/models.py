@@ -119,6 +119,35 @@ class AgencyDocument(Versioned, Base):
     note: Mapped[str | None] = mapped_column(Text)  # why rejected, suspended or revoked
 
 
+SUBSCRIPTION_STATUSES = ("submitted", "approved", "rejected", "suspended", "revoked")
+
+
+class Subscription(Versioned, Base):
+    """An agency's subscription to change events (registries.events.EVENT_TYPES) for a purpose,
+    approved by stewards of every registry its event types concern (four-eyes); pushed to
+    `endpoint` signed with `secret` (Standard Webhooks), or pulled from the feed."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        *history_table_args("subscriptions", "subscription_id"),
+        CheckConstraint(f"status IN {SUBSCRIPTION_STATUSES}", name="status"),
+        Index("ix_subscriptions_agency", "agency"),
+    )
+
+    subscription_id: Mapped[str] = mapped_column(Text)  # "<agency>/<name>"
+    agency: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    endpoint: Mapped[str | None] = mapped_column(Text)  # None: the pull feed only
+    secret: Mapped[str | None] = mapped_column(Text)  # whsec_…, shown once when created
+    status: Mapped[str] = mapped_column(Text, default="submitted")
+    approvals: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    created_by: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class Consent(Versioned, Base):
     """A citizen's consent (sự đồng ý của chủ thể dữ liệu) for one agency and purpose."""
 

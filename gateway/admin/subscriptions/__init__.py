@@ -1,0 +1,1 @@
+"""Agencies' subscriptions to change events, reviewed like agency documents."""

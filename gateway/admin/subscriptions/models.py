@@ -1,0 +1,75 @@
+"""Subscriptions as the steward API shows and takes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.admin.types import ClientId, PurposeCode
+from gateway.policy.models import Subscription
+
+SUBSCRIPTION_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+Name = Annotated[str, StringConstraints(pattern=SUBSCRIPTION_NAME)]
+EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z_]+$", max_length=64)]
+Endpoint = Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+
+
+class SubscriptionIn(BaseModel):
+    """An agency's subscription to event types for a purpose; `endpoint` (HTTPS) to be pushed
+    to, or none to pull the feed only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: ClientId
+    purpose: PurposeCode
+    name: Name
+    event_types: Annotated[list[EventTypeName], Field(min_length=1, max_length=20)]
+    endpoint: Endpoint | None = None
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: str
+    agency: str
+    purpose: str
+    name: str
+    event_types: list[str]
+    endpoint: str | None
+    needs: list[str] = Field(description="The registries whose stewards approve it.")
+    status: str
+    approvals: dict[str, str]
+    created_by: str
+    changed_by: str | None
+    note: str | None
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None
+    secret: str | None = Field(
+        default=None,
+        description="The signing secret (Standard Webhooks `whsec_…`): in the answer that "
+        "creates the subscription only; hand it to the agency over a separate channel.",
+    )
+
+    @classmethod
+    def of(
+        cls, subscription: Subscription, needs: list[str], *, secret: str | None = None
+    ) -> SubscriptionOut:
+        return cls(
+            subscription_id=subscription.subscription_id,
+            agency=subscription.agency,
+            purpose=subscription.purpose,
+            name=subscription.name,
+            event_types=list(subscription.event_types),
+            endpoint=subscription.endpoint,
+            needs=needs,
+            status=subscription.status,
+            approvals=dict(subscription.approvals or {}),
+            created_by=subscription.created_by,
+            changed_by=subscription.changed_by,
+            note=subscription.note,
+            version=subscription.version_id,
+            valid_from=subscription.valid_from,
+            valid_to=subscription.valid_to,
+            secret=secret,
+        )
