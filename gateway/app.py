@@ -1,5 +1,5 @@
-"""The gateway application (FastAPI): `/graphql`, health, readiness, metrics and, in development,
-the embedded issuer's discovery document and keys."""
+"""The gateway application (FastAPI): `/graphql`, the change feed (`/events`), health,
+readiness, metrics and, in development, the embedded issuer's discovery document and keys."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from gateway.admin.bundle.views import bundle_router
 from gateway.alerts.service import AlertScanner
 from gateway.audit.writer import AccessLogWriter
 from gateway.dossiers.service import DossierCache
+from gateway.events import feed
 from gateway.graph.catalogue import Catalogues, load_catalogue
 from gateway.graph.context import Services
 from gateway.graph.documents import router as documents_router
@@ -193,6 +194,7 @@ def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
     graphql = GatewayRouter(schema, services=services, settings=settings)
     app.include_router(graphql, prefix="/graphql")
     app.include_router(documents_router)  # GET /graphql/documents: the manifest
+    app.include_router(feed.router)  # GET /events: the change feed as NDJSON
     app.add_middleware(PlannedDocuments, router=graphql)
     # outermost (added last): what is not a GraphQL-over-HTTP request is answered here
     app.add_middleware(

@@ -22,7 +22,7 @@ executors (the generic one and the compiled plans) enforce through `Grant`, so b
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,8 @@ class Guard:
         self._scoped: dict[str, list[dict[str, Any]]] = {}
         # The policy version counter, when a compiled plan read it with the request's subjects
         self.policy_version: int | None = None
+        # Other guards' records logged with this request's (`adopt`), each with its note
+        self._adopted: list[tuple[Guard, dict[str, Any]]] = []
 
     @property
     def loader(self) -> DataLoader[DecisionKey, Grant]:
@@ -394,8 +396,15 @@ class Guard:
         self._granted.clear()
         self._disclosed.clear()
         self._scoped.clear()
+        self._adopted.clear()
         self._loader = None
         self.policy_version = None
+
+    def adopt(self, other: Guard, note: Mapping[str, Any]) -> None:
+        """Log another guard's record with this request's: what a change event's payload gave
+        the request's agency, decided by a guard of its own (gateway/events/payloads.py); each
+        of its entries' decision carries `note` too (the event's id)."""
+        self._adopted.append((other, dict(note)))
 
     def record_read(
         self,
@@ -510,4 +519,15 @@ class Guard:
             )
             for read in self._reads
         )
+        for other, note in self._adopted:
+            entries.extend(
+                replace(entry, decision={**entry.decision, **note})
+                for entry in other.disclosures(
+                    request_id=request_id,
+                    officer=officer,
+                    operation=operation,
+                    dossier=dossier,
+                    correlation_id=correlation_id,
+                )
+            )
         return entries

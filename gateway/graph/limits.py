@@ -33,6 +33,7 @@ REGISTRY_ROOT_FIELDS = frozenset(
         "parcel",
         "parcelsAt",
         "prefill",
+        "changes",  # change events, each with its subject's data (gateway/events/feed.py)
     }
 )
 BATCH_ARGUMENTS = frozenset({"ids", "codes"})

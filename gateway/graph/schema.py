@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -29,6 +29,7 @@ from gateway.dossiers.models import Dossier as DossierRecord
 from gateway.dossiers.service import BINDING, DossierError, close_dossier, open_dossier
 from gateway.dossiers.service import DossierSubject as DossierSubjectIn
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
+from gateway.events.feed import DEFAULT_FIRST, read_feed
 from gateway.graph.forms import Form, error_for, value_at
 from gateway.graph.guard import Grant, subject_refused
 from gateway.graph.reference import ReferenceCache
@@ -36,6 +37,9 @@ from gateway.graph.types import (
     AccessLogConnection,
     AccessLogEntry,
     AdminUnit,
+    Change,
+    ChangeConnection,
+    ChangeSubject,
     Consent,
     Dossier,
     DossierSubject,
@@ -301,6 +305,22 @@ class Query:
             page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
         )
 
+    @strawberry.field(
+        description="Change events of your agency's approved subscriptions for the declared "
+        "purpose (X-Purpose), in the order of the transactions that wrote them (one committing "
+        "late holds back later ones), each with what your agreement gives of the subject's new "
+        "version (docs/events.md). Resume with `after: pageInfo.endCursor`; a page may hold "
+        "fewer than `first` (1 to 500) events: those you may not receive are skipped."
+    )
+    async def changes(
+        self, info: Info, after: str | None = None, first: int | None = DEFAULT_FIRST
+    ) -> ChangeConnection:
+        page = await read_feed(context_of(info), after=after, first=first)
+        return ChangeConnection(
+            nodes=[_change(decided.message) for decided in page.changes],
+            page_info=PageInfo(end_cursor=page.end_cursor, has_next_page=page.has_next_page),
+        )
+
     @strawberry.field(description="My consents, current and revoked (citizen tokens only).")
     async def my_consents(self, info: Info) -> list[Consent]:
         citizen_id = _citizen(info)
@@ -314,6 +334,21 @@ class Query:
             returned=len(records),
         )
         return [_consent(record) for record in records]
+
+
+def _change(message: Mapping[str, Any]) -> Change:
+    """A payload (gateway/events/payloads.py) as the feed's GraphQL type gives it."""
+    return Change(
+        id=strawberry.ID(message["id"]),
+        type=message["type"],
+        subject=ChangeSubject(
+            type=message["subject"]["type"], id=strawberry.ID(message["subject"]["id"])
+        ),
+        sequence=message["sequence"],
+        effective_at=datetime.fromisoformat(message["effectiveAt"]),
+        recorded_at=datetime.fromisoformat(message["recordedAt"]),
+        data=message["data"],
+    )
 
 
 def _province(province: Any, reference: ReferenceCache) -> AdminUnit:

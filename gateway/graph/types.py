@@ -912,6 +912,37 @@ class AccessLogConnection:
     page_info: PageInfo
 
 
+@strawberry.type(description="What a change event is about.")
+class ChangeSubject:
+    type: str = strawberry.field(description="Resident, Household, Enterprise or Parcel.")
+    id: strawberry.ID
+
+
+@strawberry.type(
+    description="A change event of one of your subscriptions, with what your agreement gives "
+    "of the subject's new version (docs/events.md)."
+)
+class Change:
+    id: strawberry.ID = strawberry.field(description="The event's id, as a webhook carries it.")
+    type: str = strawberry.field(description="e.g. resident.address_changed.")
+    subject: ChangeSubject
+    sequence: int = strawberry.field(
+        description="The subject's version sequence: a later change of it has a higher one."
+    )
+    effective_at: datetime
+    recorded_at: datetime
+    data: JSON = strawberry.field(
+        description="The fields the event's type reveals, as this schema renders them (masked "
+        "where your agreement masks them)."
+    )
+
+
+@strawberry.type
+class ChangeConnection:
+    nodes: list[Change]
+    page_info: PageInfo
+
+
 @strawberry.type(description="Where a prefilled value came from.")
 class Provenance:
     registry: str

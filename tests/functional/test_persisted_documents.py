@@ -244,13 +244,16 @@ async def test_the_manifest_to_callers_with_a_token(gateway: Gateway) -> None:
 
     # every id runs alone, in prod, for an agency: sent without its variables, each document
     # reaches the executor, which names the first variable missing (a citizen's own reads need
-    # none: they run, and their fields are refused to anyone but the citizen)
+    # none: they run, and their fields are refused to anyone but the citizen; nor does the
+    # change feed, which this agency, subscribed to nothing, is refused)
     gateway.prod(True)
     try:
         for operation in manifest["operations"]:
             answer = await gateway.post({"documentId": f"sha256:{operation['id']}"})
             if operation["name"] in {"MyAccessLog", "MyConsents"}:
                 assert answer["errors"][0]["extensions"]["field"] == "citizen", answer
+            elif operation["name"] == "Changes":
+                assert answer["errors"][0]["extensions"]["field"] == "changes", answer
             else:
                 assert answer["errors"][0]["message"].startswith("Variable '$"), answer
     finally:
