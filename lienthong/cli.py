@@ -7,6 +7,7 @@ import typer
 from etl import cli as etl_cli
 from gateway import cli as gateway_cli
 from gateway.audit import cli as audit_cli
+from gateway.events import worker as events_worker
 from gateway.identity import cli as identity_cli
 from gateway.policy import cli as policy_cli
 from lienthong import db_cli
@@ -24,6 +25,7 @@ app.add_typer(identity_cli.app, name="dev")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(policy_cli.app, name="policy")
 app.command("serve")(gateway_cli.serve)
+app.command("worker")(events_worker.worker)
 
 
 @app.callback()

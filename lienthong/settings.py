@@ -221,6 +221,44 @@ class Settings(BaseSettings):
         description="The share of a scope's current records a full export (`etl load "
         "--full-export`) may close; beyond it the load stops unless `--force` (docs/loads.md).",
     )
+    webhook_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Attempts of a webhook delivery before it is dead (a steward may "
+        "redeliver it: docs/events.md).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="The whole of one webhook request (connect, send, answer); longer is a "
+        "failed attempt.",
+    )
+    webhook_backoff_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Retries wait a random time (full jitter) up to this doubled per attempt made…",
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=21600.0, gt=0, description="…and never more than this."
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a worker holds a delivery it claimed; past it another worker may "
+        "take it (its own was killed). At least twice the request timeout.",
+    )
+    worker_poll_seconds: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="How often an idle `lienthong worker` looks for new events and due deliveries.",
+    )
+    worker_concurrency: int = Field(
+        default=32, ge=1, le=1024, description="Webhook requests one worker makes at once."
+    )
     ops_token: SecretStr = Field(
         default=SecretStr(""),
         description="In prod, the bearer token /metrics, /readyz's details and the OPA bundle "
@@ -252,6 +290,13 @@ class Settings(BaseSettings):
             self.log_json = self.env is Env.PROD
         if self.officer_required is None:
             self.officer_required = self.env is Env.PROD
+        if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds:
+            # an attempt is given up before its lease ends (gateway/events/worker.py), so that
+            # no other worker ever attempts the same delivery while it still runs
+            raise ValueError(
+                "LIENTHONG_WEBHOOK_LEASE_SECONDS must be at least twice "
+                "LIENTHONG_WEBHOOK_TIMEOUT_SECONDS"
+            )
         return self
 
     @property

@@ -58,3 +58,20 @@ class Delivery(Base):
     cancelled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SubscriptionCursor(Base):
+    """How far fan-out has gone for one subscription: the feed position `(txid, seq)` of the last
+    event it examined (gateway/events/fanout.py). Set when the subscription is approved (again,
+    after a suspension) at the end of the feed below the horizon, with the approving
+    transaction's snapshot: events committed before the approval (visible in that snapshot)
+    are not sent, every later one is. Its row is what two workers lock (SKIP LOCKED) to never
+    fan out one subscription at once."""
+
+    __tablename__ = "subscription_cursors"
+
+    subscription_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    after_txid: Mapped[int] = mapped_column(BigInteger)
+    after_seq: Mapped[int] = mapped_column(BigInteger)
+    opened_snapshot: Mapped[str] = mapped_column(Text)  # pg_snapshot as text
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

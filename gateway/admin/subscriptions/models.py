@@ -73,3 +73,30 @@ class SubscriptionOut(BaseModel):
             valid_to=subscription.valid_to,
             secret=secret,
         )
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "dead", "cancelled")
+
+
+class DeliveryOut(BaseModel):
+    """One delivery in a subscription's delivery log: never its payload nor its subject."""
+
+    delivery_id: int
+    event_id: str = Field(description="The event's id: the `webhook-id` every attempt carried.")
+    event_type: str
+    status: str = Field(description="pending, delivered, failed (to be retried), dead, cancelled")
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When it is due (pending, failed).")
+    last_error: str | None
+    last_status: int | None = Field(description="The HTTP status of the last answer.")
+    latency_ms: int | None = Field(description="From sending to the last answer.")
+    fields_given: list[str]
+    fields_masked: list[str]
+    cancelled_reason: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    in_flight: bool = Field(description="A worker holds it for an attempt now.")
+    redeliverable: bool = Field(
+        description="Dead, or cancelled because the subscription was suspended: a steward may "
+        "send it again."
+    )

@@ -23,15 +23,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin import review
-from gateway.admin.approvals import domains_of
+from gateway.admin.approvals import domains_of, holds
 from gateway.admin.history import current, keyset_page, versions
-from gateway.admin.problems import AdminCode, Problem, bad_input, conflict
+from gateway.admin.http import bad_cursor, decode_cursor
+from gateway.admin.problems import AdminCode, Problem, bad_input, conflict, forbidden, not_found
 from gateway.admin.subscriptions.models import SubscriptionIn
 from gateway.errors import ErrorCode
+from gateway.events import deliveries, fanout
 from gateway.graph.reach import Read, uncovered
 from gateway.identity.principal import Principal
 from gateway.policy.models import Agreement, Purpose, Subscription
-from gateway.policy.service import agency_status
+from gateway.policy.service import agency_province, agency_status
 from registries.events import EVENT_TYPES
 from registries.history import is_current, supersede
 
@@ -164,7 +166,7 @@ async def decide(
                 uncovered=missing,
             )
 
-    return await review.decide(
+    decided = await review.decide(
         session=session,
         model=Subscription,
         key={"subscription_id": subscription_id(agency, name)},
@@ -176,6 +178,17 @@ async def decide(
         needs=needs,
         still_holds=still_granted,
     )
+    if decided.status == "approved" and decided.endpoint is not None:
+        # in force from now: pushed what is committed after this approval, as the feed reads
+        # what is recorded after it (gateway/events/fanout.py)
+        await fanout.open_cursor(session, decided.subscription_id)
+    if decided.status == "revoked":
+        await deliveries.cancel_pending(
+            session,
+            subscription_id=decided.subscription_id,
+            reason=f"{deliveries.REVOKED}: the subscription is revoked ({note})",
+        )
+    return decided
 
 
 async def list_subscriptions(
@@ -199,3 +212,61 @@ async def subscription_versions(
 ) -> list[Subscription]:
     key = {"subscription_id": subscription_id(agency, name)}
     return await versions(session=session, model=Subscription, key=key, what=WHAT)
+
+
+async def delivery_log(
+    *,
+    session: AsyncSession,
+    agency: str,
+    name: str,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[deliveries.LogEntry], str | None]:
+    """The subscription's deliveries, newest first."""
+    found = await get_subscription(session=session, agency=agency, name=name)
+    before = None
+    if cursor is not None:
+        (after,) = decode_cursor(cursor, 1)
+        if not after.isdigit():
+            raise bad_cursor()
+        before = int(after)
+    return await deliveries.log_page(
+        session, subscription_id=found.subscription_id, status=status, limit=limit, before=before
+    )
+
+
+async def redeliver(
+    *, session: AsyncSession, agency: str, name: str, delivery_id: int, steward: Principal
+) -> deliveries.LogEntry:
+    """A dead delivery, or one cancelled because its subscription was suspended, due again now
+    (the check before its attempt still applies), by a steward of a registry its event types
+    concern; no second steward needed: it sends again what was already decided."""
+    found = await get_subscription(session=session, agency=agency, name=name)
+    province = await agency_province(session=session, agency=found.agency)
+    scopes = needs(found)
+    if not any(holds(steward, scope, province) for scope in scopes):
+        raise forbidden(
+            f"to redeliver needs a steward of: {', '.join(sorted(scopes))}; your roles hold none",
+            "scope",
+        )
+    entry = await deliveries.one(
+        session, subscription_id=found.subscription_id, delivery_id=delivery_id
+    )
+    if entry is None:
+        raise not_found("delivery", f"{found.subscription_id}/{delivery_id}")
+    if not deliveries.redeliverable(entry):
+        why = entry.cancelled_reason or entry.status
+        raise conflict(
+            f"only a dead delivery, or one cancelled because its subscription was suspended, "
+            f"is redelivered; this one is {entry.status} ({why})"
+        )
+    if found.status != "approved":
+        raise conflict(f"the subscription is {found.status}: approve it again first")
+    await deliveries.redeliver(session, delivery_id=delivery_id)
+    again = await deliveries.one(
+        session, subscription_id=found.subscription_id, delivery_id=delivery_id
+    )
+    if again is None:  # it was there a moment ago, in this very transaction
+        raise not_found("delivery", f"{found.subscription_id}/{delivery_id}")
+    return again

@@ -4,7 +4,8 @@ revoked, with their history: `/admin/subscriptions/{agency}/{name}`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
@@ -12,8 +13,15 @@ from gateway.admin.agreements.models import OptionalNote
 from gateway.admin.http import AdminDep, Cursor, IfMatch, Limit, Page, StewardDep, tag
 from gateway.admin.problems import responses
 from gateway.admin.subscriptions import service
-from gateway.admin.subscriptions.models import SUBSCRIPTION_NAME, SubscriptionIn, SubscriptionOut
+from gateway.admin.subscriptions.models import (
+    DELIVERY_STATUSES,
+    SUBSCRIPTION_NAME,
+    DeliveryOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
 from gateway.admin.types import CLIENT_ID
+from gateway.events.deliveries import LogEntry, redeliverable
 from gateway.policy.models import Subscription
 from lienthong.settings import Env
 
@@ -120,3 +128,53 @@ _decision("reject", "Like approval, by a steward of a registry it concerns; `not
 _decision("suspend", "No delivery is made or attempted while suspended; `note` says why.")
 _decision("resubmit", "A rejected or suspended subscription, for review afresh.")
 _decision("revoke", "For good: its deliveries not yet made are cancelled; `note` says why.")
+
+
+def _delivery(entry: LogEntry) -> DeliveryOut:
+    fields = asdict(entry)
+    fields["event_id"] = str(entry.event_id)
+    return DeliveryOut(**fields, redeliverable=redeliverable(entry))
+
+
+DeliveryStatus = Literal[DELIVERY_STATUSES]  # type: ignore[valid-type]
+
+
+@router.get("/{agency}/{name}/deliveries", responses=responses(404))
+async def delivery_log(
+    *,
+    agency: AgencyPath,
+    name: NamePath,
+    admin: AdminDep,
+    status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in it.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DeliveryOut]:
+    """The subscription's delivery log, newest first: status, attempts, the last error and
+    HTTP status, latency; never a payload or a subject."""
+    async with admin.transaction() as session:
+        items, after = await service.delivery_log(
+            session=session, agency=agency, name=name, status=status, limit=limit, cursor=cursor
+        )
+    return Page(items=[_delivery(e) for e in items], next_cursor=after)
+
+
+@router.post(
+    "/{agency}/{name}/deliveries/{delivery_id}/redeliver", responses=responses(403, 404, 409)
+)
+async def redeliver(
+    *,
+    agency: AgencyPath,
+    name: NamePath,
+    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    admin: AdminDep,
+    steward: StewardDep,
+) -> DeliveryOut:
+    """A dead delivery, or one cancelled because the subscription was suspended, due again now
+    with a fresh count of attempts (409 otherwise, or while the subscription is not approved),
+    by a steward of a registry its event types concern (403 `scope`); its payload is the one
+    decided when it was made, and the check before each attempt still applies."""
+    async with admin.transaction() as session:
+        entry = await service.redeliver(
+            session=session, agency=agency, name=name, delivery_id=delivery_id, steward=steward
+        )
+    return _delivery(entry)
