@@ -196,10 +196,11 @@ def test_migrations_run_as_a_job_of_their_own_with_the_gateways_image() -> None:
     assert migrate["args"] == ["db", "migrate"]
     images = {
         c["image"]
-        for workload in [job, _one("Job", "lienthong-etl"), _one("Deployment", "lienthong-gateway")]
+        for workload in [job, _one("Job", "lienthong-etl"), _one("Deployment", "lienthong-gateway"),
+                         _one("Deployment", "lienthong-worker")]
         for name, c in _containers(workload).items()
         if name != "opa"
-    }
+    }  # fmt: skip
     assert len(images) == 1, images  # one release: one image for all of them
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert any(_admits(p, labels, 5432) for p in _policies_for(DATABASE))
@@ -277,6 +278,7 @@ def _policies_for(labels: dict[str, str]) -> list[dict[str, Any]]:
 
 GATEWAY = {"app.kubernetes.io/name": "lienthong-gateway"}
 ETL = {"app.kubernetes.io/name": "lienthong-etl"}
+WORKER = {"app.kubernetes.io/name": "lienthong-worker"}
 DATABASE = {"cnpg.io/cluster": "lienthong-db"}
 KEYCLOAK = {"app": "keycloak"}
 
@@ -289,16 +291,16 @@ def test_network_policies_deny_by_default() -> None:
 
 @pytest.mark.parametrize(
     ("client", "allowed"),
-    [(GATEWAY, True), (ETL, True), (KEYCLOAK, False), ({"app": "anything"}, False)],
+    [(GATEWAY, True), (ETL, True), (WORKER, True), (KEYCLOAK, False), ({"app": "anything"}, False)],
 )
-def test_only_the_gateway_and_the_etl_reach_the_registries(
+def test_only_the_gateway_the_etl_and_the_workers_reach_the_registries(
     client: dict[str, str], allowed: bool
 ) -> None:
     policies = _policies_for(DATABASE)
     assert any(_admits(p, client, 5432) for p in policies) is allowed
 
 
-@pytest.mark.parametrize("client", [GATEWAY, ETL, KEYCLOAK, DATABASE])
+@pytest.mark.parametrize("client", [GATEWAY, ETL, WORKER, KEYCLOAK, DATABASE])
 def test_no_pod_reaches_opa(client: dict[str, str]) -> None:
     assert not any(_admits(p, client, 8181) for p in _policies_for(GATEWAY))
 
@@ -311,7 +313,7 @@ def test_compose_matches_the_compose_specification() -> None:
     compose = PyCompose.from_yaml((INFRA / "compose.yaml").read_text(encoding="utf-8"))
     compose.validate()
     assert set(compose.service_names()) == {
-        "postgres", "keycloak", "migrate", "lienthong-gateway", "opa", "etl",
+        "postgres", "keycloak", "migrate", "lienthong-gateway", "opa", "lienthong-worker", "etl",
     }  # fmt: skip
 
 
@@ -366,6 +368,68 @@ def test_compose_gateway_reads_keycloak_by_its_service_name() -> None:
     assert services["lienthong-gateway"]["depends_on"]["keycloak"]["condition"] == (
         "service_healthy"
     )
+
+
+def test_two_workers_share_the_deliveries_probed_on_their_own_port() -> None:
+    """`lienthong worker`: two replicas (a pod killed mid-delivery is made good by the other),
+    /healthz on the port its args name, which is the metrics port Prometheus scrapes."""
+    deployment = _one("Deployment", "lienthong-worker")
+    assert deployment["spec"]["replicas"] == 2
+    (worker,) = _containers(deployment).values()
+    args = worker["args"]
+    assert args[0] == "worker"
+    (port,) = worker["ports"]
+    assert port["name"] == "metrics"
+    assert args[args.index("--port") + 1] == str(port["containerPort"])
+    assert args[args.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - the kubelet probes it
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert worker[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    env = {e["name"]: e for e in worker["env"]}
+    assert env["LIENTHONG_ENV"]["value"] == "prod"
+    assert env["LIENTHONG_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "lienthong-db-app"
+    assert "LIENTHONG_DATABASE_REPLICA_URLS" not in env  # a replica may lag the events' rows
+    assert "LIENTHONG_OPA_URL" not in env  # no sidecar: the embedded engine
+    assert env["LIENTHONG_OPS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "lienthong-ops"
+    lease = float(env["LIENTHONG_WEBHOOK_LEASE_SECONDS"]["value"])
+    timeout = float(env["LIENTHONG_WEBHOOK_TIMEOUT_SECONDS"]["value"])
+    assert lease >= 2 * timeout  # lienthong/settings.py refuses less
+    # a stopping pod finishes what it is sending
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > timeout
+    assert worker["resources"]["requests"]["cpu"] and worker["resources"]["limits"]["memory"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = _one("Service", "lienthong-worker")
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    # Prometheus may scrape it; the workers reach the database and HTTPS endpoints only
+    policies = _policies_for(WORKER)
+    assert any(
+        source.get("namespaceSelector", {}).get("matchLabels")
+        == {"kubernetes.io/metadata.name": "monitoring"}
+        for policy in policies
+        for rule in policy["spec"]["ingress"]
+        for source in rule["from"]
+    )
+    egress = [rule for policy in policies for rule in policy["spec"].get("egress", [])]
+    assert {p["port"] for rule in egress for p in rule["ports"]} == {53, 5432, 443}  # 53: DNS
+    assert not any(_admits(p, WORKER, 8000) for p in _policies_for(GATEWAY))
+    assert _one("PodDisruptionBudget", "lienthong-worker")["spec"]["minAvailable"] == 1
+
+
+def test_compose_runs_two_workers_beside_the_gateway() -> None:
+    services = _compose()["services"]
+    worker, gateway = services["lienthong-worker"], services["lienthong-gateway"]
+    assert worker["image"] == gateway["image"]
+    command = worker["command"]
+    assert command[0] == "worker"
+    port = command[command.index("--port") + 1]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(worker["healthcheck"]["test"])
+    assert worker["deploy"]["replicas"] == 2
+    assert "ports" not in worker  # two replicas: no host port; metrics on the compose network
+    env = worker["environment"]
+    assert env["LIENTHONG_DATABASE_URL"] == gateway["environment"]["LIENTHONG_DATABASE_URL"]
+    assert env["LIENTHONG_ENV"] == "prod"
+    assert "LIENTHONG_OPS_TOKEN" in env
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
 DOCKERFILE = INFRA / "compose" / "gateway.Dockerfile"
