@@ -267,10 +267,11 @@ async def fan_out(
     decider: Decider,
     limit: int = 500,
     max_subscriptions: int = 100,
+    progress: Callable[[], None] | None = None,
 ) -> FannedOut:
     """One pass: up to `max_subscriptions` subscriptions, each in its own transaction, up to
     `limit` events each. A subscription whose batch fails (the policy engine down) is left as
-    it was, for the next pass."""
+    it was, for the next pass. `progress` is called after each subscription's batch."""
     done = FannedOut()
     async with sessions.begin() as session:
         await open_missing_cursors(session)
@@ -295,6 +296,8 @@ async def fan_out(
                         done=done,
                     )
                     done.subscriptions += 1
+                if progress is not None:
+                    progress()
             except Exception as error:  # one subscription's failure must not stop the others
                 if claimed is None:
                     raise

@@ -133,7 +133,9 @@ class Worker:
 
     async def fan_out_once(self) -> int:
         """One fan-out pass; the deliveries it made."""
-        done = await fan_out(self.sessions, decider=self.decider)
+        done = await fan_out(
+            self.sessions, decider=self.decider, progress=lambda: self._beat("fan-out")
+        )
         self.metrics.fanned_out.labels("delivery").inc(done.deliveries)
         self.metrics.fanned_out.labels("refused").inc(done.refused)
         if done.deliveries:
