@@ -13,7 +13,10 @@ rejected with no key the registry could match (a garbled personal ID) may hold a
 load that would close something while holding such rows stops, as one that would close more
 than `LIENTHONG_FULL_EXPORT_MAX_CLOSE_SHARE` of the records in scope stops, unless forced.
 The closures then happen after the merge, in the load's transaction: their versions end at the
-load's instant, so `etl rollback` reopens them like any other change of the load.
+load's instant, so `etl rollback` reopens them like any other change of the load. Each closed
+record writes its `<subject>.removed` event to the outbox in that transaction (registries.events;
+a closed resident also leaves their household: `household.member_removed`); the rows closed with
+it (an enterprise's representatives, a parcel's rights) write none of their own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import Connection, sql
+
+from registries.events import Outbox
 
 
 @dataclass(frozen=True)
@@ -208,12 +213,16 @@ def measure(
 
 
 def close(
-    connection: Connection[Any], closables: Iterable[Closable], closures: Closures, run_id: int
+    connection: Connection[Any],
+    closables: Iterable[Closable],
+    closures: Closures,
+    run_id: int,
+    outbox: Outbox,
 ) -> None:
     """End, at the load's instant, the versions `measure` found (and their dependents' rows),
-    and record each closed record in `etl_closures`."""
-    for closable in closables:
-        keys = closures.closing.get(closable.table, [])
+    record each closed record in `etl_closures`, and its events in the outbox."""
+    closing = [(c, closures.closing.get(c.table, [])) for c in closables]
+    for closable, keys in closing:
         if not keys:
             continue
         connection.execute(
@@ -236,3 +245,8 @@ def close(
         ) as copy:
             for key in keys:
                 copy.write_row((run_id, closable.table, key))
+    # Every table closed before any event is written: a household a resident leaves by being
+    # closed is, when it closes too, named as it is after the load (no current version)
+    for closable, keys in closing:
+        if keys:
+            outbox.versions(connection, table=closable.table, keys=keys)

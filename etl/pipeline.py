@@ -2,9 +2,10 @@
 
 Every input row ends up counted exactly once: inserted, updated, unchanged or rejected (with a
 reason code, in `<input>.rejects.csv` and in `etl_rejects`). The run and its counts are recorded
-in `etl_runs`. The load is one transaction: it lands whole or not at all. A load that dwarfs
-its registry merges in bulk (registries.bulk): the registry's history exclusion constraints and
-secondary indexes rebuilt, and every row re-validated, after the merge.
+in `etl_runs`. The load is one transaction: it lands whole or not at all, with its change
+events (registries.events, an outbox: source `etl:<run id>`, or `bulk:<run id>` on the bulk
+path). A load that dwarfs its registry merges in bulk (registries.bulk): the registry's history
+exclusion constraints and secondary indexes rebuilt, and every row re-validated, after the merge.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from etl.validation import RowError
 from lienthong.settings import Settings
 from registries import changes
 from registries.bulk import rebuilt, should_bulk
+from registries.events import Outbox
 from registries.merge import MergeCounts
 
 Progress = Callable[[int], None]
@@ -252,6 +254,7 @@ def load(
     limits: Limits | None = None,
     guard: bool = True,
     full_export: FullExport | None = None,
+    events: bool = True,
 ) -> LoadReport:
     """Load one export. `bulk`: None lets `registries.bulk.should_bulk` decide; True or False
     forces the bulk path on or off (registries without bulk tables always merge normally).
@@ -261,7 +264,8 @@ def load(
     ones are rejected whatever the rate. `guard=False` skips both: only for `python -m bench etl`,
     which times the load with and without them. `full_export`: the export holds every record of
     its scope, and the load closes those it lacks (etl.closures), stopping with ClosuresRefused
-    beyond `settings.full_export_max_close_share` unless forced."""
+    beyond `settings.full_export_max_close_share` unless forced. `events=False` records no
+    change events: only for `python -m bench events`, which times the outbox's cost."""
     export = _Export.open(target, path, encoding=encoding, crs=crs)
     if full_export is not None and not export.spec.closables:
         raise LoadError(f"a full export of {target} closes nothing: not supported")
@@ -281,6 +285,7 @@ def load(
         guard,
         full_export,
         settings.full_export_max_close_share,
+        events,
     )
     with connection:
         report.run_id = _start_run(connection, report)  # LoadError when not migrated
@@ -358,6 +363,7 @@ class _Checks:
     measure: bool
     full_export: FullExport | None = None
     max_close_share: float = 0.0
+    events: bool = True  # record change events (registries.events)
 
 
 def _stage_and_merge(
@@ -401,13 +407,15 @@ def _stage_and_merge(
         if bulk is not None
         else should_bulk(connection, table=spec.bulk_tables[0], staged=staged)
     )
+    run_id = export.report.run_id
+    outbox = Outbox(f"{'bulk' if export.report.bulk else 'etl'}:{run_id}", enabled=checks.events)
     if not export.report.bulk:
-        counts = spec.merge(connection)
+        counts = spec.merge(connection, outbox)
     else:
         with rebuilt(connection, spec.bulk_tables):
-            counts = spec.merge(connection)
+            counts = spec.merge(connection, outbox)
     if closures is not None:
-        full_exports.close(connection, spec.closables, closures, export.report.run_id)
+        full_exports.close(connection, spec.closables, closures, run_id, outbox)
     return counts
 
 

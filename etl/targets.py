@@ -14,6 +14,7 @@ from etl.readers import SourceRecord
 from etl.validation import RowError, enterprise_row, parcel_row, resident_row
 from registries.changes import Comparison
 from registries.enterprises import merge as enterprises_merge
+from registries.events import Outbox
 from registries.identifiers import IdentifierError, validate_enterprise_code, validate_personal_id
 from registries.merge import MergeCounts
 from registries.parcels import merge as parcels_merge
@@ -41,7 +42,8 @@ class LoadTarget:
     validate: Callable[[SourceRecord, LoadContext], dict[str, Any]]
     key: Callable[[dict[str, Any]], str]
     create_staging: Callable[[Connection], None]
-    merge: Callable[[Connection], MergeCounts]
+    # The set-based merge, writing its change events to the outbox (registries.events)
+    merge: Callable[[Connection, Outbox], MergeCounts]
     # How staged rows meet the registry's current versions (the change-rate guard), and which
     # of their text columns the suspicious-text checks read (etl.guard)
     comparison: Comparison

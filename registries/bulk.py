@@ -9,7 +9,10 @@ tables, lets the merge run, and re-creates each from the definition the catalog 
 (`pg_get_constraintdef`, `pg_get_indexdef`: what the migrations created, so the two cannot
 drift). `ADD CONSTRAINT` validates every row and `CREATE UNIQUE INDEX` every key, so nothing the
 normal path would refuse can land; a violation fails the statement and PostgreSQL's
-transactional DDL rolls the whole load back, structures included.
+transactional DDL rolls the whole load back, structures included. The merge writes its change
+events (registries.events) inside the body, structures down: the outbox finds the versions it
+compares by hash joins, which need none of them, and a first fill (the usual bulk load)
+records none.
 
 The price is the lock: dropping a constraint takes ACCESS EXCLUSIVE on the table until the load
 commits, so readers of the registry being loaded wait for the merge and the rebuild (not for

@@ -3,6 +3,11 @@
 For one versioned table and a staged source of rows: close the open version of every key whose
 attributes changed, then open a version for every staged key that has no open version (new, or
 just closed). Two statements whatever the number of rows; unchanged keys are not touched.
+
+Both write their change events into the outbox in the same transaction (registries.events): a
+closed version ends at `now()` and an opened one starts then (the column default), which is how
+the outbox pairs them. Whether the table held a current row is asked before anything is written:
+a table's first fill records no events.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from psycopg import Connection, sql
+
+from registries.events import Outbox
 
 
 @dataclass(frozen=True)
@@ -30,8 +37,10 @@ def merge_staged(
     source: sql.Composable,
     key: str,
     columns: tuple[str, ...],
+    outbox: Outbox,
 ) -> MergeCounts:
     attributes = tuple(column for column in columns if column != key)
+    known = outbox.known(connection, table)  # before anything is written: a first fill?
     closed = connection.execute(
         sql.SQL(
             "UPDATE {table} AS r SET valid_to = now() FROM ({source}) AS s "
@@ -58,6 +67,13 @@ def merge_staged(
             key=sql.Identifier(key),
         )
     ).rowcount
+    if known:
+        outbox.versions(
+            connection,
+            table=table,
+            keys=sql.SQL("SELECT s.{} FROM ({}) AS s").format(sql.Identifier(key), source),
+            changed_only=opened == closed,  # no new key: none removed (a merge never removes)
+        )
     row = connection.execute(sql.SQL("SELECT count(*) FROM ({}) AS s").format(source)).fetchone()
     total = int(str(row[0])) if row else 0
     return MergeCounts(inserted=opened - closed, updated=closed, unchanged=total - opened)
@@ -72,10 +88,13 @@ def merge_children(
     scope: str,
     key: tuple[str, ...],
     attributes: tuple[str, ...],
+    outbox: Outbox,
 ) -> set[str]:
     """Make each staged parent's children (e.g. an enterprise's representatives) exactly the
     staged set: close changed or missing ones, open new or changed ones. Returns the parents
-    (`scope` values) whose children changed."""
+    (`scope` values) whose children changed; the outbox records an event for each that was
+    current before, when an event type is declared on `table` and it held a current row."""
+    known = outbox.known(connection, table)
     match = sql.SQL(" AND ").join(
         sql.SQL("r.{0} = s.{0}").format(sql.Identifier(column)) for column in key
     )
@@ -115,7 +134,10 @@ def merge_children(
             scope=sql.Identifier(scope),
         )
     ).fetchall()
-    return {str(row[0]) for row in (*closed, *opened)}
+    changed = {str(row[0]) for row in (*closed, *opened)}
+    if known and changed:
+        outbox.children(connection, table=table, parents=changed)
+    return changed
 
 
 def count_with_children(

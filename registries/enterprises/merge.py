@@ -1,10 +1,13 @@
 """Set-based merge of a staged enterprise export: enterprises, their legal representatives and
-business lines (staged as `personal_id:title|…` and `vsic*|vsic|…`, `*` marking the main line)."""
+business lines (staged as `personal_id:title|…` and `vsic*|vsic|…`, `*` marking the main line).
+Their change events (a new status, changed representatives) go to the outbox in the same
+transaction (registries.events)."""
 
 from __future__ import annotations
 
 from psycopg import Connection, sql
 
+from registries.events import Outbox
 from registries.merge import MergeCounts, count_with_children, merge_children, merge_staged
 
 ENTERPRISE_COLUMNS = (
@@ -37,7 +40,7 @@ def create_staging(connection: Connection[tuple[object, ...]]) -> None:
     )
 
 
-def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
+def merge(connection: Connection[tuple[object, ...]], outbox: Outbox) -> MergeCounts:
     staging = sql.Identifier(STAGING_TABLE)
     counts = merge_staged(
         connection,
@@ -47,6 +50,7 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         ),
         key="enterprise_code",
         columns=ENTERPRISE_COLUMNS,
+        outbox=outbox,
     )
     parents = sql.SQL("SELECT enterprise_code FROM {}").format(staging)
     changed = merge_children(
@@ -62,6 +66,7 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         scope="enterprise_code",
         key=("enterprise_code", "personal_id"),
         attributes=("title",),
+        outbox=outbox,
     )
     changed |= merge_children(
         connection,
@@ -76,6 +81,7 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         scope="enterprise_code",
         key=("enterprise_code", "vsic_code"),
         attributes=("is_main",),
+        outbox=outbox,
     )
     return count_with_children(
         connection,

@@ -3,13 +3,15 @@
 Exports identify a parcel by commune, map sheet and parcel number; the registry by its national
 parcel ID. A staged parcel that matches an open parcel takes over its ID (a re-survey keeps the
 ID); a new one gets the GeoHash of a point inside it. Rights are staged as
-`holder_kind:holder_id:kind:certificate|…`.
+`holder_kind:holder_id:kind:certificate|…`. Their change events (changed rights) go to the
+outbox in the same transaction (registries.events).
 """
 
 from __future__ import annotations
 
 from psycopg import Connection, sql
 
+from registries.events import Outbox
 from registries.identifiers import PARCEL_ID_LENGTH
 from registries.merge import MergeCounts, count_with_children, merge_children, merge_staged
 
@@ -39,7 +41,7 @@ def create_staging(connection: Connection[tuple[object, ...]]) -> None:
     )
 
 
-def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
+def merge(connection: Connection[tuple[object, ...]], outbox: Outbox) -> MergeCounts:
     staging = sql.Identifier(STAGING_TABLE)
     connection.execute(
         sql.SQL(
@@ -59,6 +61,7 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         ),
         key="parcel_id",
         columns=PARCEL_COLUMNS,
+        outbox=outbox,
     )
     changed = merge_children(
         connection,
@@ -74,6 +77,7 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         scope="parcel_id",
         key=("parcel_id", "holder_kind", "holder_id", "kind"),
         attributes=("certificate_number", "share_percent"),
+        outbox=outbox,
     )
     return count_with_children(
         connection, table="parcels", key="parcel_id", counts=counts, children_changed=changed

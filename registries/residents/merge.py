@@ -3,13 +3,16 @@
 The ETL COPYs validated rows into the session's staging table; `merge` then, in two statements
 per table, closes the open version of every resident whose attributes changed and opens a new
 version for every staged resident without an open one (new, or just closed). Unchanged rows are
-left alone, so loading the same export twice changes nothing.
+left alone, so loading the same export twice changes nothing. The change events of both tables
+go to the outbox in the same transaction (registries.events): a resident's move, new name or
+death, the households they left and joined.
 """
 
 from __future__ import annotations
 
 from psycopg import Connection, sql
 
+from registries.events import Outbox
 from registries.merge import MergeCounts, merge_staged
 
 RESIDENT_COLUMNS = (
@@ -55,15 +58,10 @@ def create_staging(connection: Connection[tuple[object, ...]]) -> None:
     )
 
 
-def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
+def merge(connection: Connection[tuple[object, ...]], outbox: Outbox) -> MergeCounts:
     """Merge the staged residents, and the households their heads define; counts residents."""
-    counts = merge_staged(
-        connection,
-        table="residents",
-        source=sql.SQL("SELECT * FROM {}").format(sql.Identifier(STAGING_TABLE)),
-        key="personal_id",
-        columns=RESIDENT_COLUMNS,
-    )
+    # Households first (they are made from the staged rows alone): the residents' events of
+    # leaving and joining a household then name its version after this load
     merge_staged(
         connection,
         table="households",
@@ -79,5 +77,13 @@ def merge(connection: Connection[tuple[object, ...]]) -> MergeCounts:
         ).format(sql.Identifier(STAGING_TABLE)),
         key="household_id",
         columns=("household_id", "head_id", "commune_code", "address_line", "provenance"),
+        outbox=outbox,
     )
-    return counts
+    return merge_staged(
+        connection,
+        table="residents",
+        source=sql.SQL("SELECT * FROM {}").format(sql.Identifier(STAGING_TABLE)),
+        key="personal_id",
+        columns=RESIDENT_COLUMNS,
+        outbox=outbox,
+    )

@@ -18,6 +18,7 @@ from etl.pipeline import load
 from etl.synth import SynthOptions, synthesize
 from lienthong.settings import Settings
 from registries import bulk
+from registries.events import Outbox
 from registries.merge import MergeCounts
 from tests.functional.test_etl_load import REGISTRY_TABLES
 
@@ -195,8 +196,10 @@ def test_a_bulk_load_whose_rows_break_a_rebuilt_structure_fails_whole(
     spec = pipeline.TARGETS["residents"]
     spoiled: list[str] = []
 
-    def merge_then_spoil(connection: psycopg.Connection[tuple[object, ...]]) -> MergeCounts:
-        counts = spec.merge(connection)
+    def merge_then_spoil(
+        connection: psycopg.Connection[tuple[object, ...]], outbox: Outbox
+    ) -> MergeCounts:
+        counts = spec.merge(connection, outbox)
         spoiled.append(connection.execute(spoil).statusmessage or "")
         return counts
 
@@ -238,8 +241,10 @@ def test_a_bulk_load_locks_only_the_registry_it_loads(
     spec = pipeline.TARGETS["residents"]
     locked: list[tuple[str, str]] = []
 
-    def merge_and_look(connection: psycopg.Connection[tuple[object, ...]]) -> MergeCounts:
-        counts = spec.merge(connection)
+    def merge_and_look(
+        connection: psycopg.Connection[tuple[object, ...]], outbox: Outbox
+    ) -> MergeCounts:
+        counts = spec.merge(connection, outbox)
         locked.extend(
             (str(relation), str(mode))
             for relation, mode in connection.execute(

@@ -24,6 +24,7 @@ from gateway.graph.reference import ReferenceCache
 from gateway.graph.schema import _former_units_of_commune, _province
 from gateway.graph.types import address
 from lienthong.settings import Settings
+from registries.events import Outbox
 from registries.merge import MergeCounts
 
 REGISTRY_TABLES = (
@@ -339,8 +340,10 @@ def test_a_merge_failing_after_the_residents_fails_the_whole_load(
     spec = pipeline.TARGETS["residents"]
     merged: list[int] = []
 
-    def merge_then_fail(connection: psycopg.Connection[tuple[object, ...]]) -> MergeCounts:
-        merged.append(spec.merge(connection).inserted)
+    def merge_then_fail(
+        connection: psycopg.Connection[tuple[object, ...]], outbox: Outbox
+    ) -> MergeCounts:
+        merged.append(spec.merge(connection, outbox).inserted)
         connection.execute("SELECT 1 / 0")  # the server refuses what comes after
         return MergeCounts(0, 0, 0)
 
