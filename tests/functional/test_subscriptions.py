@@ -131,3 +131,12 @@ async def test_a_loopback_receiver_is_allowed_outside_production(admin: Process)
     assert local.status_code == 201, local.text
     again = await _propose(admin, name="thu-nghiem", event_types=["resident.name_changed"])
     clients.problem(again, 409, "CONFLICT")
+
+
+async def test_the_subject_key_every_payload_names_must_be_granted_too(admin: Process) -> None:
+    """The bank's agreement gives names, not the personal ID: an event naming its subject would
+    disclose the ID, so the subscription is refused with it named."""
+    bank = {"agency": "nganhang-abc", "purpose": "TD-VAY"}
+    body = {**bank, "name": "ten", "event_types": ["resident.name_changed"]}
+    refused = await admin.admin("POST", "/subscriptions", json=body)
+    assert clients.problem(refused, 422, "BAD_USER_INPUT")["uncovered"] == ["Resident.id"]

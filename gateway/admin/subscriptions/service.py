@@ -34,6 +34,7 @@ from gateway.graph.reach import Read, uncovered
 from gateway.identity.principal import Principal
 from gateway.policy.models import Agreement, Purpose, Subscription
 from gateway.policy.service import agency_province, agency_status
+from gateway.subjects import SUBJECT_KINDS
 from registries.events import EVENT_TYPES
 from registries.history import is_current, supersede
 
@@ -55,10 +56,13 @@ def new_secret() -> str:
 
 
 def _reads(event_types: list[str]) -> list[Read]:
-    """What receiving these types reveals, as reads of subjects reached by key."""
+    """What receiving these types reveals, as reads of subjects reached by key: the fields
+    each type reveals, and the subject's own key, which every payload names (the subscriber
+    never sent it: gateway/events/payloads.py decides it like any field)."""
     return sorted(
         {Read(EVENT_TYPES[t].subject_type, field, None) for t in event_types
-         for field in EVENT_TYPES[t].reveals}
+         for field in (*EVENT_TYPES[t].reveals,
+                       SUBJECT_KINDS[EVENT_TYPES[t].subject_type].key_field)}
     )  # fmt: skip
 
 
