@@ -4,6 +4,8 @@ The run being undone and the rollback are both `etl_runs` rows: the rollback's h
 `rollback`, `rollback_of` the run, who ran it, and how many versions it closed (`updated`) and
 reopened (`inserted`); the run gets `rolled_back_by`. A run can be rolled back once, only if it
 merged something, and only while no record it touched has changed since (registries.rollback).
+Its change events (a move undone is a move back) are written in its transaction, under the
+rollback's own run (`etl:<rollback run id>`; registries.events).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import psycopg
 from etl.pipeline import NOT_MIGRATED, LoadError
 from etl.targets import TARGETS
 from lienthong.settings import Settings
+from registries.events import Outbox
 from registries.rollback import RollbackRefused, roll_back
 
 MERGED = ("done", "unbalanced")
@@ -61,6 +64,7 @@ def rollback(*, settings: Settings, run_id: int, actor: str | None = None) -> Ro
             connection, run_id=run_id, target=str(target), actor=who, closed=counts.closed,
             reopened=counts.reopened,
         )  # fmt: skip
+        Outbox(f"etl:{rollback_id}").undone(connection, TARGETS[target].history)
     return RollbackReport(rollback_id, run_id, str(target), counts.closed, counts.reopened)
 
 

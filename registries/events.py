@@ -212,6 +212,8 @@ SUBJECTS: dict[str, Subject] = {
     )
 }
 _OWNER = {subject.own.table: subject for subject in SUBJECTS.values()}
+# The column of a subject's list (a table of its parts) naming the subject it belongs to
+_LISTED_BY = {part.table: part.column for s in SUBJECTS.values() for part in s.parts[1:]}
 _COLUMNS = sql.SQL(
     "type, subject_type, subject_id, fields, old_version_id, new_version_id, subject_sequence, "
     "effective_at, source"
@@ -517,6 +519,37 @@ class Outbox:
                 self._write(connection, kind, _children(kind), {"parents": sorted(parents)})
                 for kind in kinds
             )
+
+    def undone(
+        self, connection: Connection[Any], tables: Sequence[tuple[str, tuple[str, ...]]]
+    ) -> int:
+        """Record the events of a rollback (registries/rollback.py), which closed and opened
+        versions of `tables` now: compared as a load's are, the undoing of a move is a move
+        back. A table the rollback left without a current row records none: it undid the
+        table's first fill, which recorded none either. Returns how many."""
+        recorded = 0
+        for table, _ in tables:
+            if not self.known(connection, table):
+                continue
+            if table in _OWNER:
+                touched = sql.SQL(
+                    "SELECT {key} FROM {table} WHERE valid_from = now() "
+                    "UNION SELECT {key} FROM {table} WHERE valid_to = now()"
+                ).format(key=sql.Identifier(_OWNER[table].key), table=sql.Identifier(table))
+                recorded += self.versions(connection, table=table, keys=touched)
+            listed = [k for k in EVENT_TYPES.values() if k.table == table and k.kind == "children"]
+            if listed:  # a subject's list (representatives, rights): one event per subject
+                column = _LISTED_BY[table]
+                parents = connection.execute(
+                    sql.SQL(
+                        "SELECT DISTINCT {column}::text FROM {table} "
+                        "WHERE valid_from = now() OR valid_to = now()"
+                    ).format(column=sql.Identifier(column), table=sql.Identifier(table))
+                ).fetchall()
+                recorded += self.children(
+                    connection, table=table, parents=[str(parent) for (parent,) in parents]
+                )
+        return recorded
 
     def _write(
         self,

@@ -17,6 +17,7 @@ import pytest
 
 from etl import pipeline
 from etl.pipeline import FullExport, load
+from etl.rollback import rollback
 from lienthong.settings import Settings
 from registries.events import EVENT_TYPES, SUBJECTS, Outbox
 from registries.merge import MergeCounts
@@ -227,6 +228,29 @@ def test_a_full_export_records_what_it_closes_and_a_later_load_what_returns(
         ("resident.restored", "Resident", gone, ["id"], None,
          _version(clean, "residents", "personal_id", gone, current=True), 3, at, source),
     ]  # fmt: skip
+
+
+def test_a_rollback_records_the_change_back_and_undoing_a_first_fill_records_none(
+    clean: Settings, tmp_path: Path
+) -> None:
+    first = load(settings=clean, target="residents", path=write(tmp_path / "a.csv", _family(3)))
+    rollback(settings=clean, run_id=first.run_id)  # the registry is empty again
+    assert _events(clean) == []
+    heads = _family(3)
+    load(settings=clean, target="residents", path=write(tmp_path / "b.csv", heads))
+    assert _events(clean) == []  # a first fill again: the table had no current row
+    pid, name = heads[2]["personal_id"], heads[2]["full_name"]
+    heads[2]["full_name"] = "Võ Thị Sáu"
+    renamed = load(settings=clean, target="residents", path=write(tmp_path / "c.csv", heads))
+    assert len(_events(clean)) == 1
+    undone = rollback(settings=clean, run_id=renamed.run_id)
+    source = f"etl:{undone.run_id}"
+    old, new = (_version(clean, "residents", "personal_id", pid, current=c) for c in (False, True))
+    assert _events(clean, "WHERE source = %s", source) == [
+        ("resident.name_changed", "Resident", pid, ["fullName"], old, new, 3,
+         _merged_at(clean, undone.run_id), source),
+    ]  # fmt: skip
+    assert query(clean, "SELECT full_name FROM residents WHERE version_id = %s", new) == [(name,)]
 
 
 ENTERPRISE_HEADER = (
