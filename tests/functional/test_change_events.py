@@ -253,6 +253,23 @@ def test_a_rollback_records_the_change_back_and_undoing_a_first_fill_records_non
     assert query(clean, "SELECT full_name FROM residents WHERE version_id = %s", new) == [(name,)]
 
 
+def test_a_rollback_of_a_full_export_restores_what_it_closed(
+    clean: Settings, tmp_path: Path
+) -> None:
+    heads = _family(25)
+    load(settings=clean, target="residents", path=write(tmp_path / "a.csv", heads))
+    path = write(tmp_path / "b.csv", heads[1:])
+    closing = load(settings=clean, target="residents", path=path,
+                   full_export=FullExport(province=48))  # fmt: skip
+    assert len(_events(clean)) == 3  # removed, removed, member_removed
+    undone = rollback(settings=clean, run_id=closing.run_id)
+    source, pid = f"etl:{undone.run_id}", heads[0]["personal_id"]
+    assert [event[:3] for event in _events(clean, "WHERE source = %s", source)] == [
+        ("household.restored", "Household", _household(pid)),
+        ("resident.restored", "Resident", pid),
+    ]
+
+
 ENTERPRISE_HEADER = (
     "enterprise_code,name,enterprise_type,status,registered_on,charter_capital,"
     "head_office_commune_code,head_office_address_line,representatives,business_lines\n"
