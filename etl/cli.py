@@ -174,6 +174,10 @@ def load_command(
     the load could not run, 3 if the change-rate guard stopped it, 4 if a full export would
     close more than its limit (nothing merged)."""
     if registry in POLICY_DOCUMENTS:
+        if full_export or province is not None or nationwide or force:
+            console.print(f"[red]load refused:[/red] {registry} are not a registry export: "
+                          "--full-export and its options are for registries")  # fmt: skip
+            raise typer.Exit(code=2)
         try:
             loaded = asyncio.run(_load_policy(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, KeyError) as error:

@@ -187,9 +187,11 @@ def test_a_full_export_of_an_unknown_province_is_refused(clean: Settings, tmp_pa
     assert query(clean, "SELECT count(*) FROM residents") == [(0,)]
 
 
-def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    settings: Settings, *args: str, registry: str = "residents", **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(LIENTHONG), "etl", "load", "residents", *args],
+        [str(LIENTHONG), "etl", "load", registry, *args],
         check=False,
         capture_output=True,
         text=True,
@@ -226,3 +228,6 @@ def test_the_command_reports_closures_and_stops_with_exit_code_4(
         refused = _cli(clean, path, *args)
         assert refused.returncode == 2, args
         assert message in " ".join(refused.stderr.split()), args
+    policy = _cli(clean, path, "--full-export", "--nationwide", registry="agreements")
+    assert policy.returncode == 2
+    assert "--full-export and its options are for registries" in " ".join(policy.stderr.split())
