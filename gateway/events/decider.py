@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.events.fanout import Decide
@@ -17,7 +18,7 @@ from gateway.graph.reference import ReferenceCache
 from gateway.metrics import GatewayMetrics
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import PolicyEngine
-from gateway.policy.models import Subscription
+from gateway.policy.models import PolicyVersion, Subscription
 from gateway.policy.opa import OpaEngine
 from gateway.policy.service import AgreementCache
 from lienthong.settings import Settings
@@ -54,9 +55,12 @@ class PayloadDecider:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Decide]:
-        """Decisions through one session, closed when the block ends."""
+        """Decisions through one session, closed when the block ends, all at the policy version
+        in force when it begins (read once: a batch's decisions are made within moments)."""
         await self.start()
         database = RequestDatabase(self.sessions)
+        async with database.session() as session:
+            version = (await session.execute(select(PolicyVersion.version))).scalar_one()
 
         async def decide(event: ChangeEvent, subscription: Subscription) -> Decided | None:
             return await decide_payload(
@@ -67,6 +71,7 @@ class PayloadDecider:
                 database=database,
                 reference=self.reference,
                 metrics=self.metrics,
+                policy_version=version,
             )
 
         try:

@@ -17,12 +17,13 @@ Invariants:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.cursors import encode_cursor
@@ -136,6 +137,35 @@ async def delivered(
     return result.first() is not None
 
 
+DELIVERED_MANY = text(
+    "UPDATE deliveries AS d SET status = 'delivered', delivered_at = now(), "
+    "last_status = u.status, latency_ms = u.latency, last_error = NULL, locked_by = NULL, "
+    "locked_until = NULL "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]), CAST(:statuses AS int[]), "
+    "CAST(:latencies AS int[])) AS u(id, attempts, status, latency) "
+    "WHERE d.delivery_id = u.id AND d.locked_by = :worker AND d.attempts = u.attempts "
+    "RETURNING d.delivery_id"
+)
+
+
+async def delivered_many(
+    session: AsyncSession, answered: Sequence[tuple[Claimed, int, int]], *, worker: str
+) -> set[int]:
+    """`delivered` for many (claim, HTTP status, latency in ms) in one statement; the ids
+    recorded (the others' claims were no longer this worker's)."""
+    rows = await session.execute(
+        DELIVERED_MANY,
+        {
+            "ids": [c.delivery_id for c, _, _ in answered],
+            "attempts": [c.attempts for c, _, _ in answered],
+            "statuses": [status for _, status, _ in answered],
+            "latencies": [latency for _, _, latency in answered],
+            "worker": worker,
+        },
+    )
+    return {row[0] for row in rows}
+
+
 async def failed(
     session: AsyncSession,
     claimed: Claimed,
@@ -221,12 +251,6 @@ async def lag_seconds(session: AsyncSession) -> float:
         )
     ).scalar_one()
     return max(float(oldest or 0.0), 0.0)
-
-
-async def event_of(session: AsyncSession, claimed: Claimed) -> ChangeEvent:
-    return (
-        await session.execute(select(ChangeEvent).where(ChangeEvent.seq == claimed.event_seq))
-    ).scalar_one()
 
 
 def still_allowed(claimed: Claimed, given: set[str], masked: set[str]) -> str | None:

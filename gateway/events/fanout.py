@@ -20,9 +20,10 @@ Invariants:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
@@ -31,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.audit.writer import Disclosure
+from gateway.events.deliveries import Claimed
 from gateway.events.models import Delivery, SubscriptionCursor
 from gateway.policy.models import Subscription
 from registries.events import ChangeEvent
@@ -154,6 +156,27 @@ async def open_missing_cursors(session: AsyncSession) -> int:
     return len(result.all())
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Deliveries made leased to the worker fanning out, as a claim would lease them (the
+    attempt counted), up to `most` in a pass: it sends them at once, the decision just made
+    serving as their first attempt's check (gateway/events/worker.py)."""
+
+    worker: str
+    seconds: float
+    most: int
+
+
+@dataclass(frozen=True)
+class Made:
+    """A delivery made leased to this worker, with what decided it."""
+
+    claimed: Claimed
+    subscription: Subscription
+    event: ChangeEvent
+    decided: Decided
+
+
 @dataclass
 class FannedOut:
     subscriptions: int = 0
@@ -161,6 +184,7 @@ class FannedOut:
     deliveries: int = 0  # deliveries made
     refused: int = 0  # events whose decision gives the subscriber nothing
     failed: int = 0  # subscriptions whose batch failed (retried on the next pass)
+    leased: list[Made] = field(default_factory=list)  # made leased to the caller (`Lease`)
 
 
 async def _claim_subscription(
@@ -207,8 +231,11 @@ async def _fan_out_one(
     horizon: int,
     decide: Decide,
     limit: int,
+    lease: Lease | None,
     done: FannedOut,
-) -> None:
+) -> list[Made]:
+    """The subscription's next events fanned out; the deliveries leased to the caller (theirs
+    once the transaction commits)."""
     after = tuple_(cursor.after_txid, cursor.after_seq)
     events = list(
         (
@@ -226,11 +253,14 @@ async def _fan_out_one(
         ).scalars()
     )
     rows = []
+    decisions: dict[uuid.UUID, tuple[ChangeEvent, Decided]] = {}
+    leased: list[Made] = []
     for event in events:
         decided = await decide(event, subscription)
         if decided is None:
             done.refused += 1
             continue
+        held = lease is not None and len(decisions) < lease.most - len(done.leased)
         rows.append(
             {
                 "subscription_id": subscription.subscription_id,
@@ -239,16 +269,40 @@ async def _fan_out_one(
                 "payload": decided.payload,
                 "fields_given": sorted(decided.fields_given),
                 "fields_masked": sorted(decided.fields_masked),
+                "locked_by": lease.worker if lease is not None and held else None,
+                "locked_until": func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease.seconds)
+                if lease is not None and held
+                else None,
+                "attempts": 1 if held else 0,
             }
         )
+        if held:
+            decisions[event.event_id] = (event, decided)
     if rows:
-        made = await session.execute(
-            insert(Delivery)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-            .returning(Delivery.delivery_id)
-        )
-        done.deliveries += len(made.all())
+        made = (
+            await session.execute(
+                insert(Delivery)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+                .returning(Delivery.delivery_id, Delivery.event_id, Delivery.attempts)
+            )
+        ).all()
+        done.deliveries += len(made)
+        for delivery_id, event_id, attempts in made:
+            if event_id not in decisions:
+                continue
+            event, decided = decisions[event_id]
+            claimed = Claimed(
+                delivery_id=delivery_id,
+                subscription_id=subscription.subscription_id,
+                event_id=event_id,
+                event_seq=event.seq,
+                payload=decided.payload,
+                fields_given=tuple(sorted(decided.fields_given)),
+                fields_masked=tuple(sorted(decided.fields_masked)),
+                attempts=attempts,
+            )
+            leased.append(Made(claimed, subscription, event, decided))
     done.events += len(events)
     if len(events) == limit:  # more may follow: resume after the last one taken
         position: tuple[Any, Any] = (events[-1].txid, events[-1].seq)
@@ -259,19 +313,23 @@ async def _fan_out_one(
         .where(SubscriptionCursor.subscription_id == subscription.subscription_id)
         .values(after_txid=position[0], after_seq=position[1], updated_at=func.now())
     )
+    return leased
 
 
 async def fan_out(
     sessions: async_sessionmaker[AsyncSession],
     *,
     decider: Decider,
-    limit: int = 500,
+    limit: int = 100,
     max_subscriptions: int = 100,
     progress: Callable[[], None] | None = None,
+    lease: Lease | None = None,
 ) -> FannedOut:
     """One pass: up to `max_subscriptions` subscriptions, each in its own transaction, up to
     `limit` events each. A subscription whose batch fails (the policy engine down) is left as
-    it was, for the next pass. `progress` is called after each subscription's batch."""
+    it was, for the next pass. `progress` is called after each subscription's batch; with
+    `lease`, up to `lease.most` of the deliveries made are leased to its worker (`done.leased`,
+    once committed)."""
     done = FannedOut()
     async with sessions.begin() as session:
         await open_missing_cursors(session)
@@ -286,16 +344,18 @@ async def fan_out(
                     if claimed is None:
                         break
                     subscription, cursor = claimed
-                    await _fan_out_one(
+                    leased = await _fan_out_one(
                         session,
                         subscription=subscription,
                         cursor=cursor,
                         horizon=below,
                         decide=decide,
                         limit=limit,
+                        lease=lease,
                         done=done,
                     )
                     done.subscriptions += 1
+                done.leased.extend(leased)  # committed: the leases hold
                 if progress is not None:
                     progress()
             except Exception as error:  # one subscription's failure must not stop the others

@@ -8,7 +8,10 @@ them):
 - before each attempt the subscription must still be approved and the decision must still give
   every field the stored payload carries, else the delivery is cancelled with the reason and
   nothing is sent; the stored bytes are sent as they are, under the event id (`webhook-id`),
-  signed with the subscription's secret (Standard Webhooks);
+  signed with the subscription's secret (Standard Webhooks). A delivery this worker has just
+  made is leased to it as it is made and sent at once: the decision that made it, moments
+  before (FRESH_DECISION_SECONDS at most), is its first attempt's check; every later attempt,
+  and any attempt by another worker, decides again;
 - an attempt is given up before its lease ends (a quarter of the lease to spare), so that no
   other worker attempts the same delivery while it runs; a worker killed mid-attempt loses
   nothing: its leases end and another worker takes the deliveries (at least once);
@@ -27,7 +30,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,27 +43,34 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from gateway.audit.writer import AccessLogWriter, AuditUnavailable, Disclosure
 from gateway.events import deliveries
+from gateway.events.batching import Batcher
 from gateway.events.deliveries import Claimed
-from gateway.events.fanout import Decided, Decider, fan_out
+from gateway.events.fanout import Decide, Decided, Decider, Lease, fan_out
 from gateway.events.metrics import WorkerMetrics
 from gateway.events.webhooks import backoff, headers
 from gateway.ops import require_ops
 from gateway.policy.models import Subscription
 from lienthong.logging import configure_logging
 from lienthong.settings import Settings, get_settings
-from registries.db import create_engine, session_factory
+from registries.db import session_factory
 from registries.events import ChangeEvent
 from registries.history import is_current
 
 log = structlog.get_logger(__name__)
 
+# A delivery made by this worker's fan-out is sent at once, the decision that made it serving
+# as its first attempt's check, if the fan-out pass took at most this long; else it is checked.
+FRESH_DECISION_SECONDS = 2.0
 # A worker's beat older than this (or its loops gone) makes /healthz answer 503.
 STALE_AFTER_SECONDS = 30.0
 LAG_EVERY_SECONDS = 5.0
+# Database connections of one worker: its attempts hold one only to check and to record, never
+# during a request, and fan-out holds two
+POOL_SIZE = 8
 
 
 def worker_name() -> str:
@@ -82,6 +92,26 @@ def _not_in_force(subscription: Subscription | None) -> str | None:
     if not subscription.endpoint or not subscription.secret:
         return f"{deliveries.NOT_APPROVED}: the subscription has no endpoint"
     return None
+
+
+async def _verdict(
+    claimed: Claimed, subscription: Subscription, event: ChangeEvent, decide: Decide
+) -> Allowed | str:
+    """The decision made again: the stored payload may be sent only if it is still what the
+    decision gives (else why not)."""
+    decided = await decide(event, subscription)
+    if decided is None:
+        return (
+            f"{deliveries.NOT_ALLOWED}: the agreements or the subject's consents no "
+            f"longer give what a {event.type} event reveals"
+        )
+    why = deliveries.still_allowed(claimed, set(decided.fields_given), set(decided.fields_masked))
+    if why is None and not deliveries.same_payload(claimed.payload, decided.payload):
+        why = (
+            f"{deliveries.DECISION_CHANGED}: the payload decided now is not the one stored "
+            "(the agreements or consents changed)"
+        )
+    return why if why is not None else Allowed(subscription, event, decided)
 
 
 @dataclass(frozen=True)
@@ -123,6 +153,12 @@ class Worker:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=settings.worker_concurrency),
         )
+        self._checks: Batcher[Claimed, Allowed | str] = Batcher(
+            self._check_many, max_batch=64, name="worker-checks"
+        )
+        self._delivered: Batcher[tuple[Claimed, int, int], bool] = Batcher(
+            self._record_delivered, max_batch=256, name="worker-delivered"
+        )
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -131,15 +167,30 @@ class Worker:
 
     # --- one round each, as the loops run them (and tests drive them) -----------------------
 
-    async def fan_out_once(self) -> int:
-        """One fan-out pass; the deliveries it made."""
+    async def fan_out_once(self, *, send: bool = False) -> int:
+        """One fan-out pass; the deliveries it made. With `send`, those made leased to this
+        worker (as many as it has free slots) are attempted at once, the decision just made
+        serving as the first attempt's check if the pass took FRESH_DECISION_SECONDS at most."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        started = loop.time()  # the leases start no earlier than this
+        free = settings.worker_concurrency - len(self._inflight)
+        lease = Lease(self.name, settings.webhook_lease_seconds, free) if send else None
         done = await fan_out(
-            self.sessions, decider=self.decider, progress=lambda: self._beat("fan-out")
+            self.sessions,
+            decider=self.decider,
+            progress=lambda: self._beat("fan-out"),
+            lease=lease,
         )
         self.metrics.fanned_out.labels("delivery").inc(done.deliveries)
         self.metrics.fanned_out.labels("refused").inc(done.refused)
-        if done.deliveries:
-            self._wake.set()
+        deadline = started + settings.webhook_lease_seconds * 0.75
+        fresh = loop.time() - started <= FRESH_DECISION_SECONDS
+        for made in done.leased:
+            allowed = Allowed(made.subscription, made.event, made.decided) if fresh else None
+            self._spawn(self.attempt(made.claimed, deadline, allowed))
+        if done.deliveries > len(done.leased):
+            self._wake.set()  # others to claim
         return done.deliveries
 
     async def claim(self, limit: int) -> list[tuple[Claimed, float]]:
@@ -163,38 +214,50 @@ class Worker:
     # --- one attempt ------------------------------------------------------------------------
 
     async def check(self, claimed: Claimed) -> Allowed | str:
-        """Whether the attempt may be made now; else why the delivery is cancelled."""
+        """Whether the attempt may be made now; else why the delivery is cancelled. Checks
+        asked at once are made together (`_check_many`)."""
+        return await self._checks(claimed)
+
+    async def _check_many(self, claims: list[Claimed]) -> list[Allowed | str | BaseException]:
+        """`check` for several claims: their subscriptions and events read in one session, their
+        decisions made through another."""
         async with self.sessions() as session:
-            subscription = (
-                await session.execute(
-                    select(Subscription).where(
-                        Subscription.subscription_id == claimed.subscription_id,
-                        is_current(Subscription),
+            subscriptions = {
+                s.subscription_id: s
+                for s in (
+                    await session.execute(
+                        select(Subscription).where(
+                            Subscription.subscription_id.in_({c.subscription_id for c in claims}),
+                            is_current(Subscription),
+                        )
                     )
-                )
-            ).scalar_one_or_none()
-            refused = _not_in_force(subscription)
-            if refused is not None or subscription is None:
-                return refused or f"{deliveries.REVOKED}: the subscription no longer exists"
-            event = await deliveries.event_of(session, claimed)
+                ).scalars()
+            }
+            events = {
+                e.seq: e
+                for e in (
+                    await session.execute(
+                        select(ChangeEvent).where(
+                            ChangeEvent.seq.in_({c.event_seq for c in claims})
+                        )
+                    )
+                ).scalars()
+            }
+        verdicts: list[Allowed | str | BaseException] = []
         async with self.decider.reading() as decide:
-            decided = await decide(event, subscription)
-        if decided is None:
-            return (
-                f"{deliveries.NOT_ALLOWED}: the agreements or the subject's consents no "
-                f"longer give what a {event.type} event reveals"
-            )
-        why = deliveries.still_allowed(
-            claimed, set(decided.fields_given), set(decided.fields_masked)
-        )
-        if why is None and not deliveries.same_payload(claimed.payload, decided.payload):
-            why = (
-                f"{deliveries.DECISION_CHANGED}: the payload decided now is not the one stored "
-                "(the agreements or consents changed)"
-            )
-        if why is not None:
-            return why
-        return Allowed(subscription, event, decided)
+            for claimed in claims:
+                subscription = subscriptions.get(claimed.subscription_id)
+                refused = _not_in_force(subscription)
+                if refused is not None or subscription is None:
+                    verdicts.append(refused or "")
+                    continue
+                try:
+                    verdicts.append(
+                        await _verdict(claimed, subscription, events[claimed.event_seq], decide)
+                    )
+                except Exception as error:  # this one is not attempted; the others may be
+                    verdicts.append(error)
+        return verdicts
 
     async def post(self, endpoint: str, secret: str, claimed: Claimed) -> Answer:
         body = claimed.payload
@@ -247,11 +310,14 @@ class Worker:
             )
         ]
 
-    async def attempt(self, claimed: Claimed, deadline: float) -> None:
-        """Check, send, record: the module's invariants for one claimed delivery."""
+    async def attempt(
+        self, claimed: Claimed, deadline: float, allowed: Allowed | None = None
+    ) -> None:
+        """Check (unless `allowed` says what a decision made for it just now found), send,
+        record: the module's invariants for one claimed delivery."""
         self.metrics.in_flight.inc()
         try:
-            await self._attempt(claimed, deadline)
+            await self._attempt(claimed, deadline, allowed)
         except Exception as error:  # the lease ends and another attempt follows
             log.error(
                 "webhook attempt failed unexpectedly",
@@ -261,24 +327,25 @@ class Worker:
         finally:
             self.metrics.in_flight.dec()
 
-    async def _attempt(self, claimed: Claimed, deadline: float) -> None:
-        allowed: Allowed | str | None = None
+    async def _attempt(self, claimed: Claimed, deadline: float, allowed: Allowed | None) -> None:
         try:
             async with asyncio.timeout_at(deadline):
-                try:
-                    allowed = await self.check(claimed)
-                except Exception as error:  # the policy engine or the database: not attempted
-                    await self._postpone(claimed, f"{type(error).__name__}: {error}")
-                    return
-                if isinstance(allowed, str):
-                    await self._cancel(claimed, allowed)
-                    return
+                if allowed is None:
+                    try:
+                        verdict = await self.check(claimed)
+                    except Exception as error:  # the policy engine or the database
+                        await self._postpone(claimed, f"{type(error).__name__}: {error}")
+                        return
+                    if isinstance(verdict, str):
+                        await self._cancel(claimed, verdict)
+                        return
+                    allowed = verdict
                 subscription = allowed.subscription
                 answer = await self.post(
                     subscription.endpoint or "", subscription.secret or "", claimed
                 )
         except TimeoutError:
-            if not isinstance(allowed, Allowed):
+            if allowed is None:
                 await self._postpone(claimed, "the check outlasted the lease")
                 return
             answer = Answer(None, "the attempt outlasted its lease", None)
@@ -294,18 +361,17 @@ class Worker:
                     answer.latency_ms,
                 )
             else:
-                async with self.sessions.begin() as session:
-                    mine = await deliveries.delivered(
-                        session,
-                        claimed,
-                        worker=self.name,
-                        status=status,
-                        latency_ms=answer.latency_ms or 0,
-                    )
-                if mine:
+                if await self._delivered((claimed, status, answer.latency_ms or 0)):
                     self.metrics.deliveries.labels("delivered").inc()
                 return
         await self._fail(claimed, answer)
+
+    async def _record_delivered(self, answered: list[tuple[Claimed, int, int]]) -> list[bool]:
+        """Deliveries answered 2xx, recorded in one statement; whether each claim was still
+        this worker's."""
+        async with self.sessions.begin() as session:
+            mine = await deliveries.delivered_many(session, answered, worker=self.name)
+        return [claimed.delivery_id in mine for claimed, _, _ in answered]
 
     async def _postpone(self, claimed: Claimed, why: str) -> None:
         """Nothing was sent: due again after a backoff, the attempt not counted."""
@@ -380,6 +446,8 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._checks.stop()
+        await self._delivered.stop()
         await self.client.aclose()
         log.info("worker stopped", worker=self.name)
 
@@ -398,7 +466,7 @@ class Worker:
         poll = self.settings.worker_poll_seconds
         while not self._stopping:
             try:
-                made = await self.fan_out_once()
+                made = await self.fan_out_once(send=True)
             except Exception as error:  # the database away: try again after a poll
                 log.warning("fan-out pass failed", error=f"{type(error).__name__}: {error}")
                 await asyncio.sleep(poll)
@@ -424,14 +492,17 @@ class Worker:
             else:
                 self._beat("delivery")  # busy, not stuck
             for one, deadline in claimed:
-                task = asyncio.create_task(self.attempt(one, deadline))
-                self._inflight.add(task)
-                task.add_done_callback(self._done)
+                self._spawn(self.attempt(one, deadline))
             if claimed and len(claimed) == free:
                 continue  # more may be due
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
+
+    def _spawn(self, attempt: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(attempt)
+        self._inflight.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -471,7 +542,11 @@ def create_worker_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings, pool_size=min(settings.worker_concurrency, 10))
+        # A fixed pool, no overflow: a connection opened and closed per attempt (TLS
+        # negotiation, a new backend) would cost more than waiting for one of these
+        engine = create_async_engine(
+            settings.async_database_url, pool_size=POOL_SIZE, max_overflow=0, pool_timeout=60
+        )
         sessions = session_factory(engine)
         audit = AccessLogWriter(settings.libpq_url, fsync=settings.audit_fsync)
         await audit.start()

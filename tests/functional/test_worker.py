@@ -551,3 +551,42 @@ async def test_the_worker_answers_health_and_metrics_on_its_own_port(world: Worl
         assert (await http.get("/metrics")).status_code == 401  # no operations token
         await app.state.worker.stop()
         assert (await http.get("/healthz")).status_code == 503
+
+
+class Counting:
+    """The real decider, counting its decisions."""
+
+    def __init__(self, decider: Decider) -> None:
+        self.decider = decider
+        self.decisions = 0
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Decide]:
+        async with self.decider.reading() as decide:
+
+            async def counted(event: ChangeEvent, subscription: Any) -> Any:
+                self.decisions += 1
+                return await decide(event, subscription)
+
+            yield counted
+
+
+async def test_what_a_worker_fans_out_it_sends_at_once_on_the_decision_just_made(
+    world: World,
+) -> None:
+    receiver = Receiver()
+    path = await world.subscribe(receiver, "wk-thue", "WK-THUE", ["resident.name_changed"])
+    events = [await world.event("resident.name_changed", await world.resident()) for _ in "ab"]
+    counting = Counting(world.decider)
+    async with world.worker(receiver, decider=counting) as worker:
+        await world.settle()
+        assert await worker.fan_out_once(send=True) == 2
+        await asyncio.gather(*worker._inflight)
+    assert counting.decisions == 2  # one each: made, then sent, on the same decision
+    assert sorted(r.headers["webhook-id"] for r in receiver.received[path]) == sorted(
+        str(e.event_id) for e in events
+    )
+    made = await world.deliveries_of(path)
+    assert [(d.status, d.attempts, d.locked_by) for d in made] == [("delivered", 1, None)] * 2
+    for delivery in made:
+        assert len(await _access_log(world, str(delivery.event_id))) == 1
