@@ -20,7 +20,7 @@ import typer
 
 FOLDER = Path(__file__).resolve().parent
 # Every benchmark, in the order `python -m bench` runs them all.
-NAMES = ("audit", "etl", "http", "partitions", "policy", "replica")
+NAMES = ("audit", "etl", "events", "http", "partitions", "policy", "replica")
 
 app = typer.Typer(
     help=(
@@ -93,6 +93,17 @@ def etl(
     residents: Annotated[int, typer.Option(min=1, help="Synthetic residents loaded.")] = 1_000_000,
 ) -> None:
     run("etl", _argv(residents=residents))
+
+
+@app.command(help=_help("events"), short_help=_summary("events"))
+def events(
+    residents: Annotated[
+        int, typer.Option(min=1, help="Synthetic residents loaded, then all changed.")
+    ] = 100_000,
+    rounds: Rounds = 3,
+    only: Annotated[str | None, typer.Option(help="Parts to run, e.g. outbox.")] = None,
+) -> None:
+    run("events", _argv(residents=residents, rounds=rounds, only=only))
 
 
 @app.command(help=_help("http"), short_help=_summary("http"))
