@@ -85,9 +85,15 @@ async def test_two_workers_together_keep_to_the_agency_rate(
     with lienthong_serve(env, workers=WORKERS) as url:
         started = time.monotonic()
         answers: list[httpx.Response] = []
-        while time.monotonic() - started < 3.0:
+        elapsed = 0.0
+        # At least 3 s, and until far more was asked than the limit allows (twice the allowance):
+        # a loaded machine sends fewer requests per second, and this is about the limit, not it
+        while elapsed < 3.0 or (
+            len(answers) < 2 * (BURST + RATE * elapsed + WORKERS * SLICE_SECONDS * RATE)
+            and elapsed < 30.0
+        ):
             answers += await _storm(url, token, [{"query": PUBLIC}] * 16, purpose=None, parallel=8)
-        elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - started
     admitted = sum(a.status_code == 200 for a in answers)
     refused = [a for a in answers if a.status_code == 429]
     assert admitted + len(refused) == len(answers), {a.status_code for a in answers}
