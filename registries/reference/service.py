@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -98,6 +99,7 @@ async def unit_changes(*, session: AsyncSession) -> list[UnitChange]:
 _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, hỏi, nặng
 
 
+@lru_cache(maxsize=65536)  # a load keys each district and province name once, not per commune
 def unit_name_key(name: str) -> str:
     """A unit's name as compared: case, spacing, Unicode form, the apostrophe and dash forms
     and where the tone mark sits ("Hoà" or "Hòa", "Thuỷ" or "Thủy") make no difference."""
