@@ -153,7 +153,8 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("enterprise.representative_changed", "Enterprise", "enterprise_representatives",
                   ("personal_id", "title"), ("legalRepresentatives",), kind="children"),
         EventType("parcel.rights_changed", "Parcel", "parcel_rights",
-                  ("holder_kind", "holder_id", "kind", "share_percent"), ("rights",),
+                  ("holder_kind", "holder_id", "kind", "certificate_number", "share_percent"),
+                  ("rights",),
                   kind="children"),
         # closed by a full export (etl/closures.py), and loaded again after
         *_lifecycle("Resident", "residents", "id"),
@@ -168,7 +169,7 @@ EVENT_TYPES: dict[str, EventType] = {
 class Part:
     """A table whose versions make up a subject's state, by the column naming the subject;
     `numeric`: the column enters the table's history index as bigint (registries.history
-    numeric_keys), so a lookup by it compares that too, and the index serves it."""
+    numeric_keys), so a lookup by it compares it as bigint, and the index serves it (`_match`)."""
 
     table: str
     column: str
@@ -512,7 +513,7 @@ class Outbox:
         """Record one event per parent whose rows of `table` (its list: representatives,
         rights) changed in this transaction, if it was current before. Returns how many."""
         kinds = [k for k in EVENT_TYPES.values() if k.table == table and k.kind == "children"]
-        if not self.enabled or not parents:
+        if not self.enabled or not kinds or not parents:
             return 0
         with _without_jit(connection):
             return sum(
