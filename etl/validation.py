@@ -243,6 +243,8 @@ def family_links(resident: str, birth_date: date, relatives: Mapping[str, str | 
     whose ID says they were born in a later year than the resident. What needs the relative's
     record (a parent's full birth date, a spouse's own spouse) is checked against the load and
     the registry once staged (registries.residents.family)."""
+    if not any(relatives.values()):  # most rows: nothing to check, and millions of them
+        return
     for field, relative in relatives.items():
         if relative == resident:
             raise RowError("FAMILY_SELF_LINK", f"{field} is the resident's own personal ID")
@@ -265,12 +267,13 @@ def family_links(resident: str, birth_date: date, relatives: Mapping[str, str | 
             )
 
 
-def card_number(raw: Mapping[str, Any], field: str) -> str | None:
+def card_number(raw: Mapping[str, Any], field: str, *, personal: str | None = None) -> str | None:
     """An identity card number as stored: a 9-digit CMND or a 12-digit card number
-    (registries.identifiers.validate_document_number), spaces removed."""
+    (registries.identifiers.validate_document_number), spaces removed. A căn cước's number is
+    the holder's personal ID (`personal`), validated already."""
     value = text(raw, field)
-    if value is None:
-        return None
+    if value is None or value == personal:
+        return value
     try:
         return validate_document_number(value).number
     except IdentifierError as error:
@@ -338,7 +341,7 @@ def resident_row(raw: Mapping[str, Any], reference: ReferenceCodes) -> dict[str,
         "marital_status": marital_status,
         "deceased": deceased,
         "deceased_on": deceased_on,
-        "id_card_number": card_number(raw, "id_card_number"),
+        "id_card_number": card_number(raw, "id_card_number", personal=resident),
         "id_card_issued_on": parse_date(raw, "id_card_issued_on"),
         "id_card_expires_on": parse_date(raw, "id_card_expires_on"),
         "provenance": _provenance(former_units=former),
