@@ -96,14 +96,28 @@ def etl(
 
 
 @app.command(help=_help("events"), short_help=_summary("events"))
-def events(
+def events(  # keyword-only: Typer passes options by name
+    *,
     residents: Annotated[
         int, typer.Option(min=1, help="Synthetic residents loaded, then all changed.")
     ] = 100_000,
     rounds: Rounds = 3,
-    only: Annotated[str | None, typer.Option(help="Parts to run, e.g. outbox.")] = None,
+    rate: Annotated[int, typer.Option(min=1, help="Webhooks: events committed a second.")] = 1000,
+    seconds: Annotated[int, typer.Option(min=1, help="Webhooks: seconds at each rate.")] = 30,
+    workers: Annotated[int, typer.Option(min=1, help="Webhooks: `lienthong worker`s.")] = 2,
+    only: Annotated[str | None, typer.Option(help="Parts to run, e.g. outbox or webhooks.")] = None,
 ) -> None:
-    run("events", _argv(residents=residents, rounds=rounds, only=only))
+    run(
+        "events",
+        _argv(
+            residents=residents,
+            rounds=rounds,
+            rate=rate,
+            seconds=seconds,
+            workers=workers,
+            only=only,
+        ),
+    )
 
 
 @app.command(help=_help("http"), short_help=_summary("http"))
