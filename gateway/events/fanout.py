@@ -8,8 +8,9 @@ Invariants:
 - a subscription's cursor and the deliveries made for the events it passes move in one
   transaction, and UNIQUE (subscription_id, event_id) refuses a second delivery of an event:
   nothing is doubled, whichever worker does it and however often it is interrupted;
-- one subscription is fanned out by one worker at a time (its cursor row is locked, SKIP
-  LOCKED: the others take other subscriptions);
+- a subscription's subjects are split into LANES lanes, each with its own cursor: one lane is
+  fanned out by one worker at a time (its cursor row is locked, SKIP LOCKED: the others take
+  other lanes), so several workers share even one subscription;
 - the payload is decided here once, by the caller's decider (gateway/events/payloads.py: the
   same policy decision as a query), and stored as the bytes every attempt sends; an event the
   decision refuses makes no delivery;
@@ -27,9 +28,20 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import ColumnElement, func, literal, literal_column, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.audit.writer import Disclosure
 from gateway.events.deliveries import Claimed
@@ -52,6 +64,17 @@ def horizon() -> ColumnElement[int]:
 
 
 SNAPSHOT: ColumnElement[str] = literal_column("pg_current_snapshot()::text")
+# A subscription's subjects are split into this many lanes by a hash of their key, each with a
+# cursor of its own: as many workers may fan one subscription out at once, and a subject's
+# events stay in one lane, in feed order (migration 0016 made the existing cursors' lanes)
+LANES = 4
+
+
+def lane_of(subject_id: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[int]:
+    """A subject's lane: two bits of PostgreSQL's hash of its key (stable across processes)."""
+    return func.hashtext(subject_id).op("&")(LANES - 1)
+
+
 # An event its subscription's approval did not see committed: sent (the cursor's opened_snapshot)
 UNSEEN_AT_APPROVAL = text(
     "NOT pg_visible_in_snapshot((change_events.txid::text)::xid8, CAST(:opened AS pg_snapshot))"
@@ -113,17 +136,21 @@ def _end_of_feed(below_horizon: int | None = None) -> tuple[Any, Any]:
 
 
 async def open_cursor(session: AsyncSession, subscription_id: str) -> None:
-    """The subscription's cursor at the end of the feed, with this transaction's snapshot: it is
-    approved (gateway/admin/subscriptions/service.py), first or again after a suspension, and
-    hears of what is committed from now on, as the feed's reader does (docs/events.md)."""
+    """The subscription's cursors (one per lane) at the end of the feed, with this transaction's
+    snapshot: it is approved (gateway/admin/subscriptions/service.py), first or again after a
+    suspension, and hears of what is committed from now on, as the feed's reader does
+    (docs/events.md)."""
     txid, seq = _end_of_feed()
+    lanes = func.generate_series(0, LANES - 1).table_valued("lane").render_derived()
     statement = insert(SubscriptionCursor).from_select(
-        ["subscription_id", "after_txid", "after_seq", "opened_snapshot"],
-        select(literal(subscription_id).label("subscription_id"), txid, seq, SNAPSHOT),
+        ["subscription_id", "lane", "after_txid", "after_seq", "opened_snapshot"],
+        select(
+            literal(subscription_id).label("subscription_id"), lanes.c.lane, txid, seq, SNAPSHOT
+        ),
     )
     await session.execute(
         statement.on_conflict_do_update(
-            index_elements=["subscription_id"],
+            index_elements=["subscription_id", "lane"],
             set_={
                 "after_txid": statement.excluded.after_txid,
                 "after_seq": statement.excluded.after_seq,
@@ -138,8 +165,11 @@ async def open_missing_cursors(session: AsyncSession) -> int:
     """Cursors at the end of the feed for approved push subscriptions that have none (approved
     by a path other than the admin API)."""
     txid, seq = _end_of_feed()
+    lanes = func.generate_series(0, LANES - 1).table_valued("lane").render_derived()
     missing = (
-        select(Subscription.subscription_id, txid, seq, SNAPSHOT)
+        select(Subscription.subscription_id, lanes.c.lane, txid, seq, SNAPSHOT)
+        .select_from(Subscription)
+        .join(lanes, true())  # every lane of each
         .where(*_pushed())
         .where(
             ~select(SubscriptionCursor.subscription_id)
@@ -149,8 +179,10 @@ async def open_missing_cursors(session: AsyncSession) -> int:
     )
     result = await session.execute(
         insert(SubscriptionCursor)
-        .from_select(["subscription_id", "after_txid", "after_seq", "opened_snapshot"], missing)
-        .on_conflict_do_nothing(index_elements=["subscription_id"])
+        .from_select(
+            ["subscription_id", "lane", "after_txid", "after_seq", "opened_snapshot"], missing
+        )
+        .on_conflict_do_nothing(index_elements=["subscription_id", "lane"])
         .returning(SubscriptionCursor.subscription_id)
     )
     return len(result.all())
@@ -183,14 +215,15 @@ class FannedOut:
     events: int = 0  # matching events examined
     deliveries: int = 0  # deliveries made
     refused: int = 0  # events whose decision gives the subscriber nothing
-    failed: int = 0  # subscriptions whose batch failed (retried on the next pass)
+    failed: int = 0  # lanes whose batch failed (retried on the next pass)
     leased: list[Made] = field(default_factory=list)  # made leased to the caller (`Lease`)
 
 
 async def _claim_subscription(
-    session: AsyncSession, horizon: int, skip: Collection[str]
+    session: AsyncSession, horizon: int, skip: Collection[tuple[str, int]]
 ) -> tuple[Subscription, SubscriptionCursor] | None:
-    """A subscription with events past its cursor, its cursor locked for this transaction."""
+    """A subscription's lane with events past its cursor, its cursor locked for this
+    transaction."""
     behind = (
         select(ChangeEvent.seq)
         .where(
@@ -209,7 +242,9 @@ async def _claim_subscription(
         .with_for_update(of=SubscriptionCursor, skip_locked=True)
     )
     if skip:
-        query = query.where(SubscriptionCursor.subscription_id.not_in(list(skip)))
+        query = query.where(
+            tuple_(SubscriptionCursor.subscription_id, SubscriptionCursor.lane).not_in(list(skip))
+        )
     cursor = (await session.execute(query)).scalar_one_or_none()
     if cursor is None:
         return None
@@ -245,6 +280,7 @@ async def _fan_out_one(
                     tuple_(ChangeEvent.txid, ChangeEvent.seq) > after,
                     ChangeEvent.txid < horizon,
                     ChangeEvent.type.in_(list(subscription.event_types)),
+                    lane_of(ChangeEvent.subject_id) == cursor.lane,
                     UNSEEN_AT_APPROVAL.bindparams(opened=cursor.opened_snapshot),
                 )
                 .order_by(ChangeEvent.txid, ChangeEvent.seq)
@@ -310,7 +346,10 @@ async def _fan_out_one(
         position = _end_of_feed(horizon)
     await session.execute(
         update(SubscriptionCursor)
-        .where(SubscriptionCursor.subscription_id == subscription.subscription_id)
+        .where(
+            SubscriptionCursor.subscription_id == subscription.subscription_id,
+            SubscriptionCursor.lane == cursor.lane,
+        )
         .values(after_txid=position[0], after_seq=position[1], updated_at=func.now())
     )
     return leased
@@ -333,7 +372,7 @@ async def fan_out(
     done = FannedOut()
     async with sessions.begin() as session:
         await open_missing_cursors(session)
-    failed: set[str] = set()
+    failed: set[tuple[str, int]] = set()
     for _ in range(max_subscriptions):
         claimed: tuple[Subscription, SubscriptionCursor] | None = None
         async with sessions() as session, decider.reading() as decide:
@@ -361,11 +400,12 @@ async def fan_out(
             except Exception as error:  # one subscription's failure must not stop the others
                 if claimed is None:
                     raise
-                failed.add(claimed[0].subscription_id)
+                failed.add((claimed[0].subscription_id, claimed[1].lane))
                 done.failed += 1
                 log.warning(
                     "fan-out failed; the subscription's cursor stays, retried next pass",
                     subscription=claimed[0].subscription_id,
+                    lane=claimed[1].lane,
                     error=f"{type(error).__name__}: {error}",
                 )
     return done

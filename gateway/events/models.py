@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     Text,
     UniqueConstraint,
     Uuid,
@@ -65,12 +66,14 @@ class SubscriptionCursor(Base):
     event it examined (gateway/events/fanout.py). Set when the subscription is approved (again,
     after a suspension) at the end of the feed below the horizon, with the approving
     transaction's snapshot: events committed before the approval (visible in that snapshot)
-    are not sent, every later one is. Its row is what two workers lock (SKIP LOCKED) to never
-    fan out one subscription at once."""
+    are not sent, every later one is. One per lane: a subscription's subjects are split into
+    lanes by a hash of their key, and a lane's row is what a worker locks (SKIP LOCKED) to fan
+    its events out, so several workers share one subscription, never one lane."""
 
     __tablename__ = "subscription_cursors"
 
     subscription_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    lane: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     after_txid: Mapped[int] = mapped_column(BigInteger)
     after_seq: Mapped[int] = mapped_column(BigInteger)
     opened_snapshot: Mapped[str] = mapped_column(Text)  # pg_snapshot as text
