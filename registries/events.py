@@ -47,11 +47,29 @@ from datetime import datetime
 from typing import Any, Literal
 
 from psycopg import Connection, sql
-from sqlalchemy import BigInteger, DateTime, Identity, Index, Text, Uuid, func, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Text, Uuid, func, literal_column, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registries.db import Base
+
+# The outbox's horizon (the pull feed and the workers' fan-out read only below it), in the
+# statement's own snapshot: `pg_snapshot_xmin(pg_current_snapshot())`
+# (the smallest id of a transaction running when it was taken, or its xmax if none was) but for
+# the transactions of other databases on the same server, which cannot write this outbox (a
+# test run, a benchmark, Keycloak's database). A transaction is of another database only when a
+# backend of that database is seen with its id (pg_stat_activity: ids and databases are shown to
+# any role, and an id names one transaction for good); any other counts. So every transaction of
+# this database with a smaller id has ended, and its events are visible in the snapshot.
+HORIZON = literal_column(
+    "(SELECT min(coalesce((running::text)::bigint, (pg_snapshot_xmax(snap.taken)::text)::bigint))"
+    " FROM (SELECT pg_current_snapshot() AS taken) AS snap"
+    " LEFT JOIN LATERAL pg_snapshot_xip(snap.taken) AS running ON NOT EXISTS ("
+    "SELECT FROM pg_stat_activity AS elsewhere"
+    " WHERE (elsewhere.backend_xid::text)::bigint = (running::text)::bigint % 4294967296"
+    " AND elsewhere.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())))",
+    BigInteger,
+)
 
 
 class ChangeEvent(Base):

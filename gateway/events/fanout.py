@@ -47,20 +47,10 @@ from gateway.audit.writer import Disclosure
 from gateway.events.deliveries import Claimed
 from gateway.events.models import Delivery, SubscriptionCursor
 from gateway.policy.models import Subscription
-from registries.events import ChangeEvent
+from registries.events import HORIZON, ChangeEvent
 from registries.history import is_current
 
 log = structlog.get_logger(__name__)
-
-
-def horizon() -> ColumnElement[int]:
-    """The feed's horizon (gateway/events/feed.py `HORIZON`): every transaction of this
-    database with a smaller id has ended, so its events are all visible; fan-out reads only
-    below it, as the feed does. Imported when used: the feed brings the GraphQL types, which the
-    command line does without."""
-    from gateway.events.feed import HORIZON  # noqa: PLC0415
-
-    return HORIZON
 
 
 SNAPSHOT: ColumnElement[str] = literal_column("pg_current_snapshot()::text")
@@ -121,7 +111,7 @@ def _pushed() -> list[ColumnElement[bool]]:
 def _end_of_feed(below_horizon: int | None = None) -> tuple[Any, Any]:
     """The feed position of the last event below `below_horizon` (the statement's own horizon
     when None), (0, 0) when there is none."""
-    below = horizon() if below_horizon is None else literal(below_horizon)
+    below = HORIZON if below_horizon is None else literal(below_horizon)
     last = (
         select(ChangeEvent.txid, ChangeEvent.seq)
         .where(ChangeEvent.txid < below)
@@ -378,7 +368,7 @@ async def fan_out(
         async with sessions() as session, decider.reading() as decide:
             try:
                 async with session.begin():
-                    below = (await session.execute(select(horizon()))).scalar_one()
+                    below = (await session.execute(select(HORIZON))).scalar_one()
                     claimed = await _claim_subscription(session, below, failed)
                     if claimed is None:
                         break

@@ -5,8 +5,8 @@ An agency reads the events of its approved subscriptions for the purpose it decl
 
 Invariants:
 - order: events are read in `(txid, seq)` order, and only those whose writing transaction's id
-  is below the horizon (`HORIZON`: the snapshot's xmin, `pg_snapshot_xmin(pg_current_snapshot())`,
-  but for other databases' transactions): every transaction of this database below it has
+  is below the horizon (`registries.events.HORIZON`: the snapshot's xmin but for other
+  databases' transactions): every transaction of this database below it has
   ended. A transaction that commits late has an id below every later one's, so its events are
   held back until it ends, never left behind a cursor already handed out; the order is the
   database's, the same from every process and across restarts;
@@ -34,7 +34,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import BigInteger, and_, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import BigInteger, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -46,7 +46,7 @@ from gateway.graph.accountable import account, spend
 from gateway.graph.context import GatewayContext, RequestDatabase
 from gateway.identity.errors import AuthenticationError
 from gateway.policy.models import Subscription
-from registries.events import ChangeEvent
+from registries.events import HORIZON, ChangeEvent
 from registries.history import is_current
 from registries.routing import server_failed
 
@@ -60,22 +60,6 @@ MAX_FIRST = 500
 FEED_PATH = "/events"
 NDJSON = "application/x-ndjson"
 FEED_FIELD = "changes"
-# The feed's horizon, in the statement's own snapshot: `pg_snapshot_xmin(pg_current_snapshot())`
-# (the smallest id of a transaction running when it was taken, or its xmax if none was) but for
-# the transactions of other databases on the same server, which cannot write this outbox (a
-# test run, a benchmark, Keycloak's database). A transaction is of another database only when a
-# backend of that database is seen with its id (pg_stat_activity: ids and databases are shown to
-# any role, and an id names one transaction for good); any other counts. So every transaction of
-# this database with a smaller id has ended, and its events are visible in the snapshot.
-HORIZON = literal_column(
-    "(SELECT min(coalesce((running::text)::bigint, (pg_snapshot_xmax(snap.taken)::text)::bigint))"
-    " FROM (SELECT pg_current_snapshot() AS taken) AS snap"
-    " LEFT JOIN LATERAL pg_snapshot_xip(snap.taken) AS running ON NOT EXISTS ("
-    "SELECT FROM pg_stat_activity AS elsewhere"
-    " WHERE (elsewhere.backend_xid::text)::bigint = (running::text)::bigint % 4294967296"
-    " AND elsewhere.datid <> (SELECT oid FROM pg_database WHERE datname = current_database())))",
-    BigInteger,
-)
 STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.FORBIDDEN: 403,

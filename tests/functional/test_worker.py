@@ -28,13 +28,13 @@ from standardwebhooks.webhooks import Webhook
 from gateway.audit.writer import AccessLogWriter
 from gateway.events import deliveries
 from gateway.events.decider import PayloadDecider
-from gateway.events.fanout import Decide, Decider, horizon
+from gateway.events.fanout import Decide, Decider
 from gateway.events.models import Delivery
 from gateway.events.worker import Worker, create_worker_app
 from gateway.policy.service import grant_consent, load_policy_document, revoke_consent
 from lienthong.settings import Env, Settings
 from registries.db import create_engine, session_factory
-from registries.events import EVENT_TYPES, ChangeEvent
+from registries.events import EVENT_TYPES, HORIZON, ChangeEvent
 from registries.residents.models import Resident
 from tests import clients, factories
 from tests.clients import Process
@@ -146,13 +146,13 @@ class World:
 
     async def settle(self) -> None:
         """Until every transaction begun so far has ended: fan-out reads events below that
-        horizon only (gateway/events/fanout.py), and the cluster is shared with other work."""
+        horizon only (registries/events.py), and the cluster is shared with other work."""
         async with self.sessions() as session:
             mark = await session.execute(text("SELECT (pg_current_xact_id()::text)::bigint"))
             xid = mark.scalar_one()
             await session.rollback()
             for _ in range(int(SETTLE_SECONDS / 0.05)):
-                below = (await session.execute(select(horizon()))).scalar_one()
+                below = (await session.execute(select(HORIZON))).scalar_one()
                 await session.rollback()
                 if below > xid:
                     return
