@@ -41,6 +41,7 @@ from gateway.errors import ErrorCode, GatewayError
 from gateway.graph.forms import FormCatalogue, FormError, compile_form
 from gateway.graph.reach import ReachError, in_force, reads
 from gateway.policy.models import Agency, AgencyDocument, Agreement, FormTemplate, PolicyVersion
+from gateway.policy.service import agreements_in_scope
 from gateway.trusted_documents import (
     AgencyScope,
     PersistedRequest,
@@ -112,16 +113,8 @@ async def agency_documents(
     for document in approved:
         scope_key = (document.agency, document.purpose)
         if scope_key not in terms:
-            terms[scope_key] = list(
-                (
-                    await session.execute(
-                        select(Agreement).where(
-                            is_current(Agreement),
-                            Agreement.agency == document.agency,
-                            Agreement.purpose == document.purpose,
-                        )
-                    )
-                ).scalars()
+            terms[scope_key] = await agreements_in_scope(
+                session=session, agency=document.agency, purpose=document.purpose
             )
         try:
             needs = reads(schema, parse(document.text))

@@ -335,6 +335,19 @@ async def agency_status(*, session: AsyncSession, agency: str) -> str | None:
     return found.scalar_one_or_none()
 
 
+async def agreements_in_scope(
+    *, session: AsyncSession, agency: str, purpose: str
+) -> list[Agreement]:
+    """The agency's agreements for a purpose as they stand, whatever their status: what an
+    agency's own document or event subscription is checked against (gateway.graph.reach)."""
+    rows = await session.execute(
+        select(Agreement).where(
+            is_current(Agreement), Agreement.agency == agency, Agreement.purpose == purpose
+        )
+    )
+    return list(rows.scalars())
+
+
 async def agency_province(*, session: AsyncSession, agency: str) -> str | None:
     """A provincial agency's province (2-digit code); None for a national or unknown one."""
     found = await session.execute(

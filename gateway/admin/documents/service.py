@@ -32,8 +32,8 @@ from gateway.admin.problems import AdminCode, Problem, bad_input, conflict
 from gateway.errors import ErrorCode
 from gateway.graph.reach import ReachError, reads, uncovered
 from gateway.identity.principal import Principal
-from gateway.policy.models import AgencyDocument, Agreement, Purpose
-from gateway.policy.service import agency_status
+from gateway.policy.models import AgencyDocument, Purpose
+from gateway.policy.service import agency_status, agreements_in_scope
 from registries.history import is_current, supersede
 
 WHAT = "agency document"
@@ -93,15 +93,6 @@ class Checked:
     reaches: list[str]
 
 
-async def _agreements(session: AsyncSession, agency: str, purpose: str) -> list[Agreement]:
-    rows = await session.execute(
-        select(Agreement).where(
-            is_current(Agreement), Agreement.agency == agency, Agreement.purpose == purpose
-        )
-    )
-    return list(rows.scalars())
-
-
 async def _now(session: AsyncSession) -> datetime:
     now: datetime = (await session.execute(select(func.now()))).scalar_one()
     return now
@@ -152,7 +143,11 @@ async def check(
         wanted = reads(schema, document)
     except ReachError as error:
         raise bad_input("text", str(error)) from error
-    missing = uncovered(wanted, await _agreements(session, agency, purpose), await _now(session))
+    missing = uncovered(
+        wanted,
+        await agreements_in_scope(session=session, agency=agency, purpose=purpose),
+        await _now(session),
+    )
     if missing:
         raise _not_given(agency, purpose, missing)
     return Checked(name, sorted({r.type_name for r in wanted}))
@@ -276,7 +271,9 @@ async def _still_covered(
 ) -> None:
     """An approval decides on the agreements as they stand now, not as when it was proposed."""
     wanted = reads(schema, parse(found.text))
-    agreements = await _agreements(session, found.agency, found.purpose)
+    agreements = await agreements_in_scope(
+        session=session, agency=found.agency, purpose=found.purpose
+    )
     missing = uncovered(wanted, agreements, await _now(session))
     if missing:
         raise Problem(

@@ -32,8 +32,8 @@ from gateway.errors import ErrorCode
 from gateway.events import deliveries, fanout
 from gateway.graph.reach import Read, uncovered
 from gateway.identity.principal import Principal
-from gateway.policy.models import Agreement, Purpose, Subscription
-from gateway.policy.service import agency_province, agency_status
+from gateway.policy.models import Purpose, Subscription
+from gateway.policy.service import agency_province, agency_status, agreements_in_scope
 from gateway.subjects import SUBJECT_KINDS
 from registries.events import EVENT_TYPES
 from registries.history import is_current, supersede
@@ -85,13 +85,9 @@ def _check_endpoint(endpoint: str | None, *, production: bool) -> None:
 
 
 async def _missing(session: AsyncSession, agency: str, purpose: str, types: list[str]) -> list[str]:
-    rows = await session.execute(
-        select(Agreement).where(
-            is_current(Agreement), Agreement.agency == agency, Agreement.purpose == purpose
-        )
-    )
+    agreements = await agreements_in_scope(session=session, agency=agency, purpose=purpose)
     now = (await session.execute(select(func.now()))).scalar_one()
-    return uncovered(_reads(types), list(rows.scalars()), now)
+    return uncovered(_reads(types), agreements, now)
 
 
 async def propose(
