@@ -1,18 +1,18 @@
-"""The worker's payload decisions: gateway/events/payloads.py `decide_payload` with this
+"""The worker's payload decisions: gateway/events/payloads.py `decide_payloads` with this
 process's policy engine, agreement cache and reference data, reading through one database
 session per batch of decisions (the primary's: a replica may not have the event's version yet).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.events.fanout import Decide
-from gateway.events.payloads import Decided, decide_payload
+from gateway.events.payloads import Decided, decide_payloads
 from gateway.graph.context import RequestDatabase
 from gateway.graph.reference import ReferenceCache
 from gateway.metrics import GatewayMetrics
@@ -62,9 +62,11 @@ class PayloadDecider:
         async with database.session() as session:
             version = (await session.execute(select(PolicyVersion.version))).scalar_one()
 
-        async def decide(event: ChangeEvent, subscription: Subscription) -> Decided | None:
-            return await decide_payload(
-                event=event,
+        async def decide(
+            events: Sequence[ChangeEvent], subscription: Subscription
+        ) -> list[Decided | None]:
+            return await decide_payloads(
+                events=events,
                 subscription=subscription,
                 engine=self.engine,
                 agreements=self.agreements,

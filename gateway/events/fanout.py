@@ -88,7 +88,8 @@ class Decided(Protocol):
     ) -> list[Disclosure]: ...
 
 
-Decide = Callable[[ChangeEvent, Subscription], Awaitable[Decided | None]]
+# The payloads of several events for one subscription, in their order (None: not sent)
+Decide = Callable[[Sequence[ChangeEvent], Subscription], Awaitable[Sequence[Decided | None]]]
 
 
 class Decider(Protocol):
@@ -281,8 +282,7 @@ async def _fan_out_one(
     rows = []
     decisions: dict[uuid.UUID, tuple[ChangeEvent, Decided]] = {}
     leased: list[Made] = []
-    for event in events:
-        decided = await decide(event, subscription)
+    for event, decided in zip(events, await decide(events, subscription), strict=True):
         if decided is None:
             done.refused += 1
             continue

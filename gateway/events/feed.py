@@ -41,7 +41,7 @@ from sqlalchemy.orm import aliased
 from gateway.audit.writer import AuditUnavailable
 from gateway.cursors import CursorError, decode_cursor, encode_cursor
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden, unavailable
-from gateway.events.payloads import Decided, decide_payload
+from gateway.events.payloads import Decided, decide_payloads
 from gateway.graph.accountable import account, spend
 from gateway.graph.context import GatewayContext, RequestDatabase
 from gateway.identity.errors import AuthenticationError
@@ -114,11 +114,14 @@ async def read_feed(
             read = await _events(session, subscribed, position, size + 1)
         page = read[:size]
         by_type = {t: s for s, _ in subscribed for t in s.event_types}
-        given = []
+        theirs: dict[str, list[ChangeEvent]] = {}  # the page's events, by subscription
         for event in page:
-            decided = await decide_payload(
-                event=event,
-                subscription=by_type[event.type],
+            theirs.setdefault(by_type[event.type].subscription_id, []).append(event)
+        decided: dict[int, Decided | None] = {}
+        for events in theirs.values():
+            payloads = await decide_payloads(
+                events=events,
+                subscription=by_type[events[0].type],
                 engine=services.policy,
                 agreements=services.agreements,
                 database=database,
@@ -127,9 +130,13 @@ async def read_feed(
                 principal=principal,
                 policy_version=context.guard.policy_version,
             )
-            if decided is not None:
-                context.guard.adopt(decided.record, decided.log_note("pull"))
-                given.append(decided)
+            decided.update(zip((e.seq for e in events), payloads, strict=True))
+        given = []
+        for event in page:  # in commit order, each logged with this request
+            payload = decided[event.seq]
+            if payload is not None:
+                context.guard.adopt(payload.record, payload.log_note("pull"))
+                given.append(payload)
     finally:
         await database.close()
     end = _cursor(page[-1]) if page else after

@@ -48,7 +48,7 @@ from sqlalchemy import select
 from strawberry.extensions import ParserCache, ValidationCache
 
 from gateway.errors import ErrorCode, GatewayError
-from gateway.graph.guard import Guard
+from gateway.graph.guard import Grant, Guard
 from gateway.graph.loaders import Loaders
 from gateway.graph.types import SUBJECT_TYPES, Enterprise, Household, Parcel, Resident
 from gateway.identity.principal import AGENCY, Principal
@@ -148,15 +148,36 @@ async def decide_payload(
     `policy_version` the version a request was admitted on (default: the one in force).
     Raises what a query would fail with: the policy engine or its data unavailable
     (GatewayError UNAVAILABLE), the database failing."""
-    kind = EVENT_TYPES.get(event.type)
-    if (
-        kind is None
-        or kind.subject_type != event.subject_type
-        or kind.subject_type not in SUBJECT_KINDS
-        or subscription.status != "approved"
-        or event.type not in subscription.event_types
-    ):
-        return None
+    (decided,) = await decide_payloads(
+        events=[event],
+        subscription=subscription,
+        engine=engine,
+        agreements=agreements,
+        database=database,
+        reference=reference,
+        metrics=metrics,
+        principal=principal,
+        policy_version=policy_version,
+    )
+    return decided
+
+
+async def decide_payloads(
+    *,
+    events: Sequence[ChangeEvent],
+    subscription: Subscription,
+    engine: PolicyEngine,
+    agreements: AgreementCache,
+    database: RequestDatabase,
+    reference: ReferenceCache,
+    metrics: GatewayMetrics | None = None,
+    principal: Principal | None = None,
+    policy_version: int | None = None,
+) -> list[Decided | None]:
+    """`decide_payload` of each of `events` for one subscription, in their order, decided
+    together: the subjects of one event type in one policy call (consents read once), their
+    versions in one read; each payload then rendered, and recorded, by a guard of its own, so
+    that each `Decided` logs exactly what its own bytes give."""
     caller = principal or Principal(
         agency=subscription.agency,
         subject=f"subscription:{subscription.subscription_id}",
@@ -166,32 +187,96 @@ async def decide_payload(
     )
     if caller.agency != subscription.agency:
         raise ValueError(f"{caller.agency} may not pull {subscription.subscription_id}'s events")
-    subject_kind = SUBJECT_KINDS[kind.subject_type]
-    guard = Guard(
-        principal=caller,
-        purpose=subscription.purpose,
-        engine=engine,
-        agreements=agreements,
-        database=database,
-        metrics=metrics or _METRICS,
-    )
+    answers: list[Decided | None] = [None] * len(events)
+    receivable = [(n, e) for n, e in enumerate(events) if _receivable(e, subscription)]
+    if not receivable:
+        return answers
     async with database.session() as session:
         entry = await agreements.entry(
             session=session, agency=subscription.agency, version=policy_version
         )
-    guard.policy_version = entry.version
-    if subscription.purpose in entry.case_bound:
-        guard.dossier = {}  # a dossier naming no subject: every subject refused at the root
-    fields = tuple(dict.fromkeys((subject_kind.key_field, *kind.reveals)))
-    (grant,) = await guard.decide_many_now(kind.subject_type, [event.subject_id], fields)
-    if any(grant.decision.fields.get(name) not in GRANTED for name in fields):
-        return None
-    record = await _version(database, event)
-    if record is None:
-        log.warning("change event without its version", event_id=str(event.event_id))
-        return None
+
+    def guard() -> Guard:
+        made = Guard(
+            principal=caller,
+            purpose=subscription.purpose,
+            engine=engine,
+            agreements=agreements,
+            database=database,
+            metrics=metrics or _METRICS,
+        )
+        made.policy_version = entry.version
+        if subscription.purpose in entry.case_bound:
+            made.dossier = {}  # a dossier naming no subject: every subject refused at the root
+        return made
+
+    # Every subject decided before any row is read: one call per event type's field set
+    deciding = guard()
+    grants: dict[tuple[str, str], Grant] = {}
+    by_type: dict[str, list[str]] = {}
+    for _, event in receivable:
+        by_type.setdefault(event.type, []).append(event.subject_id)
+    for event_type, subjects in by_type.items():
+        kind, fields = EVENT_TYPES[event_type], _decided_fields(event_type)
+        unique = list(dict.fromkeys(subjects))
+        for subject_id, grant in zip(
+            unique, await deciding.decide_many_now(kind.subject_type, unique, fields), strict=True
+        ):
+            grants[event_type, subject_id] = grant
+    allowed = [
+        (n, event)
+        for n, event in receivable
+        if all(
+            grants[event.type, event.subject_id].decision.fields.get(name) in GRANTED
+            for name in _decided_fields(event.type)
+        )
+    ]
+    records = await _versions(database, [event for _, event in allowed])
+    for n, event in allowed:
+        record = records.get(event.seq)
+        if record is None:
+            log.warning("change event without its version", event_id=str(event.event_id))
+            continue
+        answers[n] = await _payload(
+            event,
+            record,
+            grants[event.type, event.subject_id],
+            _Rendering(guard(), database, _Reference(reference)),
+            subscription.subscription_id,
+        )
+    return answers
+
+
+def _receivable(event: ChangeEvent, subscription: Subscription) -> bool:
+    """Whether the subscription may receive events of this one's type at all."""
+    kind = EVENT_TYPES.get(event.type)
+    return (
+        kind is not None
+        and kind.subject_type == event.subject_type
+        and kind.subject_type in SUBJECT_KINDS
+        and subscription.status == "approved"
+        and event.type in subscription.event_types
+    )
+
+
+@cache
+def _decided_fields(event_type: str) -> tuple[str, ...]:
+    """What an event type's payload is decided on: the subject's key and what the type reveals."""
+    kind = EVENT_TYPES[event_type]
+    return tuple(dict.fromkeys((SUBJECT_KINDS[kind.subject_type].key_field, *kind.reveals)))
+
+
+async def _payload(
+    event: ChangeEvent, record: Any, decided: Grant, rendering: _Rendering, subscription_id: str
+) -> Decided | None:
+    """One event's payload, rendered through its subject's decision taken by the rendering's
+    guard, whose record is this payload's log (and no other's)."""
+    kind = EVENT_TYPES[event.type]
+    subject_kind = SUBJECT_KINDS[kind.subject_type]
+    own = rendering.guard
+    grant = own.take(decided, _decided_fields(event.type))
     subject = SUBJECT_TYPES[kind.subject_type](record=record, grant=grant, as_of=event.effective_at)
-    data = await _render(event.type, subject, guard, database, reference)
+    data = await _render(event.type, subject, rendering)
     if data is None:
         return None
     key = data[subject_kind.key_field]
@@ -206,16 +291,16 @@ async def decide_payload(
         "recordedAt": instant(event.recorded_at),
         "data": data,
     }
-    given = guard.entry(kind.subject_type, event.subject_id)
+    given = own.entry(kind.subject_type, event.subject_id)
     return Decided(
         event_id=event.event_id,
         event_seq=event.seq,
-        subscription_id=subscription.subscription_id,
+        subscription_id=subscription_id,
         message=message,
         payload=orjson.dumps(message),
         fields_given=tuple(sorted(given.given)),
         fields_masked=tuple(sorted(given.masked)),
-        record=guard,
+        record=own,
     )
 
 
@@ -224,31 +309,51 @@ def instant(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-async def _version(database: RequestDatabase, event: ChangeEvent) -> Any:
-    """The subject's row the event made: the version it opened (for a removal, the last one it
-    had) when the event is of the subject's own table; otherwise (a member's household, a
-    representative's enterprise, a right's parcel) the subject's version in force when the
-    change took effect. None when there is none."""
-    kind = EVENT_TYPES[event.type]
-    subject = SUBJECT_KINDS[kind.subject_type]
-    model = subject.model
-    async with database.session() as session:
-        if kind.table == model.__tablename__:
+async def _versions(database: RequestDatabase, events: Sequence[ChangeEvent]) -> dict[int, Any]:
+    """The subject's row each event made, by the event's `seq`: the version it opened (for a
+    removal, the last one it had) when the event is of the subject's own table, read together
+    per table; otherwise (a member's household, a representative's enterprise, a right's
+    parcel) the subject's version in force when the change took effect. An event with none is
+    left out."""
+    own: dict[str, list[tuple[ChangeEvent, int]]] = {}
+    other: list[ChangeEvent] = []
+    for event in events:
+        kind = EVENT_TYPES[event.type]
+        if kind.table == SUBJECT_KINDS[kind.subject_type].model.__tablename__:
             version = event.new_version_id or event.old_version_id
-            if version is None:
-                return None
-            found = await session.execute(select(model).where(model.version_id == version))
-            row = found.scalar_one_or_none()
-            key = getattr(row, subject.key_attribute, None)
-            return row if key == event.subject_id else None
-        (row,) = await fetch_by_keys(
-            session=session,
-            model=model,
-            key=getattr(model, subject.key_attribute),
-            keys=[event.subject_id],
-            as_of=event.effective_at,
-        )
-        return row
+            if version is not None:
+                own.setdefault(kind.subject_type, []).append((event, version))
+        else:
+            other.append(event)
+    found: dict[int, Any] = {}
+    if not own and not other:
+        return found
+    async with database.session() as session:
+        for subject_type, wanted in own.items():
+            subject = SUBJECT_KINDS[subject_type]
+            model = subject.model
+            rows = (
+                await session.execute(
+                    select(model).where(model.version_id.in_({v for _, v in wanted}))
+                )
+            ).scalars()
+            by_version = {row.version_id: row for row in rows}
+            for event, version in wanted:
+                row = by_version.get(version)
+                if row is not None and getattr(row, subject.key_attribute) == event.subject_id:
+                    found[event.seq] = row
+        for event in other:
+            subject = SUBJECT_KINDS[EVENT_TYPES[event.type].subject_type]
+            (row,) = await fetch_by_keys(
+                session=session,
+                model=subject.model,
+                key=getattr(subject.model, subject.key_attribute),
+                keys=[event.subject_id],
+                as_of=event.effective_at,
+            )
+            if row is not None:
+                found[event.seq] = row
+    return found
 
 
 @dataclass
@@ -346,19 +451,13 @@ def _below(schema: GraphQLSchema, output: GraphQLOutputType, depth: int) -> str:
     return " { " + " ".join(names) + " }"
 
 
-async def _render(
-    event_type: str,
-    subject: Any,
-    guard: Guard,
-    database: RequestDatabase,
-    reference: ReferenceCache,
-) -> dict[str, Any] | None:
+async def _render(event_type: str, subject: Any, rendering: _Rendering) -> dict[str, Any] | None:
     """The subject's revealed fields as the GraphQL types render them through its grant; None
     when one of them is refused as it is written (a mask this gateway does not know)."""
     result = await _schema().execute(
         payload_document(event_type),
         root_value=_EventSubject(subject=subject),
-        context_value=_Rendering(guard, database, _Reference(reference)),
+        context_value=rendering,
     )
     root = _ROOT_FIELDS[EVENT_TYPES[event_type].subject_type]
     data = (result.data or {}).get(root)

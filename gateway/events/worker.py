@@ -49,7 +49,7 @@ from gateway.audit.writer import AccessLogWriter, AuditUnavailable, Disclosure
 from gateway.events import deliveries
 from gateway.events.batching import Batcher
 from gateway.events.deliveries import Claimed
-from gateway.events.fanout import Decide, Decided, Decider, Lease, fan_out
+from gateway.events.fanout import Decided, Decider, Lease, fan_out
 from gateway.events.metrics import WorkerMetrics
 from gateway.events.webhooks import backoff, headers
 from gateway.ops import require_ops
@@ -94,12 +94,11 @@ def _not_in_force(subscription: Subscription | None) -> str | None:
     return None
 
 
-async def _verdict(
-    claimed: Claimed, subscription: Subscription, event: ChangeEvent, decide: Decide
+def _verdict(
+    claimed: Claimed, subscription: Subscription, event: ChangeEvent, decided: Decided | None
 ) -> Allowed | str:
-    """The decision made again: the stored payload may be sent only if it is still what the
-    decision gives (else why not)."""
-    decided = await decide(event, subscription)
+    """The decision made again (`decided`): the stored payload may be sent only if it is still
+    what the decision gives (else why not)."""
     if decided is None:
         return (
             f"{deliveries.NOT_ALLOWED}: the agreements or the subject's consents no "
@@ -243,21 +242,27 @@ class Worker:
                     )
                 ).scalars()
             }
-        verdicts: list[Allowed | str | BaseException] = []
+        verdicts: dict[int, Allowed | str | BaseException] = {}
+        asked: dict[str, list[Claimed]] = {}  # the claims to decide again, by subscription
+        for claimed in claims:
+            subscription = subscriptions.get(claimed.subscription_id)
+            refused = _not_in_force(subscription)
+            if refused is not None or subscription is None:
+                verdicts[claimed.delivery_id] = refused or ""
+            else:
+                asked.setdefault(claimed.subscription_id, []).append(claimed)
         async with self.decider.reading() as decide:
-            for claimed in claims:
-                subscription = subscriptions.get(claimed.subscription_id)
-                refused = _not_in_force(subscription)
-                if refused is not None or subscription is None:
-                    verdicts.append(refused or "")
-                    continue
+            for subscription_id, theirs in asked.items():
+                subscription = subscriptions[subscription_id]
                 try:
-                    verdicts.append(
-                        await _verdict(claimed, subscription, events[claimed.event_seq], decide)
-                    )
-                except Exception as error:  # this one is not attempted; the others may be
-                    verdicts.append(error)
-        return verdicts
+                    decided = await decide([events[c.event_seq] for c in theirs], subscription)
+                except Exception as error:  # these are not attempted; the others may be
+                    verdicts.update((c.delivery_id, error) for c in theirs)
+                    continue
+                for claimed, payload in zip(theirs, decided, strict=True):
+                    event = events[claimed.event_seq]
+                    verdicts[claimed.delivery_id] = _verdict(claimed, subscription, event, payload)
+        return [verdicts[claimed.delivery_id] for claimed in claims]
 
     async def post(self, endpoint: str, secret: str, claimed: Claimed) -> Answer:
         body = claimed.payload

@@ -243,6 +243,17 @@ class Guard:
         wanted = frozenset(fields)
         return await self._decide_batch([(type_name, subject, wanted, via) for subject in subjects])
 
+    def take(self, grant: Grant, fields: Iterable[str], via: str | None = None) -> Grant:
+        """`grant`, decided by another guard of this principal and purpose at this policy
+        version (a batch of change events decided at once, gateway/events/payloads.py), as a
+        decision of this guard's own: what it gives is recorded here, in this guard's log."""
+        key = (grant.type, grant.subject, frozenset(fields), via)
+        mine = Grant(
+            grant.type, grant.subject, grant.decision, self.entry(grant.type, grant.subject)
+        )
+        self._granted[key] = mine
+        return mine
+
     async def decide_many(
         self, type_name: str, subjects: Sequence[str], fields: Iterable[str], via: str | None = None
     ) -> list[Grant]:

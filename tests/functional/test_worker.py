@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -507,7 +507,7 @@ class Unavailable:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Decide]:
-        async def decide(event: ChangeEvent, subscription: Any) -> None:
+        async def decide(events: Sequence[ChangeEvent], subscription: Any) -> list[Any]:
             raise RuntimeError("the policy engine is unavailable")
 
         yield decide
@@ -564,9 +564,9 @@ class Counting:
     async def reading(self) -> AsyncIterator[Decide]:
         async with self.decider.reading() as decide:
 
-            async def counted(event: ChangeEvent, subscription: Any) -> Any:
-                self.decisions += 1
-                return await decide(event, subscription)
+            async def counted(events: Sequence[ChangeEvent], subscription: Any) -> Any:
+                self.decisions += len(events)
+                return await decide(events, subscription)
 
             yield counted
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.events.payloads import Decided, decide_payload, payload_document
+from gateway.events.payloads import Decided, decide_payload, decide_payloads, payload_document
 from gateway.graph.context import RequestDatabase
 from gateway.graph.reference import ReferenceCache
 from gateway.policy.embedded import EmbeddedEngine
@@ -296,6 +296,52 @@ async def test_related_subjects_are_decided_on_their_own_and_refused_fields_left
     assert list(logged[member.personal_id].fields_given) == ["fullName"]
     assert set(logged[member.personal_id].fields_denied) == {"id", "relationshipToHead"}
     assert logged[member.personal_id].decision["event"] == str(event.event_id)
+
+
+async def test_events_decided_together_are_each_what_they_are_alone_and_logged_apart(
+    world: World,
+) -> None:
+    """A worker decides a page of events at once: each answer is the one its event would get
+    alone (a refused subject None, in its place), and each payload's log holds its own
+    subject only, even when two events are of the same subject."""
+    consented, refused = await _resident(world), await _resident(world)
+    await grant_consent(
+        session=world.session, subject_id=consented.personal_id, agency="ev-bank",
+        purpose="EV-VAY", fields=["id", "fullName"],
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+    )  # fmt: skip
+    events = [
+        await world.event("resident.name_changed", resident.personal_id,
+                          new_version_id=resident.version_id, subject_sequence=sequence)
+        for resident, sequence in ((consented, 2), (refused, 2), (consented, 3))
+    ]  # fmt: skip
+    subscription = _subscription("ev-bank", "EV-VAY", ["resident.name_changed"])
+    together = await decide_payloads(
+        events=events, subscription=subscription, engine=world.engine,
+        agreements=world.agreements, database=world.database, reference=world.reference,
+    )  # fmt: skip
+    alone = [
+        await decide_payload(
+            event=event,
+            subscription=subscription,
+            engine=world.engine,
+            agreements=world.agreements,
+            database=world.database,
+            reference=world.reference,
+        )
+        for event in events
+    ]
+    assert [d is None for d in together] == [False, True, False]
+    assert [d and d.payload for d in together] == [d and d.payload for d in alone]
+    for event, decided in zip(events, together, strict=True):
+        if decided is None:
+            continue
+        assert decided.message["id"] == str(event.event_id)
+        assert decided.subscription_id == subscription.subscription_id
+        (entry,) = decided.disclosures(request_id="r", channel="push")
+        assert entry.subject_id == consented.personal_id
+        assert entry.decision["event"] == str(event.event_id)
+        assert list(entry.fields_given) == ["fullName", "id"]
 
 
 def test_each_type_has_a_document_asking_what_it_reveals_and_the_key() -> None:
