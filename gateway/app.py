@@ -20,6 +20,7 @@ from gateway.admin.app import create_admin_app
 from gateway.admin.bundle.views import bundle_router
 from gateway.alerts.service import AlertScanner
 from gateway.audit.writer import AccessLogWriter
+from gateway.console import mount_console
 from gateway.dossiers.service import DossierCache
 from gateway.events import feed
 from gateway.graph.catalogue import Catalogues, load_catalogue
@@ -184,7 +185,8 @@ def _readiness_checks(
 
 
 def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
-    """`/graphql` (and its planned-documents shortcut), the OPA bundle, `/admin`; `services`
+    """`/graphql` (and its planned-documents shortcut), the OPA bundle, `/admin`, the console;
+    `services`
     are read per request: the lifespan builds them after routing."""
 
     def services() -> Services:
@@ -209,3 +211,5 @@ def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
     app.mount(
         "/admin", create_admin_app(services=services, schema=schema._schema, settings=settings)
     )
+    # the web console: /console (stewards) and /me (citizens), on the admin API's services
+    mount_console(app, services=services, schema=schema._schema, settings=settings)

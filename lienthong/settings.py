@@ -100,6 +100,37 @@ class Settings(BaseSettings):
     keycloak_admin_client_secret: SecretStr = Field(
         default=SecretStr(""), description="Its secret; empty: agencies cannot be registered."
     )
+    console_oidc_url: str = Field(
+        default="",
+        description="The OpenID provider the web console (/console, /me) signs people in at, "
+        "Keycloak-shaped (its realm under /realms/<keycloak_realm>); empty: Keycloak's "
+        "(`keycloak_url`, reached at `keycloak_internal_url` when set). `make demo` points it at "
+        "the OIDC stand-in.",
+    )
+    console_client_id: str = Field(
+        default="steward-console", description="The stewards' sign-in client (/console)."
+    )
+    console_client_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Its secret (a confidential client); empty: a public client (PKCE alone).",
+    )
+    console_citizen_client_id: str = Field(
+        default="citizen-portal",
+        description="The citizens' sign-in client (/me): public, PKCE, maps `citizen_id`.",
+    )
+    console_redirect_base: str = Field(
+        default="",
+        description="The URL browsers reach the console by, for the OpenID redirect URIs "
+        "(<base>/console/callback, <base>/me/callback); empty: `public_url`.",
+    )
+    console_session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs the console's session cookies; the same on every replica. Empty: in "
+        "dev a key kept under `home`; in prod the console refuses to sign anyone in.",
+    )
+    console_session_seconds: int = Field(
+        default=3600, ge=60, le=86_400, description="How long a console sign-in lasts."
+    )
     opa_url: str = Field(default="", description="OPA REST URL; empty means the embedded engine.")
     audit_fsync: bool = True
     rate_limit_per_second: float = Field(

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -242,6 +242,33 @@ class _LoginForm(HTMLParser):
             self._in_form = False
 
 
+def login(authorization_url: str, *, username: str, password: str, redirect_uri: str) -> str:
+    """Where the provider sends the browser back (`redirect_uri` with `code` and `state`, or an
+    `error`) once `username` signs in on its login page, driven from `authorization_url` as a
+    browser drives it: redirects followed on the provider, the login form posted. For a client
+    of the gateway's own (the console) that built the authorization URL itself."""
+    with httpx.Client(timeout=10, follow_redirects=False) as browser:
+        answer = browser.get(authorization_url)
+        posted = False
+        for _ in range(10):
+            if answer.is_redirect:
+                target = urljoin(str(answer.url), answer.headers["location"])
+                if target.startswith(redirect_uri):
+                    return target
+                answer = browser.get(target)
+            elif answer.status_code == 200 and not posted:  # the login page
+                form = _LoginForm()
+                form.feed(answer.text)
+                if form.action is None or "password" not in form.inputs:
+                    raise LoginRefused(f"no login form at {answer.url}: {answer.text[:500]}")
+                fields = {**form.inputs, "login": username, "password": password}
+                answer = browser.post(urljoin(str(answer.url), form.action), data=fields)
+                posted = True
+            else:
+                raise LoginRefused(f"{answer.status_code} at {answer.url}: {answer.text[:500]}")
+    raise LoginRefused("the flow did not reach the redirect URI")
+
+
 def authorization_code(
     url: str,
     client_id: str,
@@ -260,34 +287,17 @@ def authorization_code(
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     state = secrets.token_urlsafe(16)
-    with httpx.Client(timeout=10, follow_redirects=False) as browser:
-        answer = browser.get(
-            f"{realm}/auth",
-            params={
-                "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                "scope": scope, "state": state, "code_challenge_method": "S256",
-                "code_challenge": challenge.rstrip(b"=").decode(),
-            },
-        )  # fmt: skip
-        posted = False
-        for _ in range(10):
-            if answer.is_redirect:
-                target = urljoin(str(answer.url), answer.headers["location"])
-                if target.startswith(redirect_uri):
-                    break
-                answer = browser.get(target)
-            elif answer.status_code == 200 and not posted:  # the login page
-                form = _LoginForm()
-                form.feed(answer.text)
-                if form.action is None or "password" not in form.inputs:
-                    raise LoginRefused(f"no login form at {answer.url}: {answer.text[:500]}")
-                fields = {**form.inputs, "login": username, "password": password}
-                answer = browser.post(urljoin(str(answer.url), form.action), data=fields)
-                posted = True
-            else:
-                raise LoginRefused(f"{answer.status_code} at {answer.url}: {answer.text[:500]}")
-        else:
-            raise LoginRefused("the flow did not reach the redirect URI")
+    query_string = urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+        "scope": scope, "state": state, "code_challenge_method": "S256",
+        "code_challenge": challenge.rstrip(b"=").decode(),
+    })  # fmt: skip
+    target = login(
+        f"{realm}/auth?{query_string}",
+        username=username,
+        password=password,
+        redirect_uri=redirect_uri,
+    )
     query = parse_qs(urlsplit(target).query)
     if "error" in query:
         raise LoginRefused(f"{query['error'][0]}: {query.get('error_description', [''])[0]}")

@@ -40,9 +40,15 @@ async def require_steward(
         problem = Problem(401, ErrorCode.UNAUTHENTICATED, str(error))
         problem.headers = {"WWW-Authenticate": 'Bearer realm="lienthong"'}
         raise problem from error
+    steward_only(principal)
+    return principal
+
+
+def steward_only(principal: Principal) -> None:
+    """Stewards only (the admin API, the console's steward pages): a citizen is refused whatever
+    roles their token also holds."""
     if not principal.is_steward or principal.citizen_id is not None:
         raise forbidden("the admin API is for data stewards only", "steward role required")
-    return principal
 
 
 StewardDep = Annotated[Principal, Depends(require_steward)]

@@ -49,18 +49,25 @@ class TokenVerifier:
         self._verified: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def verify(self, token: str | None) -> Principal:
+        return self._principal(await self.claims(token))
+
+    async def claims(self, token: str | None) -> dict[str, Any]:
+        """The claims of a token whose signature, issuer, audience, expiry and `nbf` hold
+        (an OpenID ID token's too, with the client as the audience: gateway/console/oidc.py)."""
         if not token:
             raise AuthenticationError("no bearer token: send Authorization: Bearer <JWT>")
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthenticationError(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
         verified = self._verified.get(token)
         if verified is not None and verified[0] > self.clock():
-            return self._principal(verified[1])
-        claims = await self._verify_signature(token)
-        if len(self._verified) >= VERIFIED_MAX_TOKENS:
-            self._verified.clear()
-        self._verified[token] = (self.clock() + VERIFIED_TTL_SECONDS, claims)
-        return self._principal(claims)
+            claims = verified[1]
+        else:
+            claims = await self._verify_signature(token)
+            if len(self._verified) >= VERIFIED_MAX_TOKENS:
+                self._verified.clear()
+            self._verified[token] = (self.clock() + VERIFIED_TTL_SECONDS, claims)
+        self._check(claims)
+        return claims
 
     async def _verify_signature(self, token: str) -> dict[str, Any]:
         """The token's claims, once its signature verifies against the issuer's keys."""
@@ -68,7 +75,7 @@ class TokenVerifier:
         key = await self.keys.key_for(header.get("kid"))
         return verified_claims(token, key, algorithm)
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
+    def _check(self, claims: dict[str, Any]) -> None:
         if claims.get("iss") != self.issuer:
             raise AuthenticationError("the token is from another issuer")
         audiences = claims.get("aud")
@@ -84,6 +91,9 @@ class TokenVerifier:
         not_before = claims.get("nbf")
         if isinstance(not_before, int | float) and now + self.leeway < not_before:
             raise AuthenticationError("the token is not valid yet (nbf)")
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        expires = claims["exp"]  # checked by _check
         agency = claims.get("azp")
         if not isinstance(agency, str) or not agency:
             raise AuthenticationError("the token names no client (azp)")
