@@ -358,12 +358,15 @@ async def fan_out(
     `limit` events each. A subscription whose batch fails (the policy engine down) is left as
     it was, for the next pass. `progress` is called after each subscription's batch; with
     `lease`, up to `lease.most` of the deliveries made are leased to its worker (`done.leased`,
-    once committed)."""
+    once committed), and the pass takes no more events than it has leases left: what it
+    decides, its worker sends on that decision."""
     done = FannedOut()
     async with sessions.begin() as session:
         await open_missing_cursors(session)
     failed: set[tuple[str, int]] = set()
     for _ in range(max_subscriptions):
+        if lease is not None and len(done.leased) >= lease.most:
+            break
         claimed: tuple[Subscription, SubscriptionCursor] | None = None
         async with sessions() as session, decider.reading() as decide:
             try:
@@ -379,7 +382,7 @@ async def fan_out(
                         cursor=cursor,
                         horizon=below,
                         decide=decide,
-                        limit=limit,
+                        limit=limit if lease is None else min(limit, lease.most - len(done.leased)),
                         lease=lease,
                         done=done,
                     )

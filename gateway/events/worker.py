@@ -65,6 +65,7 @@ log = structlog.get_logger(__name__)
 # A delivery made by this worker's fan-out is sent at once, the decision that made it serving
 # as its first attempt's check, if the fan-out pass took at most this long; else it is checked.
 FRESH_DECISION_SECONDS = 2.0
+FAN_OUT_BATCH = 100  # events of one subscription decided in one transaction, at most
 # A worker's beat older than this (or its loops gone) makes /healthz answer 503.
 STALE_AFTER_SECONDS = 30.0
 LAG_EVERY_SECONDS = 5.0
@@ -169,15 +170,21 @@ class Worker:
     async def fan_out_once(self, *, send: bool = False) -> int:
         """One fan-out pass; the deliveries it made. With `send`, those made leased to this
         worker (as many as it has free slots) are attempted at once, the decision just made
-        serving as the first attempt's check if the pass took FRESH_DECISION_SECONDS at most."""
+        serving as the first attempt's check if the pass took FRESH_DECISION_SECONDS at most;
+        and the pass takes no more events than it has free slots, so that what this worker
+        decides it sends on that decision, rather than deciding it again when it is claimed
+        (other workers fan out the rest). No free slot: no pass."""
         settings = self.settings
         loop = asyncio.get_running_loop()
         started = loop.time()  # the leases start no earlier than this
         free = settings.worker_concurrency - len(self._inflight)
+        if send and free <= 0:
+            return 0
         lease = Lease(self.name, settings.webhook_lease_seconds, free) if send else None
         done = await fan_out(
             self.sessions,
             decider=self.decider,
+            limit=FAN_OUT_BATCH,
             progress=lambda: self._beat("fan-out"),
             lease=lease,
         )
@@ -477,7 +484,10 @@ class Worker:
                 await asyncio.sleep(poll)
                 continue
             self._beat("fan-out")
-            if not made:
+            if self._inflight and len(self._inflight) >= self.settings.worker_concurrency:
+                # every slot taken: fan out again once one is free
+                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+            elif not made:
                 await asyncio.sleep(poll)
 
     async def _delivery_loop(self) -> None:

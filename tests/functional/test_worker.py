@@ -590,3 +590,26 @@ async def test_what_a_worker_fans_out_it_sends_at_once_on_the_decision_just_made
     assert [(d.status, d.attempts, d.locked_by) for d in made] == [("delivered", 1, None)] * 2
     for delivery in made:
         assert len(await _access_log(world, str(delivery.event_id))) == 1
+
+
+async def test_a_pass_takes_no_more_events_than_the_worker_can_send_at_once(world: World) -> None:
+    """Five events, two free slots: the pass decides two and sends them on that decision; the
+    other three are left for the next pass (or another worker), not decided twice."""
+    receiver = Receiver()
+    path = await world.subscribe(receiver, "wk-thue", "WK-THUE", ["resident.name_changed"])
+    for _ in range(5):
+        await world.event("resident.name_changed", await world.resident())
+    counting = Counting(world.decider)
+    world.settings = world.settings.model_copy(update={"worker_concurrency": 2})
+    async with world.worker(receiver, decider=counting) as worker:
+        await world.settle()
+        assert await worker.fan_out_once(send=True) == 2
+        assert counting.decisions == 2
+        await asyncio.gather(*worker._inflight)
+        assert len(await world.deliveries_of(path)) == 2
+        while await worker.fan_out_once(send=True):
+            await asyncio.gather(*worker._inflight)
+    assert counting.decisions == 5  # each event decided once, made and sent on it
+    made = await world.deliveries_of(path)
+    assert [(d.status, d.attempts) for d in made] == [("delivered", 1)] * 5
+    assert len(receiver.received[path]) == 5
