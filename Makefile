@@ -56,6 +56,10 @@ $(GRAPHIQL_STAMP): $(GRAPHIQL_MODULES) infra/graphiql/build.mjs infra/graphiql/i
 	@touch $(GRAPHIQL_STAMP)
 
 SAMPLE := .lienthong/sample
+# The console's sign-in in the demo: the OIDC stand-in (tests/oidc) with the demo's users
+OIDC_PORT ?= 8180
+DEMO_CONSOLE := LIENTHONG_CONSOLE_OIDC_URL=http://127.0.0.1:$(OIDC_PORT) \
+	LIENTHONG_CONSOLE_CLIENT_SECRET=demo-console-secret
 
 demo: install
 	$(BIN)/lienthong db up
@@ -74,7 +78,13 @@ demo: install
 	@echo "    -H \"Authorization: Bearer $$($(BIN)/lienthong dev token --agency motcua-danang --ttl 86400)\" \\"
 	@echo "    -H 'X-Purpose: CT01' \\"
 	@echo "    -d '{\"query\": \"query { prefill(form: \\\"CT01\\\", subject: \\\"$$(cat $(SAMPLE)/.demo-id)\\\") { form fields { key label value missing } } }\"}'"
-	$(BIN)/lienthong serve --workers 1
+	@$(PY) infra/demo/users.py $(SAMPLE)/residents.csv $(SAMPLE)/oidc-users.json \
+		http://127.0.0.1:8000
+	@echo "(sign-in by the OIDC stand-in on 127.0.0.1:$(OIDC_PORT); its log: $(SAMPLE)/oidc.log)"
+	@node tests/oidc/server.mjs $(OIDC_PORT) lienthong lienthong-gateway \
+		$(CURDIR)/infra/demo/clients.json $(CURDIR)/$(SAMPLE)/oidc-users.json \
+		> $(SAMPLE)/oidc.log 2>&1 & oidc=$$!; trap "kill $$oidc 2>/dev/null" EXIT; \
+		$(DEMO_CONSOLE) $(BIN)/lienthong serve --workers 1
 
 lint: install
 	$(BIN)/ruff check .

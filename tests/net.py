@@ -29,11 +29,12 @@ class ServerDidNotStart(RuntimeError):  # noqa: N818 - what happened, said plain
 
 @contextmanager
 def lienthong_serve(
-    env: Mapping[str, str], *, workers: int = 1, timeout: float = 60.0
+    env: Mapping[str, str], *, workers: int = 1, timeout: float = 60.0, port: int | None = None
 ) -> Iterator[str]:
-    """A real `lienthong serve` (uvicorn) on a free loopback port, ready (`/readyz` 200) when
-    its base URL is yielded, and stopped afterwards."""
-    port = free_port()
+    """A real `lienthong serve` (uvicorn) on a free loopback port (or `port`, when its URL must
+    be known before it starts), ready (`/readyz` 200) when its base URL is yielded, and stopped
+    afterwards."""
+    port = port or free_port()
     process = subprocess.Popen(
         [str(LIENTHONG), "serve", "--port", str(port), "--workers", str(workers)],
         env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -223,6 +223,8 @@ async def _form_page(
     return render(request, "agreement_form.html", status=status, nav="agreements", draft=draft,
                   editing=editing, agencies=agency_choices, purposes=purpose_choices,
                   schema_fields=schema_fields, relations=relations, masks=sorted(MASKS),
+                  term_labels={**TERM_LABELS, "agency": "agreement.agency",
+                               "purpose": "agreement.purpose"},
                   general=GENERAL)  # fmt: skip
 
 
@@ -332,6 +334,20 @@ def in_force_before(history: Iterable[Agreement], current: Agreement) -> Agreeme
     return max(approved, key=lambda v: v.valid_from) if approved else None
 
 
+# The catalogue's label of each term (gateway/console/messages.py)
+TERM_LABELS = {
+    "fields": "agreement.fields",
+    "via": "agreement.via",
+    "masking": "agreement.mask",
+    "legal_basis": "agreement.legal_basis",
+    "legal_reference": "agreement.legal_reference",
+    "consent_required": "agreement.consent_required",
+    "effective_from": "agreement.effective_from",
+    "effective_to": "agreement.effective_to",
+    "daily_quota": "agreement.daily_quota",
+}
+
+
 @dataclass(frozen=True)
 class TermChange:
     term: str
@@ -392,7 +408,7 @@ async def _review_page(
     done = request.query_params.get("done")
     page = f"{HOMES[STEWARD]}/agreements/{agreement_id}"
     return render(request, "agreement.html", status=status, nav="agreements", agreement=current,
-                  language_path=page,
+                  language_path=page, term_labels=TERM_LABELS,
                   history=history, before=before, changes=term_changes(before, current),
                   refusal=refusal, done=done if done in DONE else None, note=note,
                   editable=current.status in service.EDITABLE,

@@ -74,7 +74,9 @@ def disclosures_chart(counts: list[DailyCount], *, since: date, until: date) -> 
         per_day[count.day][agency] += count.entries
     order = [*shown, *([OTHER] if len(shown) < len(ranked) else [])]
     colours[OTHER] = PALETTE[-1]
-    top = _nice_ceiling(max((sum(per_day[d].values()) for d in days), default=0))
+    # four equal steps of a round size up to the axis's top
+    step = _nice_ceiling(-(-max((sum(per_day[d].values()) for d in days), default=0) // 4))
+    top = 4 * step
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     slot = plot_width / max(len(days), 1)
@@ -99,7 +101,7 @@ def disclosures_chart(counts: list[DailyCount], *, since: date, until: date) -> 
         if i % every == 0
     ]
     y_ticks = [
-        Tick(round(HEIGHT - BOTTOM - plot_height * part / 4, 1), str(top * part // 4))
+        Tick(round(HEIGHT - BOTTOM - plot_height * part / 4, 1), str(step * part))
         for part in range(5)
     ]
     return StackedBars(
