@@ -23,6 +23,9 @@ each part measures one side of the change events (registries.events) and prints 
      whether the workers kept up (when the producer stopped, at most 2 seconds of its events
      were still undelivered); if they did not, the rate is halved and run again (at most 4
      rates), so the figures are those of the highest rate this machine sustains, said as such.
+     Each step also reports the events delivered a second while the producer ran and the CPU
+     the workers and their database backends (this host's, read from /proc) spent per event
+     meanwhile; their sum at the busiest step gives the cores the asked rate needs.
 Writes .lienthong/bench/events.json, one object per part.
 """
 
@@ -37,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psycopg
+from sqlalchemy.engine import make_url
 
 from bench.bench_etl import _drop, _option, _scratch_database
 from etl import pipeline
@@ -343,6 +347,58 @@ def _start_worker(env: dict[str, str], number: int, folder: Path) -> subprocess.
     raise SystemExit(f"lienthong worker did not start: {folder / f'worker-{number}.log'}")
 
 
+def _cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """User and system CPU seconds each of these processes has used so far (Linux /proc; a
+    process gone is left out)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
+def _backends(database: str) -> list[int]:
+    """This host's PostgreSQL backends serving `database` (their process title names it:
+    `postgres: user database host(port) state`); none when the server is elsewhere."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:
+            continue
+        if len(words) >= 3 and words[0] == b"postgres:" and words[2] == database.encode():
+            found.append(int(entry.name))
+    return found
+
+
+class _Cpu:
+    """CPU seconds the workers and their database backends use over a window."""
+
+    def __init__(self, url: str, workers: list[int]) -> None:
+        self.database = make_url(url).database or ""
+        self.workers = workers
+        self.started = self._now()
+
+    def _now(self) -> tuple[dict[int, float], dict[int, float]]:
+        return _cpu_seconds(self.workers), _cpu_seconds(_backends(self.database))
+
+    def used(self) -> tuple[float, float]:
+        """Seconds since the window began: the workers', and the database's on their behalf
+        (every backend of the bench database but the producer's, which has closed by then)."""
+        workers, backends = self._now()
+        before_workers, before_backends = self.started
+        return (
+            sum(workers.values()) - sum(before_workers.get(p, 0.0) for p in workers),
+            sum(backends.values()) - sum(before_backends.get(p, 0.0) for p in backends),
+        )
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -367,12 +423,18 @@ def _latencies(
     }
 
 
-def _one_rate(url: str, versions: list[tuple[str, int]], rate: int, seconds: int) -> dict[str, Any]:
+def _one_rate(
+    url: str, versions: list[tuple[str, int]], rate: int, seconds: int, workers: list[int]
+) -> dict[str, Any]:
     """The producer at `rate` for `seconds`, then until every event is delivered (for as long
-    again at most; what is left then is dropped)."""
+    again at most; what is left then is dropped). While the producer runs, the CPU the
+    workers and their database backends use, per event delivered meanwhile."""
     source = f"bench:{rate}"
+    cpu = _Cpu(url, workers)
     produced = asyncio.run(_produce(url, versions, rate, seconds, source))
     behind = _undelivered(url, source)
+    worker_seconds, database_seconds = cpu.used()
+    delivered = max(1, produced - behind)
     deadline = time.monotonic() + max(30, seconds)
     while _undelivered(url, source) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -393,6 +455,9 @@ def _one_rate(url: str, versions: list[tuple[str, int]], rate: int, seconds: int
         "undelivered_when_producer_stopped": behind,
         "undelivered_then_dropped": left,
         "kept_up": behind <= rate * KEPT_UP_SECONDS,
+        "delivered_per_second": round((produced - behind) / seconds),
+        "worker_cpu_ms_per_event": round(worker_seconds * 1000 / delivered, 2),
+        "database_cpu_ms_per_event": round(database_seconds * 1000 / delivered, 2),
     }
 
 
@@ -423,7 +488,8 @@ def webhooks(url: str, options: Options) -> dict[str, Any]:
             asyncio.run(_subscribe(url, f"http://127.0.0.1:{port}/hook"))
             workers = [_start_worker(env, n, out) for n in range(options.workers)]
             for _ in range(RATE_STEPS):
-                steps.append(_one_rate(url, versions, rate, seconds))
+                pids = [process.pid for process in workers]
+                steps.append(_one_rate(url, versions, rate, seconds, pids))
                 if steps[-1]["kept_up"] or rate <= 1:
                     break
                 rate //= 2
@@ -446,6 +512,8 @@ def webhooks(url: str, options: Options) -> dict[str, Any]:
         step.update(_latencies(recorded, arrived, f"bench:{step['rate']}", seconds))
     kept = [step for step in steps if step["kept_up"]]
     best = kept[0] if kept else steps[-1]
+    busiest = max(steps, key=lambda step: step["delivered_per_second"])
+    cost = round(busiest["worker_cpu_ms_per_event"] + busiest["database_cpu_ms_per_event"], 2)
     return {
         "rate_asked": options.rate,
         "seconds_each": seconds,
@@ -454,6 +522,10 @@ def webhooks(url: str, options: Options) -> dict[str, Any]:
         "latency_p50_ms": best["latency_p50_ms"],
         "latency_p99_ms": best["latency_p99_ms"],
         "cores": os.cpu_count(),
+        # What one event costs the workers and their database at the busiest step (the one
+        # that batches most), and so the cores the asked rate needs for those two alone
+        "cpu_ms_per_event": cost,
+        "cores_for_rate_asked": round(cost * options.rate / 1000, 1),
         "steps": steps,
     }
 
