@@ -30,22 +30,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import strawberry
 import structlog
 from graphql import (
+    DocumentNode,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLUnionType,
+    execute,
     get_named_type,
+    parse,
+    validate,
 )
 from sqlalchemy import select
-from strawberry.extensions import ParserCache, ValidationCache
 
 from gateway.errors import ErrorCode, GatewayError
 from gateway.graph.guard import Grant, Guard
@@ -404,10 +408,17 @@ class _EventSubject:
 @cache
 def _schema() -> strawberry.Schema:
     """The subject types of the gateway's schema under a root that hands the event's subject."""
-    return strawberry.Schema(
-        query=_EventSubject,
-        extensions=[lambda: ParserCache(maxsize=64), lambda: ValidationCache(maxsize=64)],
-    )
+    return strawberry.Schema(query=_EventSubject)
+
+
+@cache
+def _document(event_type: str) -> DocumentNode:
+    """`payload_document` parsed and validated once: each payload then only executes it."""
+    document = parse(payload_document(event_type))
+    errors = validate(_schema()._schema, document)
+    if errors:
+        raise ValueError(f"{event_type}'s payload document is not valid: {errors[0].message}")
+    return document
 
 
 @cache
@@ -454,11 +465,14 @@ def _below(schema: GraphQLSchema, output: GraphQLOutputType, depth: int) -> str:
 async def _render(event_type: str, subject: Any, rendering: _Rendering) -> dict[str, Any] | None:
     """The subject's revealed fields as the GraphQL types render them through its grant; None
     when one of them is refused as it is written (a mask this gateway does not know)."""
-    result = await _schema().execute(
-        payload_document(event_type),
+    result = execute(
+        _schema()._schema,
+        _document(event_type),
         root_value=_EventSubject(subject=subject),
         context_value=rendering,
     )
+    if isawaitable(result):
+        result = await result
     root = _ROOT_FIELDS[EVENT_TYPES[event_type].subject_type]
     data = (result.data or {}).get(root)
     refused: list[Sequence[str | int]] = []
