@@ -90,9 +90,15 @@ def audit(
 
 @app.command(help=_help("etl"), short_help=_summary("etl"))
 def etl(
+    *,
     residents: Annotated[int, typer.Option(min=1, help="Synthetic residents loaded.")] = 1_000_000,
+    against: Annotated[
+        str | None,
+        typer.Option(help="A checkout of an earlier commit: compare its load with this one's."),
+    ] = None,
+    rounds: Annotated[int, typer.Option(min=1, help="With --against: loads of each.")] = 2,
 ) -> None:
-    run("etl", _argv(residents=residents))
+    run("etl", _argv(residents=residents, against=against, rounds=rounds if against else None))
 
 
 @app.command(help=_help("events"), short_help=_summary("events"))

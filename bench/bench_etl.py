@@ -21,6 +21,15 @@ In one run, on a scratch database of the embedded cluster (or LIENTHONG_DATABASE
      checks, and without them, alternately, three times each, into the filled registry.
 Prints rows/s of each and the ratios, the time the issue's target (40 % of raw COPY) leaves for
 the whole load beside those parts, and writes .lienthong/bench/etl.json.
+
+`python -m bench etl --against=DIR [--residents=N] [--rounds=R]` instead compares this checkout's
+load with another's (DIR: a checkout of an earlier commit, e.g. `git worktree add /tmp/before
+REV`), in the same run: each checkout synthesises N residents with its own `etl synth` (the same
+seed, so the same people in each one's export format), then, R rounds, each loads its file with
+its own `lienthong etl load residents` into a scratch database migrated by its own code, the two
+alternating. Prints each load's seconds and rows/s, and the CPU seconds of the load process and
+of the database backends serving it (from /proc: a busy machine slows a load but does not make
+it use more CPU); the best round of each counts. Writes .lienthong/bench/etl-against.json.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import json
 import os
 import resource
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -40,6 +50,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
+from bench.proc import backends, cpu_seconds
 from etl import pipeline
 from etl.report import BULK_MERGE_LINE
 from etl.targets import TARGETS
@@ -191,8 +202,123 @@ def _guard_seconds(url: str, path: Path, folder: Path) -> tuple[float, float, in
     return min(timings[True]), min(timings[False]), moved
 
 
+def _against(argv: list[str]) -> str | None:
+    for argument in argv:
+        if argument.startswith("--against="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def _in_checkout(checkout: Path, url: str) -> dict[str, str]:
+    """The environment running `lienthong` from `checkout`'s code against the scratch `url`."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(checkout),
+        "LIENTHONG_DATABASE_URL": url,
+        "LIENTHONG_HOME": str(Settings().home),
+        "COLUMNS": "120",
+    }
+
+
+# `lienthong` from whichever checkout PYTHONPATH names first (the installed script would not)
+_CLI = [sys.executable, "-c", "from lienthong.cli import app; app()"]
+
+
+def _load_once(checkout: Path, path: Path) -> dict[str, float]:
+    """One load of `path` by `checkout`'s code into a scratch database its migrations made:
+    wall seconds, the load process's CPU seconds and its database backends' (sampled while
+    it runs: a backend's time is gone from /proc once it exits)."""
+    settings = Settings()
+    url = make_url(settings.libpq_url).set(database=f"lt_bench_{uuid.uuid4().hex[:8]}")
+    name = str(url.database)
+    admin = make_url(settings.libpq_url).set(database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scratch = url.render_as_string(False)
+    env = _in_checkout(checkout, scratch)
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "from lienthong import migrate; from lienthong.settings "
+             "import Settings; migrate.upgrade(Settings())"],
+            check=True, env=env, capture_output=True, cwd=checkout,
+        )  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seen: dict[int, float] = {}
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*_CLI, "etl", "load", "residents", str(path)],
+            env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        while process.poll() is None:
+            seen.update(cpu_seconds(backends(name)))
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if process.returncode != 0:
+            raise SystemExit(
+                f"{checkout}: load failed ({process.returncode}): "
+                + (process.stderr.read().decode()[-2000:] if process.stderr else "")
+            )
+        return {
+            "seconds": round(seconds, 2),
+            "load_cpu_seconds": round(
+                after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2
+            ),
+            "database_cpu_seconds": round(sum(seen.values()), 2),
+        }
+    finally:
+        _drop(settings, scratch)
+
+
+def compare(against: Path, residents: int, rounds: int) -> dict[str, object]:
+    checkouts = {"before": against.resolve(), "after": Path(__file__).resolve().parents[1]}
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in checkouts}
+    with tempfile.TemporaryDirectory(prefix="lt-bench-etl-against-") as folder:
+        files = {}
+        for side, checkout in checkouts.items():
+            out = Path(folder) / side
+            subprocess.run(
+                [*_CLI, "etl", "synth", "--out", str(out), "--residents",
+                 str(residents), "--enterprises", "0", "--parcels", "0", "--seed", "1"],
+                check=True, env=_in_checkout(checkout, Settings().libpq_url), cwd=checkout,
+                capture_output=True,
+            )  # fmt: skip
+            files[side] = out / "residents.csv"
+        for round_ in range(rounds):
+            for side in checkouts if round_ % 2 == 0 else reversed(checkouts):
+                run = _load_once(checkouts[side], files[side])
+                run["rows_per_s"] = round(residents / run["seconds"])
+                runs[side].append(run)
+                print(f"  round {round_ + 1} {side:6} {run}", flush=True)
+    best = {side: min(r, key=lambda run: run["seconds"]) for side, r in runs.items()}
+    cpu = {
+        side: min(run["load_cpu_seconds"] + run["database_cpu_seconds"] for run in r)
+        for side, r in runs.items()
+    }
+    return {
+        "residents": residents,
+        "rounds": rounds,
+        "against": str(checkouts["before"]),
+        "runs": runs,
+        "best_rows_per_s": {side: run["rows_per_s"] for side, run in best.items()},
+        "after_over_before_seconds": round(best["after"]["seconds"] / best["before"]["seconds"], 3),
+        "least_cpu_seconds": cpu,
+        "after_over_before_cpu": round(cpu["after"] / cpu["before"], 3),
+    }
+
+
 def main(argv: list[str]) -> None:
     residents = _option(argv, "--residents", 1_000_000)
+    against = _against(argv)
+    if against is not None:
+        figures = compare(Path(against), residents, _option(argv, "--rounds", 2))
+        for key, value in figures.items():
+            if key != "runs":
+                print(f"{key:>28}: {value}")
+        target = Settings().home / "bench" / "etl-against.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+        return
     settings = Settings()
     url = _scratch_database(settings)
     env = {**os.environ, "LIENTHONG_DATABASE_URL": url}

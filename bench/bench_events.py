@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.bench_etl import _drop, _option, _scratch_database
+from bench.proc import backends, cpu_seconds
 from etl import pipeline
 from etl.synth import SynthOptions, synthesize
 from gateway.admin.subscriptions.service import new_secret
@@ -347,36 +348,6 @@ def _start_worker(env: dict[str, str], number: int, folder: Path) -> subprocess.
     raise SystemExit(f"lienthong worker did not start: {folder / f'worker-{number}.log'}")
 
 
-def _cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
-    """User and system CPU seconds each of these processes has used so far (Linux /proc; a
-    process gone is left out)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    return used
-
-
-def _backends(database: str) -> list[int]:
-    """This host's PostgreSQL backends serving `database` (their process title names it:
-    `postgres: user database host(port) state`); none when the server is elsewhere."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            words = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
-        except OSError:
-            continue
-        if len(words) >= 3 and words[0] == b"postgres:" and words[2] == database.encode():
-            found.append(int(entry.name))
-    return found
-
-
 class _Cpu:
     """CPU seconds the workers and their database backends use over a window."""
 
@@ -386,7 +357,7 @@ class _Cpu:
         self.started = self._now()
 
     def _now(self) -> tuple[dict[int, float], dict[int, float]]:
-        return _cpu_seconds(self.workers), _cpu_seconds(_backends(self.database))
+        return cpu_seconds(self.workers), cpu_seconds(backends(self.database))
 
     def used(self) -> tuple[float, float]:
         """Seconds since the window began: the workers', and the database's on their behalf
