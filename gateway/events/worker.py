@@ -66,6 +66,7 @@ log = structlog.get_logger(__name__)
 # as its first attempt's check, if the fan-out pass took at most this long; else it is checked.
 FRESH_DECISION_SECONDS = 2.0
 FAN_OUT_BATCH = 100  # events of one subscription decided in one transaction, at most
+ANSWER_READ_BYTES = 64 * 1024  # of a receiver's answer, past which its connection is dropped
 # A worker's beat older than this (or its loops gone) makes /healthz answer 503.
 STALE_AFTER_SECONDS = 30.0
 LAG_EVERY_SECONDS = 5.0
@@ -282,14 +283,16 @@ class Worker:
                 self.client.stream("POST", endpoint, content=body, headers=sent) as response,
             ):
                 status = response.status_code
+                # The answer read to its end, so that the connection is kept for the next
+                # delivery (a TLS handshake per event otherwise); a longer one is cut short
+                said = b""
+                async for chunk in response.aiter_bytes():
+                    said += chunk
+                    if len(said) > ANSWER_READ_BYTES:
+                        break
                 if 200 <= status < 300:
                     error = None
                 else:
-                    said = b""
-                    async for chunk in response.aiter_bytes():
-                        said += chunk
-                        if len(said) >= 300:
-                            break
                     text = said[:300].decode("utf-8", "replace").strip()
                     error = f"HTTP {status}" + (f": {text}" if text else "")
         except TimeoutError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -613,3 +614,54 @@ async def test_a_pass_takes_no_more_events_than_the_worker_can_send_at_once(worl
     made = await world.deliveries_of(path)
     assert [(d.status, d.attempts) for d in made] == [("delivered", 1)] * 5
     assert len(receiver.received[path]) == 5
+
+
+async def test_deliveries_to_one_receiver_keep_their_connection(world: World) -> None:
+    """A worker reads each answer to its end, so that the next delivery to the same receiver
+    goes over the same connection (a TLS handshake per event otherwise); an answer's text is
+    kept as the error of a failed attempt."""
+    connections, requests = 0, 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections, requests
+        connections += 1
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            size = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length:"))  # fmt: skip
+            await reader.readexactly(size)
+            requests += 1
+            body = b"ok" if requests < 3 else b"full"
+            status = b"200 OK" if requests < 3 else b"503 Service Unavailable"
+            writer.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: %d\r\n\r\n" % len(body)
+                         + body)  # fmt: skip
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    audit = AccessLogWriter(world.settings.libpq_url, fsync=False)
+    worker = Worker(settings=world.settings, sessions=world.sessions, decider=world.decider,
+                    audit=audit)  # fmt: skip
+    try:
+        answers = [
+            await worker.post(
+                f"http://127.0.0.1:{port}/hook",
+                "whsec_" + "A" * 32,
+                deliveries.Claimed(
+                    delivery_id=n,
+                    subscription_id="a/b",
+                    event_id=uuid.uuid4(),
+                    event_seq=n,
+                    payload=b'{"n": %d}' % n,
+                    fields_given=(),
+                    fields_masked=(),
+                    attempts=1,
+                ),
+            )
+            for n in range(3)
+        ]
+    finally:
+        await worker.client.aclose()
+        server.close()
+    assert [(a.status, a.error) for a in answers] == [
+        (200, None), (200, None), (503, "HTTP 503: full")]  # fmt: skip
+    assert (connections, requests) == (1, 3)
