@@ -91,17 +91,27 @@ async def subject_history(
     first: int = 20,
     after: str | None = None,
     known_since: datetime | None = None,
+    agency: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Page:
     """Who saw (or tried to see) this subject's data, newest first, as the citizen is shown it:
     disclosures, refusals, oversight reads and dossiers naming them — never lookups of an absent
     key, and no refusal or dossier from before `known_since` (when the registry first recorded
-    the subject; until then the key named no one, even if a citizen holds it now)."""
+    the subject; until then the key named no one, even if a citizen holds it now). The citizen
+    may narrow it to one agency and a period (`since` included, `until` excluded: the /me page)."""
     outcome = outcome_column()
     query = select(AccessLogEntry).where(
         AccessLogEntry.subject_type == subject_type,
         AccessLogEntry.subject_id == subject_id,
         or_(outcome.is_(None), outcome.in_(SHOWN_TO_CITIZENS)),
     )
+    if agency is not None:
+        query = query.where(AccessLogEntry.agency == agency)
+    if since is not None:
+        query = query.where(AccessLogEntry.occurred_at >= since)
+    if until is not None:
+        query = query.where(AccessLogEntry.occurred_at < until)
     attempts = ("refused", "dossier")
     if known_since is not None:
         query = query.where(

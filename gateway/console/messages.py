@@ -242,6 +242,129 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Bạn đã đăng nhập với số định danh cá nhân {citizen_id}.",
         "You are signed in with personal ID {citizen_id}.",
     ),
+    # citizens: who looked at my data, my consents (gateway/console/me.py)
+    "nav.me_log": ("Ai đã xem dữ liệu của tôi", "Who looked at my data"),
+    "nav.me_consents": ("Sự đồng ý của tôi", "My consents"),
+    "me.log.title": ("Ai đã xem dữ liệu của tôi", "Who looked at my data"),
+    "me.log.intro": (
+        "Mỗi lần một cơ quan xem (hoặc bị từ chối xem) dữ liệu của bạn đều được ghi lại: cơ "
+        "quan nào, vì mục đích gì, cán bộ nào, hồ sơ nào và những trường dữ liệu nào.",
+        "Every time an agency saw (or was refused) your data is recorded: which agency, for "
+        "what purpose, which officer, which dossier and which fields.",
+    ),
+    "me.log.agency": ("Cơ quan", "Agency"),
+    "me.log.all_agencies": ("Tất cả cơ quan", "All agencies"),
+    "me.log.since": ("Từ ngày", "From"),
+    "me.log.until": ("Đến hết ngày", "Until (inclusive)"),
+    "me.log.filter": ("Lọc", "Filter"),
+    "me.log.csv": ("Tải về (CSV)", "Download (CSV)"),
+    "me.log.none": (
+        "Chưa có lượt truy cập nào vào dữ liệu của bạn trong phạm vi này.",
+        "Nobody looked at your data within this range.",
+    ),
+    "me.log.time": ("Thời điểm", "Time"),
+    "me.log.purpose": ("Mục đích", "Purpose"),
+    "me.log.officer": ("Cán bộ", "Officer"),
+    "me.log.verified": ("đã xác thực", "verified"),
+    "me.log.dossier": ("Hồ sơ", "Dossier"),
+    "me.log.fields": ("Trường dữ liệu", "Fields"),
+    "me.log.given": ("Đã cung cấp", "Given"),
+    "me.log.masked": ("Cung cấp một phần (che)", "Given masked"),
+    "me.log.denied": ("Bị từ chối", "Refused"),
+    "me.log.outcome": ("Kết quả", "Outcome"),
+    "me.log.legal_basis": ("Căn cứ", "Basis"),
+    "me.log.agency_code": ("Mã cơ quan", "Agency code"),
+    "me.log.purpose_code": ("Mã mục đích", "Purpose code"),
+    "me.log.next": ("Trang sau", "Next page"),
+    "me.log.first": ("Về trang đầu", "Back to the first page"),
+    "me.log.bad_date": (
+        "{value} không phải là ngày (YYYY-MM-DD)",
+        "{value} is not a date (YYYY-MM-DD)",
+    ),
+    "me.log.bad_agency": ("{value} không phải là mã cơ quan", "{value} is not an agency code"),
+    "me.log.bad_period": (
+        "Ngày bắt đầu phải trước hoặc bằng ngày kết thúc",
+        "The start must not be after the end",
+    ),
+    "me.log.bad_cursor": (
+        "Liên kết trang không hợp lệ; hãy quay về trang đầu",
+        "That page link is not valid; go back to the first page",
+    ),
+    "me.outcome.disclosed": ("Đã cung cấp", "Given"),
+    "me.outcome.refused": ("Bị từ chối", "Refused"),
+    "me.outcome.oversight": ("Cán bộ quản trị dữ liệu xem", "Seen by a data steward"),
+    "me.outcome.dossier": ("Hồ sơ một cửa nêu tên bạn", "A one-stop dossier names you"),
+    "me.purpose.oversight": ("Giám sát, kiểm tra", "Oversight"),
+    "me.consents.title": ("Sự đồng ý của tôi", "My consents"),
+    "me.consents.intro": (
+        "Một số cơ quan chỉ được xem dữ liệu của bạn khi bạn đồng ý. Bạn có thể đồng ý cho "
+        "từng trường dữ liệu, có thời hạn, và rút lại bất cứ lúc nào: từ yêu cầu tiếp theo cơ "
+        "quan không còn được xem.",
+        "Some agencies may see your data only with your consent. You can consent field by "
+        "field, until a date, and withdraw at any time: the agency's next request is refused.",
+    ),
+    "me.consents.current": ("Sự đồng ý đã cho", "Consents given"),
+    "me.consents.none": ("Bạn chưa đồng ý cho cơ quan nào.", "You have given no consent."),
+    "me.consents.granted_at": ("Ngày đồng ý", "Given on"),
+    "me.consents.expires_at": ("Hết hạn", "Expires"),
+    "me.consents.state": ("Tình trạng", "State"),
+    "me.consents.in_force": ("đang có hiệu lực", "in force"),
+    "me.consents.revoked": ("đã rút lại ngày {day}", "withdrawn on {day}"),
+    "me.consents.expired": ("đã hết hạn", "expired"),
+    "me.consents.channel": ("Hình thức", "Given"),
+    "me.consents.channel_online": ("trực tuyến", "online"),
+    "me.consents.channel_paper": ("tại quầy (giấy)", "at a counter (paper)"),
+    "me.consents.revoke": ("Rút lại", "Withdraw"),
+    "me.consents.revoke_label": (
+        "Rút lại sự đồng ý cho {agency} ({purpose})",
+        "Withdraw the consent to {agency} ({purpose})",
+    ),
+    "me.consents.grant_title": ("Đồng ý cho một cơ quan", "Give a consent"),
+    "me.consents.no_offers": (
+        "Hiện không có cơ quan nào cần sự đồng ý của bạn.",
+        "No agency currently asks for your consent.",
+    ),
+    "me.consents.offer": ("{agency} · {purpose}", "{agency} · {purpose}"),
+    "me.consents.basis": ("Căn cứ: {basis}", "Basis: {basis}"),
+    "me.consents.fields": (
+        "Những trường dữ liệu cơ quan được xem",
+        "The fields the agency may see",
+    ),
+    "me.consents.expires": ("Có hiệu lực đến hết ngày", "Valid until the end of"),
+    "me.consents.grant": ("Đồng ý", "Give consent"),
+    "me.consents.granted": (
+        "Đã ghi nhận sự đồng ý: có hiệu lực từ yêu cầu tiếp theo của cơ quan.",
+        "Consent recorded: in force from the agency's next request.",
+    ),
+    "me.consents.withdrawn": (
+        "Đã rút lại sự đồng ý: yêu cầu tiếp theo của cơ quan sẽ bị từ chối.",
+        "Consent withdrawn: the agency's next request is refused.",
+    ),
+    "me.consent.no_offer": (
+        "Không có thỏa thuận nào cho phép cơ quan {agency} xem dữ liệu với sự đồng ý cho mục "
+        "đích {purpose}",
+        "No agreement lets agency {agency} see data with consent for purpose {purpose}",
+    ),
+    "me.consent.no_fields": (
+        "Hãy chọn ít nhất một trường dữ liệu",
+        "Choose at least one field",
+    ),
+    "me.consent.outside": (
+        "Thỏa thuận không cho phép xem các trường này kể cả khi bạn đồng ý: {fields}",
+        "No agreement lets the agency see these fields, even with your consent: {fields}",
+    ),
+    "me.consent.bad_expiry": (
+        "{value} không phải là ngày (YYYY-MM-DD)",
+        "{value} is not a date (YYYY-MM-DD)",
+    ),
+    "me.consent.past_expiry": (
+        "Ngày hết hạn phải từ hôm nay trở đi",
+        "The end date must be today or later",
+    ),
+    "me.consent.not_yours": (
+        "Bạn không có sự đồng ý nào với mã này",
+        "You have no consent with this id",
+    ),
 }
 
 
