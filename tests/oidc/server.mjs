@@ -18,9 +18,10 @@
 //
 // Users (an optional JSON list): `username`, `password`, `roles` (realm roles), `sub` (default: a
 // UUID derived from the username, as Keycloak's user ids are UUIDs), `name`, and `claims` (e.g.
-// `citizen_id`, what the realm's user-attribute mappers put in the token). They sign in on
-// oidc-provider's own login page (devInteractions); a wrong username or password ends the
-// authorization with `error=access_denied` at the client's redirect_uri.
+// `citizen_id`, what the realm's user-attribute mappers put in the token). They sign in on the
+// stand-in's own login page (below, `interactionPage`: plain HTML, nothing loaded from anywhere,
+// as a closed network needs; oidc-provider's development page links Google Fonts); a wrong
+// username or password ends the authorization with `error=access_denied` at the redirect_uri.
 //
 // Realm (an optional JSON object): `roles`, the realm's roles (names, or `{name, description}`),
 // besides those the clients and users hold.
@@ -314,6 +315,8 @@ const provider = new Provider(issuer, {
     introspection: '/protocol/openid-connect/token/introspect',
   },
   pkce: { methods: ['S256'], required: () => true },
+  // the login (and, should one be needed, consent) pages are the stand-in's, under the realm
+  interactions: { url: (ctx, interaction) => `${prefix}/interaction/${interaction.uid}` },
   ttl: {
     AccessToken: 300, AuthorizationCode: 60, ClientCredentials: 300, Grant: 3600, IdToken: 300,
     Interaction: 600, Session: 3600,
@@ -345,7 +348,7 @@ const provider = new Provider(issuer, {
     return grant;
   },
   features: {
-    devInteractions: { enabled: true }, // oidc-provider's own login page
+    devInteractions: { enabled: false }, // the stand-in's own pages (`interactionPage`)
     clientCredentials: { enabled: true },
     introspection: { enabled: true, allowedPolicy: () => true },
     resourceIndicators: {
@@ -403,25 +406,101 @@ function sameText(a, b) {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-// The login form's submission, checked before oidc-provider's login page takes it (which would
-// sign anyone in under any name): the username must be a user's and the password theirs.
-async function signIn(req, res) {
+// ---- the login and consent pages ----------------------------------------------------------
+
+function escapeHtml(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  })[c]);
+}
+
+// A page with no script, no style sheet, no font, no image: nothing for a browser to fetch, so
+// a test recording every request sees none leave loopback. Its policy forbids any fetch; it
+// names no form-action, as a login's form posts here and is then redirected to the client.
+function page(res, status, title, body) {
+  const html = `<!doctype html>
+<html lang="vi">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · ${escapeHtml(realm)}</title></head>
+<body>
+<main>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</main>
+</body>
+</html>`;
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy': "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  });
+  res.end(html);
+}
+
+async function interactionPage(req, res, uid) {
+  const { prompt, params } = await provider.interactionDetails(req, res);
+  const action = `${prefix}/interaction/${encodeURIComponent(uid)}`;
+  const client = escapeHtml(params.client_id);
+  if (prompt.name === 'login') {
+    page(res, 200, 'Đăng nhập (Sign in)', `<p>Ứng dụng <code>${client}</code> yêu cầu đăng nhập.</p>
+<form method="post" action="${action}" autocomplete="off">
+<input type="hidden" name="prompt" value="login">
+<p><label for="login">Tên đăng nhập (username)</label><br>
+<input id="login" name="login" required autofocus></p>
+<p><label for="password">Mật khẩu (password)</label><br>
+<input id="password" name="password" type="password" required></p>
+<p><button type="submit">Đăng nhập</button></p>
+</form>
+<p><a href="${action}/abort">Hủy (cancel)</a></p>`);
+    return;
+  }
+  if (prompt.name === 'consent') {
+    page(res, 200, 'Cho phép (Authorize)', `<p>Ứng dụng <code>${client}</code> xin truy cập.</p>
+<form method="post" action="${action}">
+<input type="hidden" name="prompt" value="consent">
+<p><button type="submit">Cho phép (allow)</button></p>
+</form>
+<p><a href="${action}/abort">Hủy (cancel)</a></p>`);
+    return;
+  }
+  page(res, 501, 'Not implemented', `<p>${escapeHtml(prompt.name)}</p>`);
+}
+
+// A login form's submission: the username must be a user's and the password theirs; a consent
+// form's grants what the client asked for (as Keycloak's consent screen does once accepted).
+async function interactionSubmit(req, res) {
   const chunks = [];
   for await (const chunk of req) chunks.push(chunk);
   const form = querystring.parse(Buffer.concat(chunks).toString('utf8'));
-  if (form.prompt !== 'login') {
-    req.body = querystring.stringify(form);
-    return true;
+  const { prompt, grantId, session, params } = await provider.interactionDetails(req, res);
+  if (form.prompt === 'login' && prompt.name === 'login') {
+    const found = byUsername.get(String(form.login));
+    const result = !found || !sameText(form.password, found.person.password)
+      ? { error: 'access_denied', error_description: 'invalid username or password' }
+      : { login: { accountId: found.id } };
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+    return;
   }
-  const found = byUsername.get(String(form.login));
-  if (!found || !sameText(form.password, found.person.password)) {
-    await provider.interactionFinished(req, res, {
-      error: 'access_denied', error_description: 'invalid username or password',
-    }, { mergeWithLastSubmission: false });
-    return false;
+  if (form.prompt === 'consent' && prompt.name === 'consent') {
+    const grant = grantId ? await provider.Grant.find(grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const { details } = prompt;
+    if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scope] of Object.entries(details.missingResourceScopes || {})) {
+      grant.addResourceScope(indicator, scope.join(' '));
+    }
+    await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } },
+      { mergeWithLastSubmission: true });
+    return;
   }
-  req.body = querystring.stringify({ prompt: 'login', login: found.id });
-  return true;
+  page(res, 400, 'Yêu cầu không hợp lệ (bad request)', '<p>The form does not match this step.</p>');
+}
+
+async function interactionAbort(req, res) {
+  await provider.interactionFinished(req, res, {
+    error: 'access_denied', error_description: 'End-User aborted interaction',
+  }, { mergeWithLastSubmission: false });
 }
 
 // ---- the Admin REST API -------------------------------------------------------------------
@@ -680,19 +759,21 @@ async function admin(req, res) {
 
 // ---- the server ---------------------------------------------------------------------------
 
-const interaction = new RegExp(`^${prefix}/interaction/[^/?]+$`);
+const interaction = new RegExp(`^${prefix}/interaction/([^/?]+)(/abort)?$`);
 const callback = provider.callback();
 http.createServer(async (req, res) => {
   if (req.url.startsWith('/admin/realms/')) { await admin(req, res); return; }
   if (!req.url.startsWith(prefix)) { res.statusCode = 404; res.end(); return; }
-  try {
-    if (req.method === 'POST' && interaction.test(req.url.split('?')[0])) {
-      if (!(await signIn(req, res))) return;
+  const step = interaction.exec(req.url.split('?')[0]);
+  if (step) {
+    try {
+      if (step[2] && req.method === 'GET') await interactionAbort(req, res);
+      else if (!step[2] && req.method === 'GET') await interactionPage(req, res, decodeURIComponent(step[1]));
+      else if (!step[2] && req.method === 'POST') await interactionSubmit(req, res);
+      else page(res, 405, 'Method not allowed', '');
+    } catch (error) { // an expired or unknown interaction: its cookie is gone or stale
+      if (!res.headersSent) page(res, 400, 'Đăng nhập thất bại (login failed)', `<p>${escapeHtml(error.message)}</p>`);
     }
-  } catch (error) {
-    console.error(error);
-    res.statusCode = 400;
-    res.end('login failed');
     return;
   }
   req.originalUrl = req.url; // oidc-provider builds its URLs from the mounted path
