@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 
-from gateway.console import agreements, dashboard, me, static
+from gateway.console import agencies, agreements, audit, consents, dashboard, etl_runs, me, static
 from gateway.console.auth import auth_router
 from gateway.console.context import CITIZEN, HOMES, STEWARD, Console
 from gateway.console.web import install_handlers
@@ -36,6 +36,9 @@ def mount_console(
     stewards.include_router(dashboard.router)
     stewards.include_router(agreements.approvals)
     stewards.include_router(agreements.router)
+    for router in (agencies.router, agencies.alerts, consents.router, etl_runs.router,
+                   audit.router):  # fmt: skip
+        stewards.include_router(router)
     citizens = _app(console, CITIZEN)
     citizens.include_router(me.router)
     app.mount(HOMES[STEWARD], stewards)
