@@ -456,3 +456,26 @@ async def test_each_page_view_is_in_the_access_log(
     assert page.decision["returned"] > 0 and page.decision["roles"] == ["citizen"]
     # the citizen's own reads are the stewards' to see, not shown back to them as disclosures
     assert "citizen-portal" not in text_of(await mai.get("/me/"))
+
+
+def test_the_realm_sends_citizens_back_to_me_and_is_ready_for_vneid() -> None:
+    """infra/keycloak/realm-lienthong.json: the console's and the portal's clients come back to
+    <base>/console/callback and <base>/me/callback; VNeID is there, disabled, mapping the
+    personal ID to `citizen_id` and giving the role `citizen`."""
+    realm = json.loads(
+        (ROOT / "infra" / "keycloak" / "realm-lienthong.json").read_text(encoding="utf-8")
+    )
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    for client_id, home in (("steward-console", "/console"), ("citizen-portal", "/me")):
+        assert any(uri.endswith(f"{home}/callback") for uri in clients[client_id]["redirectUris"])
+    provider = next(p for p in realm["identityProviders"] if p["alias"] == "vneid")
+    assert provider["enabled"] is False and provider["providerId"] == "oidc"
+    assert provider["config"]["pkceEnabled"] == "true"
+    mappers = {m["identityProviderMapper"]: m["config"] for m in realm["identityProviderMappers"]
+               if m["identityProviderAlias"] == "vneid"}  # fmt: skip
+    assert mappers["oidc-user-attribute-idp-mapper"]["user.attribute"] == "citizen_id"
+    assert mappers["oidc-hardcoded-role-idp-mapper"]["role"] == "citizen"
+    # what the portal then puts in the token: the attribute, as the claim the gateway reads
+    portal = {m["name"]: m["config"] for m in clients["citizen-portal"]["protocolMappers"]}
+    assert portal["citizen-id"]["user.attribute"] == "citizen_id"
+    assert portal["citizen-id"]["claim.name"] == "citizen_id"
