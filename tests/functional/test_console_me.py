@@ -479,3 +479,19 @@ def test_the_realm_sends_citizens_back_to_me_and_is_ready_for_vneid() -> None:
     portal = {m["name"]: m["config"] for m in clients["citizen-portal"]["protocolMappers"]}
     assert portal["citizen-id"]["user.attribute"] == "citizen_id"
     assert portal["citizen-id"]["claim.name"] == "citizen_id"
+
+
+async def test_every_input_of_me_has_a_label_in_both_languages(
+    browser: Callable[[], httpx.AsyncClient],
+) -> None:
+    mai = await signed_in(browser, "mai")
+    for path in ("/me/", "/me/consents", "/me/?lang=en", "/me/consents?lang=en"):
+        page = await mai.get(path)
+        assert page.status_code == 200, path
+        labelled = set(re.findall(r'<label[^>]*for="([^"]+)"', page.text))
+        for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", page.text):
+            if 'type="hidden"' in tag:
+                continue
+            found = re.search(r'id="([^"]+)"', tag)
+            assert found and found.group(1) in labelled, (path, tag)
+        assert 'aria-current="page"' in page.text  # where the citizen is, in the navigation
