@@ -30,6 +30,8 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy import (
     ColumnElement,
+    Float,
+    bindparam,
     func,
     literal,
     literal_column,
@@ -249,6 +251,19 @@ async def _claim_subscription(
     return subscription, cursor
 
 
+# One statement, compiled once, however many deliveries a batch makes (their rows its
+# parameters): a lease runs from the database's clock, as a claim's does; none is NULL
+_MAKE_DELIVERIES = (
+    insert(Delivery)
+    .values(
+        locked_until=func.now()
+        + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("lease_seconds", type_=Float))
+    )
+    .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+    .returning(Delivery.delivery_id, Delivery.event_id, Delivery.attempts)
+)
+
+
 async def _fan_out_one(
     session: AsyncSession,
     *,
@@ -296,23 +311,14 @@ async def _fan_out_one(
                 "fields_given": sorted(decided.fields_given),
                 "fields_masked": sorted(decided.fields_masked),
                 "locked_by": lease.worker if lease is not None and held else None,
-                "locked_until": func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease.seconds)
-                if lease is not None and held
-                else None,
+                "lease_seconds": lease.seconds if lease is not None and held else None,
                 "attempts": 1 if held else 0,
             }
         )
         if held:
             decisions[event.event_id] = (event, decided)
     if rows:
-        made = (
-            await session.execute(
-                insert(Delivery)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
-                .returning(Delivery.delivery_id, Delivery.event_id, Delivery.attempts)
-            )
-        ).all()
+        made = (await session.execute(_MAKE_DELIVERIES, rows)).all()
         done.deliveries += len(made)
         for delivery_id, event_id, attempts in made:
             if event_id not in decisions:

@@ -604,9 +604,21 @@ async def test_a_pass_takes_no_more_events_than_the_worker_can_send_at_once(worl
     world.settings = world.settings.model_copy(update={"worker_concurrency": 2})
     async with world.worker(receiver, decider=counting) as worker:
         await world.settle()
+        held: list[Any] = []  # the attempts, not started yet
+        worker._spawn = held.append  # type: ignore[method-assign, assignment]
         assert await worker.fan_out_once(send=True) == 2
         assert counting.decisions == 2
-        await asyncio.gather(*worker._inflight)
+        async with world.sessions() as session:  # leased from the database's clock
+            leases = (
+                await session.execute(
+                    select(Delivery.locked_by, Delivery.locked_until > text("now()")).where(
+                        Delivery.subscription_id == path.lstrip("/")
+                    )
+                )
+            ).all()
+        assert leases == [(worker.name, True)] * 2
+        del worker._spawn
+        await asyncio.gather(*held)
         assert len(await world.deliveries_of(path)) == 2
         while await worker.fan_out_once(send=True):
             await asyncio.gather(*worker._inflight)
