@@ -11,6 +11,10 @@ from graphql import GraphQLSchema
 from gateway.console import agencies, agreements, audit, consents, dashboard, etl_runs, me, static
 from gateway.console.auth import auth_router
 from gateway.console.context import CITIZEN, HOMES, STEWARD, Console
+from gateway.console.documents import router as documents_router
+from gateway.console.explain import router as explain_router
+from gateway.console.forms import router as forms_router
+from gateway.console.purposes import router as purposes_router
 from gateway.console.web import install_handlers
 from gateway.graph.context import Services
 from lienthong.settings import Settings
@@ -36,6 +40,8 @@ def mount_console(
     stewards.include_router(dashboard.router)
     stewards.include_router(agreements.approvals)
     stewards.include_router(agreements.router)
+    for pages in (purposes_router, forms_router, documents_router, explain_router):
+        stewards.include_router(pages)
     for router in (agencies.router, agencies.alerts, consents.router, etl_runs.router,
                    audit.router):  # fmt: skip
         stewards.include_router(router)

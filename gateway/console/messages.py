@@ -229,6 +229,233 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "approvals.none": ("Không có thỏa thuận nào chờ phê duyệt.", "Nothing waits for approval."),
     "approvals.review": ("Xem và quyết định", "Review and decide"),
+    # purposes, forms, agency documents, explain (gateway/console/purposes.py, forms.py,
+    # documents.py, explain.py)
+    "nav.purposes": ("Mục đích", "Purposes"),
+    "nav.forms": ("Biểu mẫu", "Forms"),
+    "nav.documents": ("Truy vấn của cơ quan", "Agency documents"),
+    "nav.explain": ("Giải thích quyết định", "Explain"),
+    "status.in_force": ("đang có hiệu lực", "in force"),
+    "status.proposed": ("mới đề xuất", "proposed"),
+    "status.revoked": ("đã thu hồi", "revoked"),
+    "proposal.pending": ("Đề xuất chờ quyết định", "Pending proposal"),
+    "proposal.review": ("Xem và quyết định", "Review and decide"),
+    "proposal.proposed_by": ("Người đề xuất", "Proposed by"),
+    "proposal.approved_by": ("người phê duyệt", "approved by"),
+    "proposal.decided_by": ("Người quyết định", "Decided by"),
+    "proposal.in_force": ("Phiên bản đang có hiệu lực", "The version in force"),
+    "proposal.pending_title": ("Thay đổi chờ phê duyệt", "The change awaiting approval"),
+    "proposal.by": ("Do {by} đề xuất lúc {at}.", "Proposed by {by} at {at}."),
+    "proposal.needs": (
+        "Cần cán bộ phụ trách: {needs} (không phải người đề xuất).",
+        "Needs a steward of: {needs} (not its proposer).",
+    ),
+    "proposal.approvals_so_far": ("Đã phê duyệt: {approvals}.", "Approved so far: {approvals}."),
+    "proposal.proposed": (
+        "Đã gửi đề xuất: có hiệu lực khi cán bộ khác phê duyệt.",
+        "Proposed: in force once another steward approves it.",
+    ),
+    "proposal.approved": (
+        "Đã phê duyệt (có hiệu lực khi đủ mọi phạm vi cần thiết).",
+        "Approved (in force once every scope it needs has approved).",
+    ),
+    "proposal.rejected": ("Đã từ chối đề xuất.", "The proposal is rejected."),
+    "proposal.history": ("Các đề xuất và quyết định", "Proposals and decisions"),
+    "proposal.no_history": ("Chưa có đề xuất nào.", "No proposal yet."),
+    "purposes.title": ("Danh mục mục đích", "The purpose catalogue"),
+    "purposes.intro": (
+        "Mã mục đích mà cơ quan gửi trong X-Purpose. Mọi thay đổi là một đề xuất, do quản trị "
+        "viên nền tảng (không phải người đề xuất) phê duyệt.",
+        "The codes agencies send in X-Purpose. Every change is a proposal, approved by the "
+        "platform's administrator (not its proposer).",
+    ),
+    "purposes.new": ("Đề xuất mục đích mới", "Propose a new purpose"),
+    "purposes.none": ("Chưa có mục đích nào.", "No purposes."),
+    "purpose.code": ("Mã mục đích", "Purpose code"),
+    "purpose.code_hint": (
+        "Chữ in hoa, chữ số, - hoặc _, ví dụ CT01 hoặc TD-VAY.",
+        "Capitals, digits, - or _, e.g. CT01 or TD-VAY.",
+    ),
+    "purpose.title": ("Tên mục đích", "Title"),
+    "purpose.procedure": ("Thủ tục hành chính", "Procedure"),
+    "purpose.case_bound": ("Gắn với hồ sơ một cửa", "Bound to one-stop dossiers"),
+    "purpose.case_bound_short": ("Gắn hồ sơ", "Case-bound"),
+    "purpose.case_bound_hint": (
+        "Mỗi yêu cầu cho mục đích này phải nêu một hồ sơ đã đăng ký (X-Dossier).",
+        "Every request for it must name a registered dossier (X-Dossier).",
+    ),
+    "purpose.new_title": ("Đề xuất mục đích mới", "Propose a new purpose"),
+    "purpose.new_intro": (
+        "Mục đích vào danh mục khi quản trị viên nền tảng phê duyệt.",
+        "The purpose enters the catalogue once the platform's administrator approves it.",
+    ),
+    "purpose.propose": ("Gửi đề xuất", "Propose"),
+    "purpose.page_title": ("Mục đích {code}", "Purpose {code}"),
+    "purpose.change_title": ("Đề xuất thay đổi", "Propose a change"),
+    "purpose.change_hint": (
+        "Phiên bản đang có hiệu lực giữ nguyên cho đến khi thay đổi được phê duyệt; một đề xuất "
+        "mới thay cho đề xuất đang chờ.",
+        "The version in force stays until the change is approved; a new proposal replaces a "
+        "pending one.",
+    ),
+    "purpose.propose_change": ("Gửi đề xuất thay đổi", "Propose the change"),
+    "forms.title": ("Biểu mẫu điền sẵn", "Prefill forms"),
+    "forms.intro": (
+        "Mỗi biểu mẫu đọc các trường của một loại đối tượng cho một mục đích; chính sách quyết "
+        "định từng trường. Thay đổi do cán bộ phụ trách mọi sổ đăng ký mà biểu mẫu đọc phê duyệt.",
+        "Each form reads fields of a subject type for a purpose; the policy decides every field. "
+        "A change is approved by a steward of every registry the form reads.",
+    ),
+    "forms.new": ("Soạn biểu mẫu mới", "Write a new form"),
+    "forms.none": ("Chưa có biểu mẫu nào.", "No forms."),
+    "form.code": ("Mã biểu mẫu", "Form code"),
+    "form.title": ("Tên biểu mẫu", "Title"),
+    "form.source": ("Nguồn", "Source"),
+    "form.source_file": ("tệp graphql/forms/", "file in graphql/forms/"),
+    "form.source_steward": ("do cán bộ phê duyệt", "approved by stewards"),
+    "form.new_title": ("Soạn biểu mẫu mới", "Write a new form"),
+    "form.page_title": ("Biểu mẫu {code}", "Form {code}"),
+    "form.diff": (
+        "Thay đổi so với phiên bản đang có hiệu lực",
+        "Change against the version in force",
+    ),
+    "form.proposed_new": ("Biểu mẫu mới được đề xuất", "The new form proposed"),
+    "form.editor": ("Sửa biểu mẫu (YAML)", "Edit the form (YAML)"),
+    "form.editor_hint": (
+        "Định dạng của graphql/forms/*.yaml: title, procedure, legal_reference, purpose, "
+        "subject_type và fields (key, label, path — đường dẫn trường GraphQL như "
+        "household.head.fullName). Lưu là gửi đề xuất; biểu mẫu được biên dịch theo lược đồ "
+        "trước.",
+        "The format of graphql/forms/*.yaml: title, procedure, legal_reference, purpose, "
+        "subject_type and fields (key, label, path — a GraphQL field path such as "
+        "household.head.fullName). Saving proposes it; it is compiled against the schema first.",
+    ),
+    "form.template": ("Nội dung biểu mẫu (YAML)", "The form (YAML)"),
+    "form.compile_errors": ("Biểu mẫu có lỗi", "The form has errors"),
+    "form.line": ("Dòng {line}", "Line {line}"),
+    "form.not_saved": ("Chưa lưu gì.", "Nothing was saved."),
+    "form.save": ("Lưu và gửi phê duyệt", "Save and submit for approval"),
+    "form.preview": ("Xem trước dữ liệu điền sẵn", "Preview the prefill"),
+    "form.preview_hint": (
+        "Điền biểu mẫu như trên (chưa cần lưu) cho một đối tượng, như cơ quan đã chọn nhận được "
+        "cho mục đích của biểu mẫu. Xem trước có dữ liệu cá nhân được ghi vào nhật ký truy cập.",
+        "Fills the form above (saved or not) for a subject as the chosen agency would get it "
+        "for the form's purpose. A preview shows personal data and is written to the access log.",
+    ),
+    "form.preview_agency": (
+        "Cơ quan (✓: có thỏa thuận cho mục đích này)",
+        "Agency (✓: an agreement serves this purpose)",
+    ),
+    "form.preview_subject": (
+        "Mã đối tượng (số định danh cá nhân, mã doanh nghiệp, mã thửa)",
+        "Subject key (personal ID, enterprise code, parcel id)",
+    ),
+    "form.preview_button": ("Xem trước", "Preview"),
+    "form.preview_title": ("Dữ liệu điền sẵn cho {subject}", "The prefill for {subject}"),
+    "form.preview_as": (
+        "Như cơ quan {agency} nhận được cho mục đích {purpose}.",
+        "As {agency} would get it for purpose {purpose}.",
+    ),
+    "form.preview_logged": (
+        "Lần xem này đã được ghi vào nhật ký truy cập.",
+        "This view is recorded in the access log.",
+    ),
+    "form.preview_absent": (
+        "Sổ đăng ký không có đối tượng này.",
+        "The registry holds no such subject.",
+    ),
+    "form.field_label": ("Trường của biểu mẫu", "Form field"),
+    "form.value": ("Giá trị", "Value"),
+    "form.provenance": ("Nguồn dữ liệu", "Provenance"),
+    "form.missing": ("Không điền", "Not filled"),
+    "documents.title": ("Truy vấn của cơ quan", "Agency documents"),
+    "documents.intro": (
+        "Truy vấn GraphQL mà cơ quan xin được chạy cho một mục đích; được chạy khi cán bộ phụ "
+        "trách mọi sổ đăng ký mà truy vấn đọc (không phải người đề xuất) phê duyệt.",
+        "GraphQL queries an agency asks to run for a purpose; run once a steward of every "
+        "registry they read (not their proposer) approves.",
+    ),
+    "documents.none": ("Không có truy vấn nào.", "No documents."),
+    "document.id": ("Truy vấn", "Document"),
+    "document.reaches": ("Đọc", "Reads"),
+    "document.needs": ("Cần phê duyệt của", "Needs approval of"),
+    "document.approvals": ("Đã phê duyệt", "Approvals"),
+    "document.page_title": ("Truy vấn {id}", "Document {id}"),
+    "document.text": ("Nội dung truy vấn", "The document's text"),
+    "document.reach": ("Những gì truy vấn đọc", "What it reads"),
+    "document.reach_hint": (
+        "Mỗi trường đọc được, và thỏa thuận đang có hiệu lực cung cấp trường đó cho cơ quan với "
+        "mục đích này.",
+        "Each field it reads, and the agreement in force that gives it to the agency for this "
+        "purpose.",
+    ),
+    "document.read": ("Trường được đọc", "Field read"),
+    "document.given_by": ("Thỏa thuận cung cấp", "Given by"),
+    "document.not_given": ("không thỏa thuận nào cung cấp", "no agreement gives it"),
+    "document.reads_nothing": ("Không đọc dữ liệu đối tượng nào.", "Reads no subject's data."),
+    "document.note": (
+        "Ghi chú (bắt buộc khi từ chối, tạm dừng, thu hồi)",
+        "Note (required to reject, suspend, revoke)",
+    ),
+    "document.step_approve": ("Phê duyệt", "Approve"),
+    "document.step_reject": ("Từ chối", "Reject"),
+    "document.step_suspend": ("Tạm dừng", "Suspend"),
+    "document.step_resubmit": ("Gửi duyệt lại", "Resubmit"),
+    "document.step_revoke": ("Thu hồi", "Revoke"),
+    "document.done_approved": (
+        "Đã phê duyệt: cơ quan chạy được từ yêu cầu tiếp theo.",
+        "Approved: the agency runs it from its next request.",
+    ),
+    "document.done_submitted": (
+        "Đã ghi nhận; vẫn chờ phê duyệt của phạm vi còn lại.",
+        "Recorded; it still waits for the other scopes' approval.",
+    ),
+    "document.done_rejected": ("Đã từ chối.", "Rejected."),
+    "document.done_suspended": ("Đã tạm dừng.", "Suspended."),
+    "document.done_revoked": ("Đã thu hồi.", "Revoked."),
+    "explain.title": ("Giải thích quyết định", "Explain a decision"),
+    "explain.intro": (
+        "Cơ quan X có được xem trường Y của đối tượng Z cho mục đích P vào lúc này không, và vì "
+        "sao: cùng chính sách mà cổng dữ liệu áp dụng. Mỗi lần hỏi được ghi vào nhật ký truy cập.",
+        "Would agency X see field Y of subject Z for purpose P now, and why: the same policy "
+        "the gateway runs. Every question is written to the access log.",
+    ),
+    "explain.agency": ("Cơ quan", "Agency"),
+    "explain.purpose": ("Mục đích", "Purpose"),
+    "explain.type": ("Loại đối tượng", "Subject type"),
+    "explain.type_hint": (
+        "Đổi loại rồi bấm “Hiện trường của loại này”.",
+        "Change the type, then press “Show this type's fields”.",
+    ),
+    "explain.subject": ("Mã đối tượng", "Subject key"),
+    "explain.field": ("Trường", "Fields"),
+    "explain.via": ("Đến qua quan hệ", "Reached through"),
+    "explain.via_root": ("Tra cứu trực tiếp theo mã", "Looked up by key"),
+    "explain.ask": ("Giải thích", "Explain"),
+    "explain.show_fields": ("Hiện trường của loại này", "Show this type's fields"),
+    "explain.answer_title": (
+        "{agency} · {purpose} · {type} {subject}",
+        "{agency} · {purpose} · {type} {subject}",
+    ),
+    "explain.agency_status": ("Cơ quan: {status}", "Agency: {status}"),
+    "explain.at": ("lúc {at}", "at {at}"),
+    "explain.through": ("qua {via}", "through {via}"),
+    "explain.logged": ("đã ghi vào nhật ký truy cập", "written to the access log"),
+    "explain.outcome": ("Kết quả", "Outcome"),
+    "explain.why": ("Vì sao", "Why"),
+    "explain.considered": ("Các thỏa thuận đã xét", "Agreements considered"),
+    "explain.outcome_allow": ("được cung cấp", "given"),
+    "explain.outcome_mask": ("cung cấp có che", "given masked"),
+    "explain.outcome_deny": ("bị từ chối", "refused"),
+    "explain.applies": ("áp dụng", "applies"),
+    "explain.not_applies": ("không áp dụng", "does not apply"),
+    "explain.other_purpose": ("mục đích khác", "another purpose"),
+    "explain.other_type": ("loại đối tượng khác", "another type"),
+    "explain.consent": ("cần sự đồng ý", "consent required"),
+    "explain.no_agreement": (
+        "Cơ quan không có thỏa thuận nào cho mục đích và loại này.",
+        "The agency has no agreement for this purpose and type.",
+    ),
     # statuses
     "status.draft": ("bản nháp", "draft"),
     "status.submitted": ("chờ phê duyệt", "submitted"),

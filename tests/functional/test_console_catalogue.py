@@ -389,7 +389,7 @@ async def test_the_preview_fills_the_form_as_the_agency_would_and_is_logged(
     assert shown.status_code == 200, text_of(shown)[:3000]
     result = text_of(shown)[text_of(shown).index("Dữ liệu điền sẵn cho") :]
     assert NAME in result and "1985-03-02" in result
-    assert "population" in result  # provenance: the registry
+    assert "residents ·" in result  # provenance: the registry and the record's version
     assert "Lần xem này đã được ghi vào nhật ký truy cập" in result
     logged = await log_entries(console_settings, resident_id, "console form preview")
     assert len(logged) == len(before) + 1
