@@ -3,9 +3,9 @@
 - Who looked at my data: the access log's citizen view (`subject_history`, the query behind the
   GraphQL field `myAccessLog`), each entry with its agency's and purpose's names and its fields
   under their labels (`FieldLabels`).
-- What a citizen may consent to (`consent_offers`): the approved agreements in force, of an
-  active agency, that give resident fields only with the subject's consent — the agreements the
-  policy reads (policies/authz.rego: a consent opens only the fields such an agreement lists).
+- What a citizen may consent to (`consent_offers`): the rule's scopes
+  (gateway/policy/consents.py) with the agencies' and purposes' names, and its refusals in the
+  page's words (`check_consent`).
 - Every view of a citizen's own data is decided and logged as the GraphQL citizen fields are
   (`SelfRead`: the same guard, the same `AccessLog` decision, the same `self` entry).
 """
@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.problems import forbidden, unavailable
@@ -30,7 +30,9 @@ from gateway.graph.context import GatewayContext, Services
 from gateway.graph.forms import FormCatalogue
 from gateway.graph.schema import ACCESS_LOG_FIELDS
 from gateway.identity.principal import Principal
-from gateway.policy.models import Agency, Agreement, Purpose
+from gateway.policy.consents import ConsentRefused as Refused
+from gateway.policy.consents import consent_scopes, consent_within
+from gateway.policy.models import Agency, Purpose
 from gateway.subjects import SUBJECT_KINDS
 from registries.history import VIETNAM_TIME, is_current
 
@@ -192,46 +194,27 @@ class ConsentOffer:
 
 
 async def consent_offers(*, session: AsyncSession) -> list[ConsentOffer]:
-    """Every (agency, purpose) an approved agreement in force, of an active agency, lets see a
-    resident's fields with the resident's consent, with those fields: what a consent can open
-    (a consent outside them opens nothing: policies/authz.rego gives an agreement's fields
-    consented to, never more)."""
-    now = func.now()
-    rows = await session.execute(
-        select(Agreement, Agency.name, Purpose.title)
-        .join(Agency, (Agency.client_id == Agreement.agency) & is_current(Agency))
-        .join(Purpose, (Purpose.code == Agreement.purpose) & is_current(Purpose))
-        .where(
-            is_current(Agreement),
-            Agreement.subject_type == "Resident",
-            Agreement.consent_required.is_(True),
-            Agreement.status == "approved",
-            Agreement.effective_from <= now,
-            (Agreement.effective_to.is_(None)) | (Agreement.effective_to > now),
-            Agency.status == "active",
-        )
-        .order_by(Agreement.agency, Agreement.purpose, Agreement.agreement_id)
+    """What a citizen may consent to (`consent_scopes`, gateway/policy/consents.py), each with
+    the agency's registered name and the purpose's title."""
+    scopes = await consent_scopes(session=session)
+    agency_names, purpose_titles = await names(
+        session=session, agencies={s.agency for s in scopes}, purposes={s.purpose for s in scopes}
     )
-    found: dict[tuple[str, str], ConsentOffer] = {}
-    for agreement, agency_name, purpose_title in rows:
-        key = (agreement.agency, agreement.purpose)
-        before = found.get(key)
-        fields = list(before.fields) if before else []
-        fields += [f for f in agreement.fields if f not in fields]
-        bases = [before.legal_basis] if before else []
-        found[key] = ConsentOffer(
-            agency=agreement.agency,
-            agency_name=str(agency_name),
-            purpose=agreement.purpose,
-            purpose_title=str(purpose_title),
-            fields=tuple(fields),
-            legal_basis="; ".join(dict.fromkeys([*bases, agreement.legal_basis])),
+    return [
+        ConsentOffer(
+            agency=scope.agency,
+            agency_name=agency_names.get(scope.agency, ""),
+            purpose=scope.purpose,
+            purpose_title=purpose_titles.get(scope.purpose, ""),
+            fields=scope.fields,
+            legal_basis=scope.legal_basis,
         )
-    return list(found.values())
+        for scope in scopes
+    ]
 
 
 class ConsentRefused(ValueError):  # noqa: N818 - an outcome, shown on the page
-    """A consent asked for outside what the agreements allow with consent, or malformed."""
+    """A consent the rule refuses, as the page says it: the input and the message's key."""
 
     def __init__(self, argument: str, message_key: str, **values: Any) -> None:
         super().__init__(message_key)
@@ -243,16 +226,20 @@ class ConsentRefused(ValueError):  # noqa: N818 - an outcome, shown on the page
 def check_consent(
     offers: Sequence[ConsentOffer], *, agency: str, purpose: str, fields: Sequence[str]
 ) -> ConsentOffer:
-    """The offer a consent falls within; ConsentRefused naming the input otherwise."""
-    offer = next((o for o in offers if o.agency == agency and o.purpose == purpose), None)
-    if offer is None:
-        raise ConsentRefused("agency", "me.consent.no_offer", agency=agency, purpose=purpose)
-    if not fields:
-        raise ConsentRefused("fields", "me.consent.no_fields")
-    outside = [f for f in fields if f not in offer.fields]
-    if outside:
-        raise ConsentRefused("fields", "me.consent.outside", fields=", ".join(outside))
-    return offer
+    """The offer a consent falls within (`consent_within`, gateway/policy/consents.py: the rule
+    `grant_consent` applies again when it records it); ConsentRefused naming the input in the
+    page's words otherwise. The end date is the page's own input (a day, checked in me.py)."""
+    try:
+        return consent_within(offers, agency=agency, purpose=purpose, fields=fields)
+    except Refused as refused:
+        if refused.argument == "fields" and refused.code == "CONSENT_NO_FIELDS":
+            raise ConsentRefused("fields", "me.consent.no_fields") from refused
+        if refused.argument == "fields":  # outside the agreement, or more than it can list
+            shown = ", ".join(refused.fields)
+            raise ConsentRefused("fields", "me.consent.outside", fields=shown) from refused
+        raise ConsentRefused(
+            "agency", "me.consent.no_offer", agency=agency, purpose=purpose
+        ) from refused
 
 
 # -- each view decided and logged ---------------------------------------------------------------

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -63,6 +63,7 @@ from gateway.graph.types import (
     reach_many,
     visible,
 )
+from gateway.policy.consents import ConsentRefused
 from gateway.policy.service import (
     ConsentNotFound,
     consent_records,
@@ -88,6 +89,8 @@ if TYPE_CHECKING:
 MAX_BATCH = 100
 PREFILL_FATAL = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.BAD_USER_INPUT})
 ACCESS_LOG_FIELDS = ("occurredAt", "agency", "purpose", "fieldsGiven")
+# grantConsent's arguments by the names the consent rule gives them (gateway/policy/consents.py)
+CONSENT_ARGUMENTS = {"expires_at": "expiresAt"}
 # One alias rule class for the process: MaxAliasesLimiter makes a new class per instance, and the
 # validation rules are part of ValidationCache's key, so every request would be validated anew.
 MAX_ALIASES_RULE = create_validator(MAX_BATCH)
@@ -607,7 +610,12 @@ def _provenance(subject: dict[str, Any]) -> Provenance | None:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Let an agency see some of my fields for a purpose, until a date."
+        description="Let an agency see some of my fields for a purpose, until a date. Only "
+        "within an approved agreement in force, of an active agency, that gives those fields "
+        "for that purpose with the resident's consent: anything else (no such agreement, a "
+        "field it does not list, no field or more than 100, an end without a time zone or not "
+        "in the future) is BAD_USER_INPUT naming the argument, the message ending with the "
+        "rule's code (e.g. CONSENT_NO_AGREEMENT), and nothing is recorded."
     )
     async def grant_consent(
         self,
@@ -618,24 +626,22 @@ class Mutation:
         expires_at: datetime,
     ) -> Consent:
         citizen_id = _citizen(info)
-        if not fields or len(fields) > MAX_BATCH:
-            raise bad_user_input("fields", f"fields: between 1 and {MAX_BATCH} field names")
-        if expires_at.tzinfo is None:
-            raise bad_user_input(
-                "expiresAt", "expiresAt: give a time zone (e.g. 2027-01-01T00:00:00Z)"
-            )
-        if expires_at <= datetime.now(UTC):
-            raise bad_user_input("expiresAt", "expiresAt: must be in the future")
-        async with context_of(info).services.sessions.begin() as session:
-            record = await grant_consent(
-                session=session,
-                subject_id=citizen_id,
-                agency=agency,
-                purpose=purpose,
-                fields=fields,
-                expires_at=expires_at,
-            )
-            return _consent(record)
+        try:
+            async with context_of(info).services.sessions.begin() as session:
+                record = await grant_consent(
+                    session=session,
+                    subject_id=citizen_id,
+                    agency=agency,
+                    purpose=purpose,
+                    fields=fields,
+                    expires_at=expires_at,
+                )
+        except ConsentRefused as refused:
+            if refused.argument == "subject_id":  # the token's, not an argument
+                raise forbidden("citizen", f"{refused} ({refused.code})") from refused
+            argument = CONSENT_ARGUMENTS.get(refused.argument, refused.argument)
+            raise bad_user_input(argument, f"{argument}: {refused} ({refused.code})") from refused
+        return _consent(record)
 
     @strawberry.mutation(
         description="Register a one-stop dossier (agency software, an officer acting): requests "

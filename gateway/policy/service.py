@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.approvals import PLATFORM
 from gateway.identity.keys import active_keys
+from gateway.policy.consents import check_consent
 from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Proposal, Purpose
 from registries.history import is_current, supersede
 
@@ -279,7 +280,19 @@ async def grant_consent(
     officer: str | None = None,
     document_reference: str | None = None,
 ) -> Consent:
+    """Records a citizen's consent, online or taken on paper at a counter (`channel`, with the
+    officer and the paper's reference), once `check_consent` (gateway/policy/consents.py) lets
+    it be: ConsentRefused otherwise, and nothing is written."""
     now = datetime.now(UTC)
+    await check_consent(
+        session=session,
+        subject_id=subject_id,
+        agency=agency,
+        purpose=purpose,
+        fields=fields,
+        expires_at=expires_at,
+        granted_at=now,
+    )
     consent, _ = await supersede(
         session=session,
         model=Consent,

@@ -696,6 +696,33 @@ async def test_paper_consents_count_and_are_listed(client: Client, world: World)
         assert problem(refused, 422, "BAD_USER_INPUT")["argument"] == argument
 
 
+async def test_a_paper_consent_outside_what_agreements_allow_is_refused(
+    client: Client, world: World
+) -> None:
+    """Paper consents go through the one consent rule (gateway/policy/consents.py): a 422
+    problem naming the input, its detail ending with the rule's code, and nothing recorded."""
+    paper = {
+        "subject_id": world.resident, "agency": "nganhang-abc", "purpose": "TD-VAY",
+        "fields": ["fullName"], "expires_at": "2030-01-01T00:00:00+07:00",
+        "officer": "cb-0042", "document_reference": "PDY-2026/119",
+    }  # fmt: skip
+    listed = f"/consents?subject_id={world.resident}"
+    before = (await client.call("GET", listed)).json()["items"]
+    for change, argument, code in (
+        # the one-stop centre needs no consent for CT01: a paper saying otherwise opens nothing
+        ({"agency": "motcua-danang", "purpose": "CT01"}, "agency", "CONSENT_NO_AGREEMENT"),
+        ({"fields": ["fullName", "religion"]}, "fields", "CONSENT_OUTSIDE_AGREEMENT"),
+        ({"purpose": "KHONG-CO"}, "purpose", "CONSENT_UNKNOWN_PURPOSE"),
+        ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at", "CONSENT_EXPIRED"),
+    ):
+        refused = await client.call("POST", "/consents/paper", json={**paper, **change})
+        body = problem(refused, 422, "BAD_USER_INPUT")
+        assert body["argument"] == argument
+        assert body["detail"].startswith(f"{argument}: ")
+        assert body["detail"].endswith(f"({code})"), body["detail"]
+    assert (await client.call("GET", listed)).json()["items"] == before
+
+
 async def test_audit_search_export_and_daily_counts(client: Client, world: World) -> None:
     for _ in range(2):  # two entries at least, whatever ran before: a page of one has a next
         await client.graphql("motcua-danang", "CT01", RESIDENT, {"id": world.resident})

@@ -32,10 +32,11 @@ from sqlalchemy import select
 from gateway.app import create_app
 from gateway.audit.models import AccessLogEntry
 from gateway.identity.dev_issuer import DevIssuer
+from gateway.policy.models import Agency, Agreement
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
-from registries.history import VIETNAM_TIME
+from registries.history import VIETNAM_TIME, supersede
 from tests import factories, openid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -398,6 +399,55 @@ async def test_a_consent_outside_what_agreements_allow_is_refused_plainly(
     bank = browser()
     read = await read_resident(bank, settings_me, citizens["binh"], "nganhang-abc", "TD-VAY")
     assert read["data"]["resident"] is None
+
+
+async def _committed(
+    settings: Settings, *changes: tuple[type[Any], dict[str, str], dict[str, Any]]
+) -> None:
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            for model, key, values in changes:
+                await supersede(session=session, model=model, key=key, values=values)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
+    browser: Callable[[], httpx.AsyncClient], settings_me: Settings
+) -> None:
+    """The consent rule (gateway/policy/consents.py) is applied when the consent is given, not
+    when the page was shown: a bank suspended in between is refused, and nothing recorded."""
+    bank = {"client_id": "nganhang-xyz"}
+    agreement = {
+        "agency": "nganhang-xyz", "purpose": "TD-VAY", "subject_type": "Resident",
+        "fields": ["fullName"], "via": None, "legal_basis": "Luật Bảo vệ dữ liệu cá nhân 2025",
+        "legal_reference": None, "effective_from": datetime.now(VIETNAM_TIME) - timedelta(days=1),
+        "effective_to": None, "consent_required": True, "masking": {}, "daily_quota": None,
+        "status": "approved", "created_by": "steward-lan", "approved_by": "steward-minh",
+        "changed_by": "steward-minh", "note": None,
+    }  # fmt: skip
+    await _committed(
+        settings_me,
+        (Agency, bank, {"name": "Ngân hàng XYZ", "kind": "bank", "province": None,
+                        "status": "active", "changed_by": "admin"}),
+        (Agreement, {"agreement_id": "nganhang-xyz/TD-VAY/Resident"}, agreement),
+    )  # fmt: skip
+    binh = await signed_in(browser, "binh")
+    page = await binh.get("/me/consents")
+    assert 'id="offer-nganhang-xyz-TD-VAY"' in page.text
+    await _committed(settings_me, (Agency, bank, {"status": "suspended", "changed_by": "an"}))
+    expires = (datetime.now(VIETNAM_TIME).date() + timedelta(days=30)).isoformat()
+    answer = await binh.post("/me/consents", data={
+        "csrf": csrf_of(page), "agency": "nganhang-xyz", "purpose": "TD-VAY",
+        "fields": ["fullName"], "expires": expires,
+    })  # fmt: skip
+    assert answer.status_code == 422
+    assert ("Không có thỏa thuận nào cho phép cơ quan nganhang-xyz xem dữ liệu với sự đồng ý "
+            "cho mục đích TD-VAY") in text_of(answer)  # fmt: skip
+    assert 'id="offer-nganhang-xyz-TD-VAY"' not in answer.text  # no longer offered
+    shown = table_rows(await binh.get("/me/consents"), "consents")
+    assert not any("nganhang-xyz" in row[0] for row in shown)  # nothing recorded
 
 
 async def test_every_form_needs_its_sessions_token(

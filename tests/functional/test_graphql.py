@@ -450,6 +450,40 @@ async def test_consent_grant_allows_and_revoke_denies_the_next_request(
     assert _codes(after) == ["FORBIDDEN"]
 
 
+async def test_grant_consent_outside_what_agreements_allow_is_refused(
+    api: Api, world: World
+) -> None:
+    """grantConsent applies the one consent rule (gateway/policy/consents.py): a refusal is
+    BAD_USER_INPUT naming the argument, its message ending with the rule's code."""
+    grant = """mutation($a: ID!, $p: String!, $f: [String!]!, $e: DateTime!) {
+      grantConsent(agency: $a, purpose: $p, fields: $f, expiresAt: $e) { id } }"""
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    cases = [
+        # the one-stop centre's agreement gives data without consent: nothing to consent to
+        ({"a": "motcua-danang", "p": "CT01", "f": ["fullName"], "e": later},
+         "agency", "CONSENT_NO_AGREEMENT"),
+        ({"a": "nganhang-abc", "p": "TD-VAY", "f": ["fullName", "religion"], "e": later},
+         "fields", "CONSENT_OUTSIDE_AGREEMENT"),
+        ({"a": "nganhang-abc", "p": "KHONG-CO", "f": ["fullName"], "e": later},
+         "purpose", "CONSENT_UNKNOWN_PURPOSE"),
+        ({"a": "nganhang-abc", "p": "TD-VAY", "f": [], "e": later},
+         "fields", "CONSENT_NO_FIELDS"),
+        ({"a": "nganhang-abc", "p": "TD-VAY", "f": ["fullName"],
+          "e": "2020-01-01T00:00:00+07:00"}, "expiresAt", "CONSENT_EXPIRED"),
+    ]  # fmt: skip
+    citizen = {"agency": "lienthong-citizen", "purpose": None, "citizen_id": world.head}
+    mine = "{ myConsents { id } }"
+    before = (await api.data(mine, **citizen))["data"]["myConsents"]
+    for variables, argument, code in cases:
+        answer = await api.data(grant, variables, **citizen)
+        assert answer["data"] is None, variables
+        (error,) = answer["errors"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
+        assert error["message"].startswith(f"{argument}: ")
+        assert error["message"].endswith(f"({code})"), error["message"]
+    assert (await api.data(mine, **citizen))["data"]["myConsents"] == before  # none recorded
+
+
 async def test_citizen_fields_refuse_agency_tokens(api: Api) -> None:
     answer = await api.data("{ myConsents { id } }", purpose=None)
     assert answer["data"] is None

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.policy.embedded import EmbeddedEngine
 from gateway.policy.engine import DecisionRequest
-from gateway.policy.models import Agency, Agreement, PolicyVersion, Proposal, Purpose
+from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Proposal, Purpose
 from gateway.policy.service import (
     AgreementCache,
     ConsentNotFound,
@@ -267,15 +267,20 @@ async def test_an_approval_reaches_the_next_decision(loaded: AsyncSession) -> No
 
 
 async def test_a_consent_must_expire_after_it_is_granted(loaded: AsyncSession) -> None:
+    """The table's own check, under the rule `grant_consent` applies first (which refuses such
+    a consent before it writes: tests/functional/test_policy_consents.py)."""
+    now = datetime.now(UTC)
     with pytest.raises(IntegrityError, match="expires_after_granted"):
-        await grant_consent(
+        await supersede(
             session=loaded,
-            subject_id=CITIZEN,
-            agency="nganhang-abc",
-            purpose="TD-VAY",
-            fields=["fullName"],
-            expires_at=datetime.now(UTC) - timedelta(days=1),
-        )
+            model=Consent,
+            key={"consent_id": "expired-at-birth"},
+            values={
+                "subject_id": CITIZEN, "agency": "nganhang-abc", "purpose": "TD-VAY",
+                "fields": ["fullName"], "granted_at": now, "revoked_at": None,
+                "expires_at": now - timedelta(days=1),
+            },
+        )  # fmt: skip
 
 
 async def test_the_cache_answers_without_the_database_only_at_the_version_it_holds(

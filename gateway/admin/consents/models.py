@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.admin.types import ClientId, FieldName, Instant, Officer, PurposeCode, Reference
+from gateway.policy.consents import MAX_CONSENT_FIELDS
 from gateway.policy.models import Consent
 
 PersonalId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
@@ -21,7 +22,7 @@ class PaperConsentIn(BaseModel):
     subject_id: PersonalId
     agency: ClientId
     purpose: PurposeCode
-    fields: Annotated[list[FieldName], Field(min_length=1, max_length=100)]
+    fields: Annotated[list[FieldName], Field(min_length=1, max_length=MAX_CONSENT_FIELDS)]
     expires_at: Instant
     officer: Officer
     document_reference: Reference
