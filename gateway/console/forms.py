@@ -45,7 +45,7 @@ from gateway.errors import ErrorCode, GatewayError
 from gateway.graph.accountable import policy_entry
 from gateway.graph.context import GatewayContext
 from gateway.graph.forms import Form, FormError, compile_form
-from gateway.graph.schema import _deceased, prefilled
+from gateway.graph.schema import death_prefill, prefilled
 from gateway.graph.types import Prefill
 from gateway.identity.principal import AGENCY, Principal
 from gateway.subjects import SUBJECT_KINDS
@@ -235,7 +235,7 @@ async def preview_prefill(
     try:
         await policy_entry(context, fresh=True)
         try:
-            filled = await _deceased(context, form, subject)
+            filled = await death_prefill(context, form, subject)
             if filled is None:
                 executed = execute(
                     console.admin.schema, parse(form.query),

@@ -503,9 +503,10 @@ def deceased_prefill(form: Form, subject: str, grant: Grant, record: Any) -> Pre
     )  # fmt: skip
 
 
-async def _deceased(context: GatewayContext, form: Form, subject: str) -> Prefill | None:
-    """The prefill of a dead resident, when the caller may be told of the death; None: fill
-    the form (a living subject, or one the form's query answers: malformed, absent, refused)."""
+async def death_prefill(context: GatewayContext, form: Form, subject: str) -> Prefill | None:
+    """The death a prefill shows: the prefill of a dead resident, when the caller may be told
+    of the death; None: fill the form (a living subject, or one the form's query answers:
+    malformed, absent, refused). `prefill` and the console's preview both start here."""
     if form.subject_type != "Resident":
         return None
     try:
@@ -527,7 +528,7 @@ async def _deceased(context: GatewayContext, form: Form, subject: str) -> Prefil
 async def _prefill(info: Info, code: str, subject: str) -> Prefill | None:
     context = context_of(info)
     form = await prefill_form(context, code)
-    dead = await _deceased(context, form, subject)
+    dead = await death_prefill(context, form, subject)
     if dead is not None:
         return dead
     result = await info.schema.execute(
