@@ -5,18 +5,21 @@ rejected row held, the load stops (exit 4) unless forced; a rollback reopens wha
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from etl.closures import ClosuresRefused
 from etl.pipeline import FullExport, LoadError, load
 from etl.rollback import rollback
 from lienthong.settings import Settings
+from tests.factories import new_enterprise_code
 from tests.functional.loads import BA_DINH, empty, person, query, resident, write
 from tests.net import LIENTHONG
 
@@ -231,3 +234,84 @@ def test_the_command_reports_closures_and_stops_with_exit_code_4(
     policy = _cli(clean, path, "--full-export", "--nationwide", registry="agreements")
     assert policy.returncode == 2
     assert "--full-export and its options are for registries" in " ".join(policy.stderr.split())
+
+
+@pytest.fixture
+def with_others(clean: Settings) -> Iterator[Settings]:
+    """`clean`, and the enterprises' and parcels' registries emptied after the test too."""
+    yield clean
+    with psycopg.connect(clean.libpq_url, autocommit=True) as connection:
+        connection.execute("TRUNCATE enterprises, enterprise_representatives, "
+                           "enterprise_business_lines, parcels, parcel_rights")  # fmt: skip
+
+
+ENTERPRISE_HEADER = (
+    "enterprise_code,name,enterprise_type,status,registered_on,charter_capital,"
+    "head_office_commune_code,head_office_address_line,representatives,business_lines\n"
+)
+
+
+def _enterprises(communes: list[int]) -> list[str]:
+    """One enterprise per commune given, each with a representative and a business line."""
+    return [
+        f"{new_enterprise_code()},Công ty TNHH Số {n},tnhh_1tv,active,2015-06-01,5000000000,"
+        f"{commune},{n} Bạch Đằng,{person(date(1980, 1, 1))}:Giám đốc,62010*\n"
+        for n, commune in enumerate(communes)
+    ]
+
+
+def test_an_enterprises_full_export_closes_its_province_s_missing_ones_only(
+    with_others: Settings, tmp_path: Path
+) -> None:
+    da_nang, ha_noi = _enterprises([20242] * 3), _enterprises([BA_DINH] * 2)
+    path = tmp_path / "enterprises.csv"
+    path.write_text(ENTERPRISE_HEADER + "".join(da_nang + ha_noi), encoding="utf-8")
+    load(settings=with_others, target="enterprises", path=path)
+    gone = da_nang[1].split(",", 1)[0]
+    path.write_text(ENTERPRISE_HEADER + da_nang[0] + da_nang[2], encoding="utf-8")
+    with pytest.raises(ClosuresRefused, match="1 of the 3 enterprises of province 48"):
+        load(settings=with_others, target="enterprises", path=path,
+             full_export=FullExport(province=DA_NANG))  # fmt: skip
+    wider = with_others.model_copy(update={"full_export_max_close_share": 0.5})
+    report = load(settings=wider, target="enterprises", path=path,
+                  full_export=FullExport(province=DA_NANG))  # fmt: skip
+    assert report.closures is not None
+    assert report.closures.closing == {"enterprises": [gone]}
+    assert _current(with_others, "enterprises", "enterprise_code") == {
+        line.split(",", 1)[0] for line in (da_nang[0], da_nang[2], *ha_noi)
+    }
+    # its representatives and business lines are closed with it
+    for table in ("enterprise_representatives", "enterprise_business_lines"):
+        assert gone not in _current(with_others, table, "enterprise_code")
+
+
+def _parcel(commune: int, number: int, lon: float, lat: float) -> dict[str, object]:
+    ring = [[lon, lat], [lon + 0.0002, lat], [lon + 0.0002, lat + 0.0002], [lon, lat + 0.0002],
+            [lon, lat]]  # fmt: skip
+    return {
+        "type": "Feature",
+        "properties": {"commune_code": commune, "map_sheet": 1, "parcel_number": number,
+                       "declared_area": 473.2, "land_use_code": "ODT", "rights": ""},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }  # fmt: skip
+
+
+def test_a_parcels_full_export_closes_its_province_s_missing_ones_only(
+    with_others: Settings, tmp_path: Path
+) -> None:
+    da_nang = [_parcel(20242, n, 108.208 + n * 0.001, 16.054) for n in range(1, 5)]
+    ha_noi = [_parcel(BA_DINH, n, 105.84 + n * 0.001, 21.03) for n in range(1, 3)]
+    path = tmp_path / "parcels.geojson"
+    collection = {"type": "FeatureCollection"}
+    path.write_text(json.dumps({**collection, "features": da_nang + ha_noi}), "utf-8")
+    load(settings=with_others, target="parcels", path=path)
+    ids = dict(query(with_others, "SELECT parcel_number::text || '@' || commune_code::text, "
+                                  "parcel_id FROM parcels"))  # fmt: skip
+    path.write_text(json.dumps({**collection, "features": da_nang[1:]}), "utf-8")
+    wider = with_others.model_copy(update={"full_export_max_close_share": 0.5})
+    report = load(settings=wider, target="parcels", path=path,
+                  full_export=FullExport(province=DA_NANG))  # fmt: skip
+    assert report.closures is not None and report.closures.count == 1
+    assert _current(with_others, "parcels", "parcel_id") == set(map(str, ids.values())) - {
+        str(ids["1@20242"])
+    }
