@@ -7,22 +7,17 @@ gateway/admin/alerts/models.py), who may decide and the four-eyes rule
 (gateway/admin/agencies/service.py, gateway/admin/approvals.py), the keys' checks
 (gateway/identity/keys.py), the alerts' review (gateway/alerts/service.py). The pages turn a form
 into those shapes and show what they refuse, as they say it.
-
-`Entry` (a form as typed and its errors by input) is shared with the consents and audit pages.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from gateway.admin.agencies import service
 from gateway.admin.agencies.models import AgencyIn, KeyIn
@@ -33,55 +28,13 @@ from gateway.admin.types import CLIENT_ID
 from gateway.alerts import service as alerts_service
 from gateway.alerts.models import ALERT_KINDS, ALERT_STATUSES
 from gateway.console.context import Console
+from gateway.console.inputs import GENERAL, Entry
 from gateway.console.web import ConsoleDep, FormDep, StewardDep, StewardSession, redirect, render
 from gateway.cursors import CursorError
 from gateway.identity.keys import KID
 
-GENERAL = "_"  # errors that concern no one input
 CursorQuery = Annotated[str | None, Query(max_length=500)]
 AgencyQuery = Annotated[str | None, Query(pattern=rf"^({CLIENT_ID[1:-1]})?$")]  # empty: any
-
-
-# -- forms -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Entry:
-    """A form as typed (strings, kept to show again) and its errors by input."""
-
-    inputs: tuple[str, ...]
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, list[str]] = field(default_factory=dict)
-
-    @classmethod
-    def posted(cls, form: FormData, inputs: Iterable[str]) -> Entry:
-        names = tuple(inputs)
-        values = {}
-        for name in names:
-            value = form.get(name)
-            values[name] = value.strip() if isinstance(value, str) else ""
-        return cls(inputs=names, values=values)
-
-    def value(self, name: str) -> str:
-        return self.values.get(name, "")
-
-    def error(self, argument: str, message: str) -> None:
-        self.errors.setdefault(argument if argument in self.inputs else GENERAL, []).append(message)
-
-    def shape_errors(self, invalid: ValidationError) -> None:
-        """A shape's refusal (pydantic's words), each at the input it names."""
-        for item in invalid.errors():
-            location = [str(part) for part in item.get("loc", ())]
-            argument = location[0] if location else GENERAL
-            where = f" ({'.'.join(location[1:])})" if len(location) > 1 else ""
-            self.error(argument, f"{item.get('msg', 'invalid')}{where}")
-
-    def refused(self, problem: Problem) -> None:
-        """A service's refusal (its own words), at the input its `argument` names."""
-        argument = str(problem.extensions.get("argument", GENERAL))
-        # the admin API names a request body's member (`body.jwk.n`): the form's input is `jwk`
-        parts = argument.removeprefix("body.").split(".")
-        self.error(parts[0], problem.detail)
 
 
 # -- agencies ----------------------------------------------------------------------------------

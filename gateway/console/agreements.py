@@ -18,27 +18,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from gateway.admin.agencies import service as agencies
 from gateway.admin.agreements import service
 from gateway.admin.agreements.models import AgreementIn, AgreementTerms, OptionalNote
 from gateway.admin.http import etag
 from gateway.admin.problems import Problem, bad_input, not_found
-from gateway.admin.purposes import service as purposes
-from gateway.admin.schema_rules import object_type
 from gateway.admin.types import AGREEMENT_ID, CLIENT_ID, PURPOSE_CODE
 from gateway.console.context import HOMES, STEWARD, Console
+from gateway.console.inputs import GENERAL, agency_and_purpose_choices, schema_choices
 from gateway.console.web import ConsoleDep, FormDep, StewardDep, StewardSession, redirect, render
 from gateway.graph.masking import MASKS
 from gateway.policy.models import Agreement
-from gateway.subjects import RELATIONS, SUBJECT_KINDS
+from gateway.subjects import SUBJECT_KINDS
 from registries.history import VIETNAM_TIME
 
 router = APIRouter(prefix="/agreements")
 STATUSES = ("draft", "submitted", "approved", "rejected", "suspended", "expired")
-GENERAL = "_"  # errors that concern no one input
 DONE = {"saved", "submitted", "approved", "rejected", "suspended"}
 # What each page's buttons may do (the service decides whether they may, and says why not)
 ACTIONS = {
@@ -183,43 +179,12 @@ def _problem_error(draft: Draft, problem: Problem) -> None:
     draft.error(str(problem.extensions.get("argument", GENERAL)), problem.detail)
 
 
-@dataclass(frozen=True)
-class Choice:
-    value: str
-    label: str
-
-
-async def _choices(session: AsyncSession) -> tuple[list[Choice], list[Choice]]:
-    """The agencies registered and the purposes in force, for the draft's selects."""
-    found, _ = await agencies.list_agencies(session=session, status=None, limit=100, cursor=None)
-    agency_choices = [Choice(a.client_id, f"{a.client_id} · {a.name}") for a in found]
-    standing, _ = await purposes.list_purposes(session=session, limit=100, cursor=None)
-    purpose_choices = [
-        Choice(p.code, f"{p.code} · {p.in_force.title}") for p in standing if p.in_force
-    ]
-    return agency_choices, purpose_choices
-
-
-def _schema_of(console: Console, subject_type: str) -> tuple[list[Choice], list[Choice]]:
-    """The fields of the subject type's GraphQL type, and the relations that reach it."""
-    found = object_type(console.admin.schema, subject_type)
-    fields = [
-        Choice(name, definition.description or "") for name, definition in found.fields.items()
-    ]
-    relations = [
-        Choice(via, f"{via} → {', '.join(r.targets)}")
-        for via, r in sorted(RELATIONS.items())
-        if subject_type in r.targets
-    ]
-    return fields, relations
-
-
 async def _form_page(
     request: Request, console: Console, draft: Draft, *, editing: Agreement | None, status: int
 ) -> Response:
     async with console.admin.transaction() as session:
-        agency_choices, purpose_choices = await _choices(session)
-    schema_fields, relations = _schema_of(console, draft.subject_type)
+        agency_choices, purpose_choices = await agency_and_purpose_choices(session)
+    schema_fields, relations = schema_choices(console.admin.schema, draft.subject_type)
     return render(request, "agreement_form.html", status=status, nav="agreements", draft=draft,
                   editing=editing, agencies=agency_choices, purposes=purpose_choices,
                   schema_fields=schema_fields, relations=relations, masks=sorted(MASKS),

@@ -23,9 +23,8 @@ from gateway.admin.consents import service
 from gateway.admin.consents.models import PaperConsentIn, PersonalId
 from gateway.admin.problems import Problem
 from gateway.admin.types import ClientId
-from gateway.console.agencies import GENERAL, Entry
-from gateway.console.agreements import _choices, _schema_of
 from gateway.console.context import Console
+from gateway.console.inputs import GENERAL, Entry, agency_and_purpose_choices, schema_choices
 from gateway.console.web import ConsoleDep, FormDep, StewardDep, redirect, render
 from gateway.identity.principal import Principal
 from registries.history import VIETNAM_TIME
@@ -126,8 +125,9 @@ async def _paper_page(
     request: Request, console: Console, entry: Entry, fields: list[str], *, status: int
 ) -> Response:
     async with console.admin.transaction() as session:
-        agencies, purposes = await _choices(session)
-    schema_fields, _ = _schema_of(console, "Resident")  # what check_fields takes for a consent
+        agencies, purposes = await agency_and_purpose_choices(session)
+    # what check_fields takes for a consent
+    schema_fields, _ = schema_choices(console.admin.schema, "Resident")
     return render(request, "consents_paper.html", status=status, nav="consents", entry=entry,
                   chosen_fields=fields, agencies=agencies, purposes=purposes,
                   schema_fields=schema_fields, labels=LABELS, general=GENERAL)  # fmt: skip

@@ -22,11 +22,11 @@ from gateway.admin.problems import Problem
 from gateway.admin.purposes import service as purposes
 from gateway.admin.schema_rules import object_type
 from gateway.admin.types import CLIENT_ID, PURPOSE_CODE
+from gateway.console.inputs import GENERAL
 from gateway.console.web import ConsoleDep, StewardDep, render
 from gateway.subjects import RELATIONS, SUBJECT_KINDS
 
 router = APIRouter(prefix="/explain")
-GENERAL = "_"
 INPUTS = frozenset({"agency", "purpose", "type", "subject", "field", "fields", "via"})
 Text = Annotated[str, Query(max_length=200)]
 

@@ -26,11 +26,11 @@ from gateway.admin.purposes.models import PurposeChange, PurposeIn
 from gateway.admin.purposes.service import PURPOSE
 from gateway.admin.types import PURPOSE_CODE
 from gateway.console.context import Console
+from gateway.console.inputs import GENERAL
 from gateway.console.web import ConsoleDep, FormDep, StewardDep, StewardSession, redirect, render
 from gateway.policy.models import Proposal
 
 router = APIRouter(prefix="/purposes")
-GENERAL = "_"  # errors that concern no one input
 INPUTS = frozenset({"code", "title", "procedure", "case_bound"})
 DONE = {"proposed", "approved", "rejected"}
 ACTIONS = {"approve": "approved", "reject": "rejected"}
