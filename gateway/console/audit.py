@@ -3,9 +3,9 @@ page at a time, its CSV export (the same filters, streamed), and the chains' las
 
 Each filter is checked by the admin API's own parameter types (gateway/admin/audit/views.py),
 the search and the export are the access log's service (gateway/audit/service.py), and every
-search or export is recorded as the API records it: one `oversight` entry with the filter and
-how many entries it returned, under the subject when one is searched for (so their citizen sees
-it), written before the page or the first byte leaves. The verification is the dashboard's
+search or export is recorded as the API records it (gateway/admin/audit/service.py): one
+`oversight` entry with the filter and how many entries it returned, under the subject when one
+is searched for (so their citizen sees it), written before the page or the first byte leaves. The verification is the dashboard's
 (gateway/console/dashboard.py): its button posts there.
 """
 
@@ -19,15 +19,13 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.admin.audit.models import AccessLogOut
+from gateway.admin.audit.service import csv_chunks, record_search
 from gateway.admin.audit.views import Agency, Outcome, Purpose, SubjectId, SubjectType
-from gateway.admin.audit.views import _about as subject_of_search
-from gateway.admin.audit.views import _csv as csv_chunks
-from gateway.admin.audit.views import _filters as logged_filters
 from gateway.admin.http import bad_cursor
 from gateway.admin.types import Day
 from gateway.audit import service
 from gateway.audit.service import AccessLogFilter
-from gateway.console.agencies import GENERAL, Entry
+from gateway.console.inputs import GENERAL, Entry
 from gateway.console.web import ConsoleDep, StewardDep, render
 from gateway.cursors import CursorError
 from gateway.subjects import SUBJECT_KINDS
@@ -104,9 +102,8 @@ async def search(*, request: Request, console: ConsoleDep, steward: StewardDep) 
                                          after=entry.value("cursor") or None)  # fmt: skip
     except CursorError as error:
         raise bad_cursor() from error
-    await console.admin.record_read(steward=steward, read="audit.search",
-                                    filters=logged_filters(where), returned=len(found.entries),
-                                    subject=subject_of_search(where))  # fmt: skip
+    await record_search(console.admin, steward=steward, read="audit.search", where=where,
+                        returned=len(found.entries))  # fmt: skip
     shown["entries"] = [AccessLogOut.of(e) for e in found.entries]  # as the API shows them
     shown["after"] = found.end_cursor if found.has_next_page else None
     return _page(request, entry, console_page=shown, status=200)
@@ -122,9 +119,8 @@ async def export(*, request: Request, console: ConsoleDep, steward: StewardDep) 
         return _page(request, entry, console_page=shown, status=422)
     async with console.admin.transaction() as session:
         matching = await service.count(session=session, where=where)
-    await console.admin.record_read(steward=steward, read="audit.export",
-                                    filters=logged_filters(where), returned=matching,
-                                    subject=subject_of_search(where))  # fmt: skip
+    await record_search(console.admin, steward=steward, read="audit.export", where=where,
+                        returned=matching)  # fmt: skip
     return StreamingResponse(
         csv_chunks(console.admin, where),
         media_type="text/csv; charset=utf-8",

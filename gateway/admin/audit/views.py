@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import asdict
-from datetime import datetime, timedelta
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from gateway.admin.audit.models import AccessLogOut, DailyCountOut
-from gateway.admin.context import Admin
+from gateway.admin.audit.service import csv_chunks, record_search
 from gateway.admin.http import AdminDep, Cursor, Limit, Page, StewardDep, bad_cursor
 from gateway.admin.problems import bad_input, responses
 from gateway.admin.types import CLIENT_ID, OFFICER, PURPOSE_CODE, SUBJECT_AUDIT_NAME, Day
@@ -79,17 +78,6 @@ def _filter(
 Where = Annotated[AccessLogFilter, Depends(_filter)]
 
 
-def _about(where: AccessLogFilter) -> tuple[str, str] | None:
-    """The subject a search is about, to log the read under it (so its citizen sees it)."""
-    if where.subject_id is None:
-        return None
-    return (where.subject_type or "resident", where.subject_id)
-
-
-def _filters(where: AccessLogFilter) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(where).items()}
-
-
 @router.get("", responses=responses(503))
 async def search_access_log(
     *,
@@ -106,23 +94,13 @@ async def search_access_log(
             page = await service.search(session=session, where=where, first=limit, after=cursor)
     except CursorError as error:
         raise bad_cursor() from error
-    await admin.record_read(
-        steward=steward,
-        read="audit.search",
-        filters=_filters(where),
-        returned=len(page.entries),
-        subject=_about(where),
+    await record_search(
+        admin, steward=steward, read="audit.search", where=where, returned=len(page.entries)
     )
     return Page(
         items=[AccessLogOut.of(e) for e in page.entries],
         next_cursor=page.end_cursor if page.has_next_page else None,
     )
-
-
-async def _csv(admin: Admin, where: AccessLogFilter) -> AsyncIterator[str]:
-    async with admin.services.sessions() as session:
-        async for chunk in service.export_csv(session=session, where=where):
-            yield chunk
 
 
 @router.get(
@@ -140,15 +118,9 @@ async def export_access_log(
     entry (its filter and how many entries it streams), written before the first byte."""
     async with admin.transaction() as session:
         matching = await service.count(session=session, where=where)
-    await admin.record_read(
-        steward=steward,
-        read="audit.export",
-        filters=_filters(where),
-        returned=matching,
-        subject=_about(where),
-    )
+    await record_search(admin, steward=steward, read="audit.export", where=where, returned=matching)
     return StreamingResponse(
-        _csv(admin, where),
+        csv_chunks(admin, where),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="access-log.csv"'},
     )
