@@ -5,8 +5,8 @@ Each filter is checked by the admin API's own parameter types (gateway/admin/aud
 the search and the export are the access log's service (gateway/audit/service.py), and every
 search or export is recorded as the API records it (gateway/admin/audit/service.py): one
 `oversight` entry with the filter and how many entries it returned, under the subject when one
-is searched for (so their citizen sees it), written before the page or the first byte leaves. The verification is the dashboard's
-(gateway/console/dashboard.py): its button posts there.
+is searched for (so their citizen sees it), written before the page or the first byte leaves.
+The verification is the dashboard's (gateway/console/dashboard.py): its button posts there.
 """
 
 from __future__ import annotations
