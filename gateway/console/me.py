@@ -6,7 +6,9 @@ session's `citizen_id`, never by anything the browser sends. The access log is r
 behind GraphQL's `myAccessLog` and consents by `myConsents`' (gateway/graph/schema.py); each page
 that shows them is decided and logged as those fields are (gateway/console/me_data.py,
 `SelfRead`). A consent is recorded by the service `grantConsent` uses
-(gateway/policy/service.py), once it falls within what an agreement allows with consent.
+(gateway/policy/service.py), once it falls within what an agreement allows with consent; the
+rule's refusal (gateway/policy/consents.py) is shown at the page's input, whether the page's own
+check or the service's, when it records, finds it (an agency suspended in between).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from gateway.console.me_data import (
     consent_offers,
     log_rows,
     names,
+    page_refusal,
 )
 from gateway.console.messages import translator
 from gateway.console.sessions import ConsoleSession
@@ -51,6 +54,7 @@ from gateway.console.web import (
 )
 from gateway.cursors import CursorError
 from gateway.graph.schema import MAX_BATCH
+from gateway.policy.consents import ConsentRefused as RuleRefused
 from gateway.policy.models import Consent
 from gateway.policy.service import ConsentNotFound, consent_records, grant_consent, revoke_consent
 from registries.history import VIETNAM_TIME
@@ -385,10 +389,15 @@ async def give_consent(
     expires_at = _expiry(typed, lang)
     if typed.errors or expires_at is None:
         return await _consents_page(request, console, session, typed=typed, status=422)
-    async with console.admin.transaction() as db:
-        await grant_consent(session=db, subject_id=_citizen(session), agency=typed.agency,
-                            purpose=typed.purpose, fields=typed.fields,
-                            expires_at=expires_at.astimezone(UTC))  # fmt: skip
+    try:
+        async with console.admin.transaction() as db:
+            await grant_consent(session=db, subject_id=_citizen(session), agency=typed.agency,
+                                purpose=typed.purpose, fields=typed.fields,
+                                expires_at=expires_at.astimezone(UTC))  # fmt: skip
+    except RuleRefused as refused:  # the rule again, as it records: e.g. the agency suspended
+        said = page_refusal(refused)  # since the offers were read; nothing was recorded
+        typed.errors[said.argument] = t(said.message_key, **said.values)
+        return await _consents_page(request, console, session, typed=typed, status=422)
     return redirect("/me/consents?done=granted")
 
 

@@ -30,8 +30,8 @@ from gateway.graph.context import GatewayContext, Services
 from gateway.graph.forms import FormCatalogue
 from gateway.graph.schema import ACCESS_LOG_FIELDS
 from gateway.identity.principal import Principal
+from gateway.policy.consents import MAX_CONSENT_FIELDS, consent_scopes, consent_within
 from gateway.policy.consents import ConsentRefused as Refused
-from gateway.policy.consents import consent_scopes, consent_within
 from gateway.policy.models import Agency, Purpose
 from gateway.subjects import SUBJECT_KINDS
 from registries.history import VIETNAM_TIME, is_current
@@ -223,6 +223,24 @@ class ConsentRefused(ValueError):  # noqa: N818 - an outcome, shown on the page
         self.values = values
 
 
+def page_refusal(refused: Refused) -> ConsentRefused:
+    """The consent rule's refusal (gateway/policy/consents.py) in the page's words, at the
+    page's input: the fields ticked, the end date, or the offer (agency and purpose) itself."""
+    if refused.code == "CONSENT_NO_FIELDS":
+        return ConsentRefused("fields", "me.consent.no_fields")
+    if refused.code == "CONSENT_TOO_MANY_FIELDS":
+        return ConsentRefused("fields", "me.consent.too_many", most=MAX_CONSENT_FIELDS)
+    if refused.argument == "fields":  # outside the agreement
+        return ConsentRefused("fields", "me.consent.outside", fields=", ".join(refused.fields))
+    if refused.argument == "expires_at":
+        return ConsentRefused("expires", "me.consent.past_expiry")
+    # no agreement, the agency suspended, the purpose withdrawn (or, never from this page, a
+    # subject that is not a personal ID): the offer itself is refused
+    return ConsentRefused(
+        "agency", "me.consent.no_offer", agency=refused.agency, purpose=refused.purpose
+    )
+
+
 def check_consent(
     offers: Sequence[ConsentOffer], *, agency: str, purpose: str, fields: Sequence[str]
 ) -> ConsentOffer:
@@ -232,14 +250,7 @@ def check_consent(
     try:
         return consent_within(offers, agency=agency, purpose=purpose, fields=fields)
     except Refused as refused:
-        if refused.argument == "fields" and refused.code == "CONSENT_NO_FIELDS":
-            raise ConsentRefused("fields", "me.consent.no_fields") from refused
-        if refused.argument == "fields":  # outside the agreement, or more than it can list
-            shown = ", ".join(refused.fields)
-            raise ConsentRefused("fields", "me.consent.outside", fields=shown) from refused
-        raise ConsentRefused(
-            "agency", "me.consent.no_offer", agency=agency, purpose=purpose
-        ) from refused
+        raise page_refusal(refused) from refused
 
 
 # -- each view decided and logged ---------------------------------------------------------------

@@ -842,6 +842,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Thỏa thuận không cho phép xem các trường này kể cả khi bạn đồng ý: {fields}",
         "No agreement lets the agency see these fields, even with your consent: {fields}",
     ),
+    "me.consent.too_many": (
+        "Chọn nhiều nhất {most} trường dữ liệu",
+        "Choose at most {most} fields",
+    ),
     "me.consent.bad_expiry": (
         "{value} không phải là ngày (YYYY-MM-DD)",
         "{value} is not a date (YYYY-MM-DD)",

@@ -31,7 +31,10 @@ from sqlalchemy import select
 
 from gateway.app import create_app
 from gateway.audit.models import AccessLogEntry
+from gateway.console import me
+from gateway.console.me_data import ConsentOffer
 from gateway.identity.dev_issuer import DevIssuer
+from gateway.policy.consents import MAX_CONSENT_FIELDS
 from gateway.policy.models import Agency, Agreement
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
@@ -448,6 +451,69 @@ async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
     assert 'id="offer-nganhang-xyz-TD-VAY"' not in answer.text  # no longer offered
     shown = table_rows(await binh.get("/me/consents"), "consents")
     assert not any("nganhang-xyz" in row[0] for row in shown)  # nothing recorded
+
+
+async def test_an_agency_suspended_while_the_consent_is_checked_is_refused_on_the_page(
+    browser: Callable[[], httpx.AsyncClient], settings_me: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bank is suspended after the page's own check read the offers and before the consent
+    is recorded: the rule, applied again as it records (gateway/policy/service.py
+    `grant_consent`), refuses it, and the citizen sees the page's error, not a 500."""
+    bank = {"client_id": "nganhang-uvw"}
+    agreement = {
+        "agency": "nganhang-uvw", "purpose": "TD-VAY", "subject_type": "Resident",
+        "fields": ["fullName"], "via": None, "legal_basis": "Luật Bảo vệ dữ liệu cá nhân 2025",
+        "legal_reference": None, "effective_from": datetime.now(VIETNAM_TIME) - timedelta(days=1),
+        "effective_to": None, "consent_required": True, "masking": {}, "daily_quota": None,
+        "status": "approved", "created_by": "steward-lan", "approved_by": "steward-minh",
+        "changed_by": "steward-minh", "note": None,
+    }  # fmt: skip
+    await _committed(
+        settings_me,
+        (Agency, bank, {"name": "Ngân hàng UVW", "kind": "bank", "province": None,
+                        "status": "active", "changed_by": "admin"}),
+        (Agreement, {"agreement_id": "nganhang-uvw/TD-VAY/Resident"}, agreement),
+    )  # fmt: skip
+    binh = await signed_in(browser, "binh")
+    page = await binh.get("/me/consents")
+    assert 'id="offer-nganhang-uvw-TD-VAY"' in page.text
+    read_offers = me.consent_offers
+
+    async def suspended_once_read(*, session: Any) -> list[ConsentOffer]:
+        offers = await read_offers(session=session)
+        await _committed(settings_me, (Agency, bank, {"status": "suspended", "changed_by": "an"}))
+        return offers
+
+    monkeypatch.setattr(me, "consent_offers", suspended_once_read)
+    expires = (datetime.now(VIETNAM_TIME).date() + timedelta(days=30)).isoformat()
+    answer = await binh.post("/me/consents", data={
+        "csrf": csrf_of(page), "agency": "nganhang-uvw", "purpose": "TD-VAY",
+        "fields": ["fullName"], "expires": expires,
+    })  # fmt: skip
+    monkeypatch.undo()
+    assert answer.status_code == 422, answer.text[:2000]
+    assert ("Không có thỏa thuận nào cho phép cơ quan nganhang-uvw xem dữ liệu với sự đồng ý "
+            "cho mục đích TD-VAY") in text_of(answer)  # fmt: skip
+    shown = table_rows(await binh.get("/me/consents"), "consents")
+    assert not any("nganhang-uvw" in row[0] for row in shown)  # nothing recorded
+
+
+async def test_too_many_fields_are_refused_in_the_pages_words(
+    browser: Callable[[], httpx.AsyncClient],
+) -> None:
+    binh = await signed_in(browser, "binh")
+    csrf = csrf_of(await binh.get("/me/consents"))
+    expires = (datetime.now(VIETNAM_TIME).date() + timedelta(days=30)).isoformat()
+    fields = ["fullName"] * (MAX_CONSENT_FIELDS + 1)
+    for lang, said in (("vi", f"Chọn nhiều nhất {MAX_CONSENT_FIELDS} trường dữ liệu"),
+                       ("en", f"Choose at most {MAX_CONSENT_FIELDS} fields")):  # fmt: skip
+        answer = await binh.post(f"/me/consents?lang={lang}", data={
+            "csrf": csrf, "agency": "nganhang-abc", "purpose": "TD-VAY", "fields": fields,
+            "expires": expires,
+        })  # fmt: skip
+        assert answer.status_code == 422
+        assert said in text_of(answer), text_of(answer)[:1500]
+        assert 'id="fields-nganhang-abc-TD-VAY" aria-invalid="true"' in answer.text
 
 
 async def test_every_form_needs_its_sessions_token(
