@@ -32,7 +32,7 @@ from sqlalchemy import select
 from gateway.app import create_app
 from gateway.audit.models import AccessLogEntry
 from gateway.console import me
-from gateway.console.me_data import ConsentOffer
+from gateway.console.me_data import ConsentOffer, consent_offers
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.consents import MAX_CONSENT_FIELDS
 from gateway.policy.models import Agency, Agreement
@@ -416,20 +416,25 @@ async def _committed(
         await engine.dispose()
 
 
-async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
-    browser: Callable[[], httpx.AsyncClient], settings_me: Settings
-) -> None:
-    """The consent rule (gateway/policy/consents.py) is applied when the consent is given, not
-    when the page was shown: a bank suspended in between is refused, and nothing recorded."""
-    bank = {"client_id": "nganhang-xyz"}
-    agreement = {
-        "agency": "nganhang-xyz", "purpose": "TD-VAY", "subject_type": "Resident",
+def _consent_agreement(agency: str) -> dict[str, Any]:
+    """An approved agreement in force giving `agency` a resident's name with consent."""
+    return {
+        "agency": agency, "purpose": "TD-VAY", "subject_type": "Resident",
         "fields": ["fullName"], "via": None, "legal_basis": "Luật Bảo vệ dữ liệu cá nhân 2025",
         "legal_reference": None, "effective_from": datetime.now(VIETNAM_TIME) - timedelta(days=1),
         "effective_to": None, "consent_required": True, "masking": {}, "daily_quota": None,
         "status": "approved", "created_by": "steward-lan", "approved_by": "steward-minh",
         "changed_by": "steward-minh", "note": None,
     }  # fmt: skip
+
+
+async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
+    browser: Callable[[], httpx.AsyncClient], settings_me: Settings
+) -> None:
+    """The consent rule (gateway/policy/consents.py) is applied when the consent is given, not
+    when the page was shown: a bank suspended in between is refused, and nothing recorded."""
+    bank = {"client_id": "nganhang-xyz"}
+    agreement = _consent_agreement("nganhang-xyz")
     await _committed(
         settings_me,
         (Agency, bank, {"name": "Ngân hàng XYZ", "kind": "bank", "province": None,
@@ -460,14 +465,7 @@ async def test_an_agency_suspended_while_the_consent_is_checked_is_refused_on_th
     is recorded: the rule, applied again as it records (gateway/policy/service.py
     `grant_consent`), refuses it, and the citizen sees the page's error, not a 500."""
     bank = {"client_id": "nganhang-uvw"}
-    agreement = {
-        "agency": "nganhang-uvw", "purpose": "TD-VAY", "subject_type": "Resident",
-        "fields": ["fullName"], "via": None, "legal_basis": "Luật Bảo vệ dữ liệu cá nhân 2025",
-        "legal_reference": None, "effective_from": datetime.now(VIETNAM_TIME) - timedelta(days=1),
-        "effective_to": None, "consent_required": True, "masking": {}, "daily_quota": None,
-        "status": "approved", "created_by": "steward-lan", "approved_by": "steward-minh",
-        "changed_by": "steward-minh", "note": None,
-    }  # fmt: skip
+    agreement = _consent_agreement("nganhang-uvw")
     await _committed(
         settings_me,
         (Agency, bank, {"name": "Ngân hàng UVW", "kind": "bank", "province": None,
@@ -477,10 +475,9 @@ async def test_an_agency_suspended_while_the_consent_is_checked_is_refused_on_th
     binh = await signed_in(browser, "binh")
     page = await binh.get("/me/consents")
     assert 'id="offer-nganhang-uvw-TD-VAY"' in page.text
-    read_offers = me.consent_offers
 
     async def suspended_once_read(*, session: Any) -> list[ConsentOffer]:
-        offers = await read_offers(session=session)
+        offers = await consent_offers(session=session)
         await _committed(settings_me, (Agency, bank, {"status": "suspended", "changed_by": "an"}))
         return offers
 
