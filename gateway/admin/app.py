@@ -23,6 +23,7 @@ from gateway.admin.explain.views import router as explain
 from gateway.admin.http import require_steward
 from gateway.admin.problems import Problem, on_http_error, on_problem, on_validation_error
 from gateway.admin.purposes.views import router as purposes
+from gateway.admin.subscriptions.views import deliveries_router as deliveries
 from gateway.admin.subscriptions.views import router as subscriptions
 from gateway.graph.context import Services
 from lienthong.settings import Env, Settings
@@ -53,6 +54,7 @@ def create_admin_app(
         agreements,
         documents,
         subscriptions,
+        deliveries,
         purposes,
         consents,
         audit,

@@ -289,6 +289,7 @@ def same_payload(stored: bytes, decided: bytes) -> bool:
 @dataclass(frozen=True)
 class LogEntry:
     delivery_id: int
+    subscription_id: str
     event_id: uuid.UUID
     event_type: str
     status: str
@@ -308,6 +309,7 @@ class LogEntry:
 def _entry(row: Any) -> LogEntry:
     return LogEntry(
         delivery_id=row.delivery_id,
+        subscription_id=row.subscription_id,
         event_id=row.event_id,
         event_type=row.type,
         status=row.status,
@@ -327,6 +329,7 @@ def _entry(row: Any) -> LogEntry:
 
 _LOG_COLUMNS = (
     Delivery.delivery_id,
+    Delivery.subscription_id,
     Delivery.event_id,
     ChangeEvent.type,
     Delivery.status,
@@ -347,17 +350,22 @@ _LOG_COLUMNS = (
 async def log_page(
     session: AsyncSession,
     *,
-    subscription_id: str,
+    subscription_id: str | None = None,
+    agency: str | None = None,
+    event_id: uuid.UUID | None = None,
     status: str | None,
     limit: int,
     before: int | None,
 ) -> tuple[list[LogEntry], str | None]:
-    """The subscription's deliveries, newest first, `limit` at a time (keyset on the id)."""
-    query = (
-        select(*_LOG_COLUMNS)
-        .join(ChangeEvent, ChangeEvent.seq == Delivery.event_seq)
-        .where(Delivery.subscription_id == subscription_id)
-    )
+    """Deliveries, newest first, `limit` at a time (keyset on the id): of one subscription,
+    or of one agency's subscriptions (their ids begin with the agency's), or of one event."""
+    query = select(*_LOG_COLUMNS).join(ChangeEvent, ChangeEvent.seq == Delivery.event_seq)
+    if subscription_id is not None:
+        query = query.where(Delivery.subscription_id == subscription_id)
+    if agency is not None:
+        query = query.where(Delivery.subscription_id.startswith(f"{agency}/", autoescape=True))
+    if event_id is not None:
+        query = query.where(Delivery.event_id == event_id)
     if status is not None:
         query = query.where(Delivery.status == status)
     if before is not None:
@@ -370,14 +378,18 @@ async def log_page(
     return items, encode_cursor(str(items[-1].delivery_id)) if more else None
 
 
-async def one(session: AsyncSession, *, subscription_id: str, delivery_id: int) -> LogEntry | None:
-    row = (
-        await session.execute(
-            select(*_LOG_COLUMNS)
-            .join(ChangeEvent, ChangeEvent.seq == Delivery.event_seq)
-            .where(Delivery.subscription_id == subscription_id, Delivery.delivery_id == delivery_id)
-        )
-    ).first()
+async def one(
+    session: AsyncSession, *, delivery_id: int, subscription_id: str | None = None
+) -> LogEntry | None:
+    """One delivery (of that subscription, if one is named)."""
+    query = (
+        select(*_LOG_COLUMNS)
+        .join(ChangeEvent, ChangeEvent.seq == Delivery.event_seq)
+        .where(Delivery.delivery_id == delivery_id)
+    )
+    if subscription_id is not None:
+        query = query.where(Delivery.subscription_id == subscription_id)
+    row = (await session.execute(query)).first()
     return None if row is None else _entry(row)
 
 

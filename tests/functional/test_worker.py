@@ -356,8 +356,26 @@ async def test_a_failing_receiver_gets_the_same_bytes_until_dead_then_a_steward_
         redeliver, headers=world.admin.steward("steward-thu", ENTERPRISE)
     )
     assert clients.problem(elsewhere, 403, "FORBIDDEN")["reason"] == "scope"
-    again = await world.admin.http.post(
-        redeliver, headers=world.admin.steward("steward-minh", POPULATION)
+    # every subscription's log in one place, by agency, subscription or event
+    listed = await world.admin.admin(
+        "GET", "/deliveries", params={"agency": "wk-thue", "status": "dead"}
+    )
+    assert listed.status_code == 200, listed.text
+    assert dead.delivery_id in {e["delivery_id"] for e in listed.json()["items"]}
+    by_event = await world.admin.admin(
+        "GET", "/deliveries", params={"event_id": str(event.event_id)}
+    )
+    ((entry,),) = [by_event.json()["items"]]
+    assert (entry["subscription_id"], entry["status"]) == (path.strip("/"), "dead")
+    bad = await world.admin.admin("GET", "/deliveries", params={"subscription": "a/b/c"})
+    clients.problem(bad, 422, "BAD_USER_INPUT")
+    nowhere = await world.admin.http.post(
+        "/admin/deliveries/999999999/redeliver", headers=world.admin.steward()
+    )
+    clients.problem(nowhere, 404, "NOT_FOUND")
+    again = await world.admin.http.post(  # by the delivery's id alone
+        f"/admin/deliveries/{dead.delivery_id}/redeliver",
+        headers=world.admin.steward("steward-minh", POPULATION),
     )
     assert again.status_code == 200, again.text
     assert (again.json()["status"], again.json()["attempts"]) == ("pending", 0)

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.admin.types import ClientId, PurposeCode
+from gateway.admin.types import CLIENT_ID, ClientId, PurposeCode
 from gateway.policy.models import Subscription
 
 SUBSCRIPTION_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
+# A subscription's id: its agency's client id, a slash, its name
+SUBSCRIPTION_ID = rf"{CLIENT_ID.rstrip('$')}/{SUBSCRIPTION_NAME.lstrip('^')}"
 Name = Annotated[str, StringConstraints(pattern=SUBSCRIPTION_NAME)]
 EventTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z_]+$", max_length=64)]
 Endpoint = Annotated[str, StringConstraints(min_length=8, max_length=2000)]
@@ -82,6 +84,7 @@ class DeliveryOut(BaseModel):
     """One delivery in a subscription's delivery log: never its payload nor its subject."""
 
     delivery_id: int
+    subscription_id: str = Field(description="Its subscription: `agency/name`.")
     event_id: str = Field(description="The event's id: the `webhook-id` every attempt carried.")
     event_type: str
     status: str = Field(description="pending, delivered, failed (to be retried), dead, cancelled")

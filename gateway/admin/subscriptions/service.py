@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import secrets
+import uuid
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -225,15 +226,54 @@ async def delivery_log(
 ) -> tuple[list[deliveries.LogEntry], str | None]:
     """The subscription's deliveries, newest first."""
     found = await get_subscription(session=session, agency=agency, name=name)
-    before = None
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
-        if not after.isdigit():
-            raise bad_cursor()
-        before = int(after)
     return await deliveries.log_page(
-        session, subscription_id=found.subscription_id, status=status, limit=limit, before=before
+        session,
+        subscription_id=found.subscription_id,
+        status=status,
+        limit=limit,
+        before=_before(cursor),
     )
+
+
+async def all_deliveries(
+    *,
+    session: AsyncSession,
+    agency: str | None,
+    subscription: str | None,
+    event_id: uuid.UUID | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[deliveries.LogEntry], str | None]:
+    """Deliveries of every subscription (or one agency's, one subscription's, one event's),
+    newest first."""
+    return await deliveries.log_page(
+        session,
+        subscription_id=subscription,
+        agency=agency,
+        event_id=event_id,
+        status=status,
+        limit=limit,
+        before=_before(cursor),
+    )
+
+
+def _before(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    (after,) = decode_cursor(cursor, 1)
+    if not after.isdigit():
+        raise bad_cursor()
+    return int(after)
+
+
+async def subscription_of(*, session: AsyncSession, delivery_id: int) -> tuple[str, str]:
+    """The agency and name of a delivery's subscription (404 for no such delivery)."""
+    entry = await deliveries.one(session, delivery_id=delivery_id)
+    if entry is None:
+        raise not_found("delivery", str(delivery_id))
+    agency, name = entry.subscription_id.split("/", 1)
+    return agency, name
 
 
 async def redeliver(

@@ -4,6 +4,7 @@ revoked, with their history: `/admin/subscriptions/{agency}/{name}`."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ from gateway.admin.problems import responses
 from gateway.admin.subscriptions import service
 from gateway.admin.subscriptions.models import (
     DELIVERY_STATUSES,
+    SUBSCRIPTION_ID,
     SUBSCRIPTION_NAME,
     DeliveryOut,
     SubscriptionIn,
@@ -26,6 +28,8 @@ from gateway.policy.models import Subscription
 from lienthong.settings import Env
 
 router = APIRouter(prefix="/subscriptions", tags=["event subscriptions"])
+# Every subscription's delivery log in one place, with the same entries and redelivery
+deliveries_router = APIRouter(prefix="/deliveries", tags=["event subscriptions"])
 AgencyPath = Annotated[str, Path(pattern=CLIENT_ID, description="The agency's client id.")]
 NamePath = Annotated[str, Path(pattern=SUBSCRIPTION_NAME, description="The subscription's name.")]
 Note = Annotated[OptionalNote | None, Body()]
@@ -174,6 +178,52 @@ async def redeliver(
     by a steward of a registry its event types concern (403 `scope`); its payload is the one
     decided when it was made, and the check before each attempt still applies."""
     async with admin.transaction() as session:
+        entry = await service.redeliver(
+            session=session, agency=agency, name=name, delivery_id=delivery_id, steward=steward
+        )
+    return _delivery(entry)
+
+
+@deliveries_router.get("", responses=responses())
+async def all_deliveries(
+    *,
+    admin: AdminDep,
+    agency: Annotated[str | None, Query(pattern=CLIENT_ID, description="One agency's.")] = None,
+    subscription: Annotated[
+        str | None,
+        Query(pattern=SUBSCRIPTION_ID, description="One subscription's (`agency/name`)."),
+    ] = None,
+    event_id: Annotated[uuid.UUID | None, Query(description="One event's deliveries.")] = None,
+    status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in it.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[DeliveryOut]:
+    """Every subscription's deliveries, newest first, each naming its subscription: status,
+    attempts, the last error and HTTP status, latency; never a payload or a subject."""
+    async with admin.transaction() as session:
+        items, after = await service.all_deliveries(
+            session=session,
+            agency=agency,
+            subscription=subscription,
+            event_id=event_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+    return Page(items=[_delivery(e) for e in items], next_cursor=after)
+
+
+@deliveries_router.post("/{delivery_id}/redeliver", responses=responses(403, 404, 409))
+async def redeliver_delivery(
+    *,
+    delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    admin: AdminDep,
+    steward: StewardDep,
+) -> DeliveryOut:
+    """`POST /subscriptions/{agency}/{name}/deliveries/{id}/redeliver`, by the delivery's id
+    alone."""
+    async with admin.transaction() as session:
+        agency, name = await service.subscription_of(session=session, delivery_id=delivery_id)
         entry = await service.redeliver(
             session=session, agency=agency, name=name, delivery_id=delivery_id, steward=steward
         )
