@@ -11,21 +11,27 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 from psycopg import sql
+from pydantic import SecretStr
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import lienthong.models  # noqa: F401 - every table mapped, as in the running platform
+from gateway.app import create_app
 from lienthong import migrate
 from lienthong.cluster import EmbeddedCluster
 from lienthong.settings import Settings, get_settings
 from registries.db import create_engine
+from tests import console, openid
 
 REPO = Path(__file__).resolve().parent.parent
 # Everything a migration reads: its own files and the seed data it loads.
@@ -172,3 +178,72 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await db_session.close()
             await transaction.rollback()
+
+
+# -- the web console (tests/functional/test_console*.py, tests/e2e/test_console*_browser.py) ----
+# A module names who may sign in (`console_users`); the stand-in serves them with the console's
+# clients (tests/console.py), sending people back to `console_base`.
+
+
+@pytest.fixture(scope="module")
+def console_base() -> str:
+    """Where the console is reached: the in-process app's base URL (e2e: the real server's)."""
+    return console.BASE
+
+
+@pytest.fixture(scope="module")
+def console_users() -> list[dict[str, Any]]:
+    """Who may sign in at the stand-in: each console test module says (tests/console.py)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def oidc(
+    console_base: str, console_users: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The OIDC stand-in (tests/oidc) with the console's clients and the module's users; its
+    base URL."""
+    workdir = tmp_path_factory.mktemp("oidc")
+    try:
+        with openid.openid_stand_in(console.clients(console_base), workdir,
+                                    users=console_users) as url:  # fmt: skip
+            yield url
+    except openid.StandInMissing as missing:
+        pytest.fail(str(missing))
+
+
+@pytest.fixture(scope="module")
+def console_settings(
+    committed_database_url: str, oidc: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """The gateway's settings for the in-process console: the module's committed database, the
+    stand-in as the provider."""
+    return Settings(
+        database_url=committed_database_url,
+        home=tmp_path_factory.mktemp("console-home"),
+        public_url=console.BASE,
+        console_oidc_url=oidc,
+        console_client_secret=SecretStr(console.CONSOLE_SECRET),
+    )
+
+
+@pytest.fixture(scope="module")
+async def app(console_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The whole gateway app in process, its lifespan run, for the module's tests."""
+    gateway = create_app(console_settings)
+    async with gateway.router.lifespan_context(gateway):
+        yield gateway
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
+    """Browsers on the app, each with its own cookies (a person each)."""
+    async with AsyncExitStack() as stack:
+
+        def new() -> httpx.AsyncClient:
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                       base_url=console.BASE)  # fmt: skip
+            stack.push_async_callback(client.aclose)
+            return client
+
+        yield new

@@ -13,11 +13,10 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -25,23 +24,21 @@ import pytest
 from fastapi import FastAPI, Response
 from pydantic import SecretStr
 
-from gateway.app import create_app
 from gateway.console import mount_console
 from gateway.console.messages import MESSAGES
 from gateway.console.sessions import ConsoleSession, Cookies, session_key
+from gateway.graph.context import Services
 from gateway.graph.schema import build_schema
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Env, Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
-from tests import factories, openid
+from tests import console, factories, openid
+from tests.console import BASE, PASSWORD, csrf_of, sign_in, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
-BASE = "http://gw"
-CONSOLE_SECRET = "s3cret-console"
-PASSWORD = "s3cret-{}"
 STEWARDS = {  # username: (sub, realm roles)
     "lan": ("steward-lan", ["steward"]),
     "minh": ("steward-minh", ["steward"]),
@@ -66,79 +63,9 @@ async def citizen_id(committed_database_url: str, tmp_path_factory: pytest.TempP
 
 
 @pytest.fixture(scope="module")
-def oidc(citizen_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    clients = [
-        {"client_id": "steward-console", "client_secret": CONSOLE_SECRET,
-         "redirect_uris": [f"{BASE}/console/callback"]},
-        {"client_id": "citizen-portal", "public": True, "redirect_uris": [f"{BASE}/me/callback"]},
-    ]  # fmt: skip
-    users = [
-        *({"username": name, "password": PASSWORD.format(name), "sub": sub, "roles": roles,
-           "name": name.title()} for name, (sub, roles) in STEWARDS.items()),
-        {"username": "mai", "password": PASSWORD.format("mai"), "roles": ["citizen"],
-         "name": CITIZEN_NAME, "claims": {"citizen_id": citizen_id}},
-    ]  # fmt: skip
-    try:
-        with openid.openid_stand_in(clients, tmp_path_factory.mktemp("oidc"), users=users) as url:
-            yield url
-    except openid.StandInMissing as missing:
-        pytest.fail(str(missing))
-
-
-@pytest.fixture(scope="module")
-def console_settings(
-    committed_database_url: str, oidc: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return Settings(
-        database_url=committed_database_url,
-        home=tmp_path_factory.mktemp("console-home"),
-        public_url=BASE,
-        console_oidc_url=oidc,
-        console_client_secret=SecretStr(CONSOLE_SECRET),
-    )
-
-
-@pytest.fixture(scope="module")
-async def app(console_settings: Settings) -> AsyncIterator[FastAPI]:
-    gateway = create_app(console_settings)
-    async with gateway.router.lifespan_context(gateway):
-        yield gateway
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
-    """Browsers on the app, each with its own cookies (a person each)."""
-    async with AsyncExitStack() as stack:
-
-        def new() -> httpx.AsyncClient:
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
-            stack.push_async_callback(client.aclose)
-            return client
-
-        yield new
-
-
-async def sign_in(http: httpx.AsyncClient, username: str, *, home: str = "/console") -> None:
-    start = await http.get(f"{home}/sign-in/start", params={"next": f"{home}/"})
-    assert start.status_code == 303, start.text
-    target = await asyncio.to_thread(
-        openid.login, start.headers["location"], username=username,
-        password=PASSWORD.format(username), redirect_uri=f"{BASE}{home}/callback",
-    )  # fmt: skip
-    back = await http.get(target.removeprefix(BASE))
-    assert back.status_code == 303, back.text
-    assert back.headers["location"] == f"{home}/"
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-def text_of(page: httpx.Response) -> str:
-    """The page's text, tags dropped and entities decoded (what a person reads)."""
-    return html.unescape(re.sub(r"<[^>]+>", " ", page.text))
+def console_users(citizen_id: str) -> list[dict[str, Any]]:
+    """The stewards, and Mai, a citizen (tests/conftest.py starts the stand-in with them)."""
+    return [*console.stewards(STEWARDS), console.citizen("mai", citizen_id, CITIZEN_NAME)]
 
 
 async def steward(browser: Callable[[], httpx.AsyncClient], username: str) -> httpx.AsyncClient:
@@ -634,7 +561,9 @@ async def test_without_a_provider_or_a_session_key_nobody_can_sign_in(tmp_path: 
         Settings(env=Env.DEV, home=tmp_path, keycloak_url="", console_oidc_url=""),  # no provider
     ):
         app = FastAPI()
-        mount_console(app, services=lambda: None, schema=schema, settings=settings)
+        mount_console(
+            app, services=lambda: cast(Services, None), schema=schema, settings=settings
+        )  # no page here reaches the services
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             page = await http.get("/console/sign-in")

@@ -10,34 +10,28 @@ agreements that give them, and explain's answer field by field (logged too)."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from gateway.admin.documents import service as documents
-from gateway.app import create_app
 from gateway.audit.models import AccessLogEntry
 from gateway.graph.schema import build_schema
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
-from tests import factories, openid
+from tests import console, factories
+from tests.console import csrf_of, hidden, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
-BASE = "http://gw"
-CONSOLE_SECRET = "s3cret-catalogue"
-PASSWORD = "s3cret-{}"
 STEWARDS = {  # username: (sub, realm roles)
     "lan": ("steward-lan", ["steward"]),
     "minh": ("steward-minh", ["steward"]),
@@ -69,79 +63,15 @@ async def resident_id(committed_database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def oidc(resident_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    clients = [{"client_id": "steward-console", "client_secret": CONSOLE_SECRET,
-                "redirect_uris": [f"{BASE}/console/callback"]}]  # fmt: skip
-    users = [
-        {"username": name, "password": PASSWORD.format(name), "sub": sub, "roles": roles,
-         "name": name.title()}
-        for name, (sub, roles) in STEWARDS.items()
-    ]  # fmt: skip
-    try:
-        with openid.openid_stand_in(clients, tmp_path_factory.mktemp("oidc"), users=users) as url:
-            yield url
-    except openid.StandInMissing as missing:
-        pytest.fail(str(missing))
-
-
-@pytest.fixture(scope="module")
-def console_settings(
-    committed_database_url: str, oidc: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return Settings(
-        database_url=committed_database_url,
-        home=tmp_path_factory.mktemp("catalogue-home"),
-        public_url=BASE,
-        console_oidc_url=oidc,
-        console_client_secret=SecretStr(CONSOLE_SECRET),
-    )
-
-
-@pytest.fixture(scope="module")
-async def app(console_settings: Settings) -> AsyncIterator[FastAPI]:
-    gateway = create_app(console_settings)
-    async with gateway.router.lifespan_context(gateway):
-        yield gateway
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
-    async with AsyncExitStack() as stack:
-
-        def new() -> httpx.AsyncClient:
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
-            stack.push_async_callback(client.aclose)
-            return client
-
-        yield new
+def console_users(resident_id: str) -> list[dict[str, Any]]:
+    """The stewards (tests/conftest.py starts the stand-in with them, once the data is in)."""
+    return console.stewards(STEWARDS)
 
 
 async def steward(browser: Callable[[], httpx.AsyncClient], username: str) -> httpx.AsyncClient:
     http = browser()
-    start = await http.get("/console/sign-in/start", params={"next": "/console/"})
-    target = await asyncio.to_thread(
-        openid.login, start.headers["location"], username=username,
-        password=PASSWORD.format(username), redirect_uri=f"{BASE}/console/callback",
-    )  # fmt: skip
-    back = await http.get(target.removeprefix(BASE))
-    assert back.status_code == 303, back.text
+    await console.sign_in(http, username)
     return http
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-def hidden(page: httpx.Response, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page.text)
-    assert found, page.text[:2000]
-    return html.unescape(found.group(1))
-
-
-def text_of(page: httpx.Response) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", " ", page.text))
 
 
 async def log_entries(settings: Settings, subject_id: str, operation: str) -> list[AccessLogEntry]:

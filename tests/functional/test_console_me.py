@@ -11,25 +11,20 @@ cannot open /me; every page view is in the access log."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import html
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from gateway.app import create_app
 from gateway.audit.models import AccessLogEntry
 from gateway.console import me
 from gateway.console.me_data import ConsentOffer, consent_offers
@@ -40,13 +35,11 @@ from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME, supersede
-from tests import factories, openid
+from tests import console, factories
+from tests.console import csrf_of, table_rows, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
-BASE = "http://gw"
-CONSOLE_SECRET = "s3cret-console-me"
-PASSWORD = "s3cret-{}"
 READ = "query($id: ID!) { resident(id: $id) { fullName birthDate permanentAddress { line } } }"
 MAI, BINH = "Đặng Thị Mai", "Hồ Văn Bình"
 
@@ -66,95 +59,18 @@ async def citizens(committed_database_url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def oidc(citizens: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    clients: list[dict[str, Any]] = [
-        {"client_id": "steward-console", "client_secret": CONSOLE_SECRET,
-         "redirect_uris": [f"{BASE}/console/callback"]},
-        {"client_id": "citizen-portal", "public": True, "redirect_uris": [f"{BASE}/me/callback"]},
-    ]  # fmt: skip
-    users: list[dict[str, Any]] = [
-        {"username": "lan", "password": PASSWORD.format("lan"), "sub": "steward-lan",
-         "roles": ["steward"], "name": "Nguyễn Thị Lan"},
-        *({"username": name, "password": PASSWORD.format(name), "roles": ["citizen"],
-           "name": name.title(), "claims": {"citizen_id": personal_id}}
-          for name, personal_id in citizens.items()),
-    ]  # fmt: skip
-    try:
-        with openid.openid_stand_in(clients, tmp_path_factory.mktemp("oidc"), users=users) as url:
-            yield url
-    except openid.StandInMissing as missing:
-        pytest.fail(str(missing))
-
-
-@pytest.fixture(scope="module")
-def settings_me(
-    committed_database_url: str, oidc: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return Settings(
-        database_url=committed_database_url,
-        home=tmp_path_factory.mktemp("console-me-home"),
-        public_url=BASE,
-        console_oidc_url=oidc,
-        console_client_secret=SecretStr(CONSOLE_SECRET),
-    )
-
-
-@pytest.fixture(scope="module")
-async def app(settings_me: Settings) -> AsyncIterator[FastAPI]:
-    gateway = create_app(settings_me)
-    async with gateway.router.lifespan_context(gateway):
-        yield gateway
-
-
-@pytest.fixture
-async def browser(app: FastAPI) -> AsyncIterator[Callable[[], httpx.AsyncClient]]:
-    """Browsers on the app, each with its own cookies (a person each)."""
-    async with AsyncExitStack() as stack:
-
-        def new() -> httpx.AsyncClient:
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
-            stack.push_async_callback(client.aclose)
-            return client
-
-        yield new
+def console_users(citizens: dict[str, str]) -> list[dict[str, Any]]:
+    """Steward Lan and the two citizens (tests/conftest.py starts the stand-in with them)."""
+    lan = {**console.stewards({"lan": ("steward-lan", ["steward"])})[0], "name": "Nguyễn Thị Lan"}
+    return [lan, *(console.citizen(name, personal_id) for name, personal_id in citizens.items())]
 
 
 async def signed_in(
     browser: Callable[[], httpx.AsyncClient], username: str, *, home: str = "/me"
 ) -> httpx.AsyncClient:
     http = browser()
-    start = await http.get(f"{home}/sign-in/start", params={"next": f"{home}/"})
-    assert start.status_code == 303, start.text
-    target = await asyncio.to_thread(
-        openid.login, start.headers["location"], username=username,
-        password=PASSWORD.format(username), redirect_uri=f"{BASE}{home}/callback",
-    )  # fmt: skip
-    back = await http.get(target.removeprefix(BASE))
-    assert back.status_code == 303, back.text
+    await console.sign_in(http, username, home=home)
     return http
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-def text_of(page: httpx.Response) -> str:
-    """The page's text, tags dropped and entities decoded (what a person reads)."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
-
-
-def table_rows(page: httpx.Response, table: str) -> list[list[str]]:
-    """The cells' text of each body row of the table with this id."""
-    body = re.search(rf'<table id="{table}">.*?<tbody>(.*?)</tbody>', page.text, re.S)
-    if body is None:
-        return []
-    return [
-        [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split())
-         for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
-        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
-    ]  # fmt: skip
 
 
 async def read_resident(
@@ -190,16 +106,16 @@ async def self_reads(settings: Settings, personal_id: str) -> list[AccessLogEntr
 
 
 async def test_a_citizen_sees_their_own_disclosures_with_names_and_vietnamese_labels(
-    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], settings_me: Settings
+    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], console_settings: Settings
 ) -> None:
     agency = browser()
     # the one-stop centre reads Mai (names, birth, address), the tax office is refused her,
     # and the one-stop centre reads Bình
-    given = await read_resident(agency, settings_me, citizens["mai"], "motcua-danang", "CT01")
+    given = await read_resident(agency, console_settings, citizens["mai"], "motcua-danang", "CT01")
     assert given["data"]["resident"]["fullName"] == MAI
-    refused = await read_resident(agency, settings_me, citizens["mai"], "thue-hcm", "DKKD")
+    refused = await read_resident(agency, console_settings, citizens["mai"], "thue-hcm", "DKKD")
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    await read_resident(agency, settings_me, citizens["binh"], "motcua-danang", "CT01")
+    await read_resident(agency, console_settings, citizens["binh"], "motcua-danang", "CT01")
 
     mai = await signed_in(browser, "mai")
     page = await mai.get("/me/")
@@ -236,12 +152,12 @@ async def test_a_citizen_sees_their_own_disclosures_with_names_and_vietnamese_la
 
 
 async def test_the_filter_narrows_and_the_csv_matches_the_page(
-    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], settings_me: Settings
+    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], console_settings: Settings
 ) -> None:
     agency = browser()
     for _ in range(2):
-        await read_resident(agency, settings_me, citizens["binh"], "motcua-danang", "CT01")
-    await read_resident(agency, settings_me, citizens["binh"], "tainguyen-danang", "CPXD")
+        await read_resident(agency, console_settings, citizens["binh"], "motcua-danang", "CT01")
+    await read_resident(agency, console_settings, citizens["binh"], "tainguyen-danang", "CPXD")
     binh = await signed_in(browser, "binh")
     everything = table_rows(await binh.get("/me/"), "access-log")
     assert {"motcua-danang", "tainguyen-danang"} <= {r[1].split()[-1] for r in everything}
@@ -306,10 +222,10 @@ async def test_bad_filters_are_said_at_their_inputs(
 
 
 async def test_grant_within_the_agreement_the_bank_reads_then_revoke_refuses_it(
-    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], settings_me: Settings
+    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], console_settings: Settings
 ) -> None:
     bank = browser()
-    before = await read_resident(bank, settings_me, citizens["mai"], "nganhang-abc", "TD-VAY")
+    before = await read_resident(bank, console_settings, citizens["mai"], "nganhang-abc", "TD-VAY")
     assert before["data"]["resident"] is None
     assert before["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -340,7 +256,7 @@ async def test_grant_within_the_agreement_the_bank_reads_then_revoke_refuses_it(
     assert "nganhang-abc" in consents[0][0] and "Họ, chữ đệm và tên" in consents[0][2]
     assert consents[0][4] == expires and consents[0][5] == "đang có hiệu lực"
 
-    read = await read_resident(bank, settings_me, citizens["mai"], "nganhang-abc", "TD-VAY")
+    read = await read_resident(bank, console_settings, citizens["mai"], "nganhang-abc", "TD-VAY")
     assert read["data"]["resident"]["fullName"] == MAI
     assert read["data"]["resident"]["permanentAddress"] is None  # not consented to
     log = table_rows(await mai.get("/me/", params={"agency": "nganhang-abc"}), "access-log")
@@ -356,7 +272,7 @@ async def test_grant_within_the_agreement_the_bank_reads_then_revoke_refuses_it(
                              data={"csrf": csrf_of(await binh.get("/me/consents"))})  # fmt: skip
     assert theirs.status_code == 404
     assert "Bạn không có sự đồng ý nào với mã này" in text_of(theirs)
-    still = await read_resident(bank, settings_me, citizens["mai"], "nganhang-abc", "TD-VAY")
+    still = await read_resident(bank, console_settings, citizens["mai"], "nganhang-abc", "TD-VAY")
     assert still["data"]["resident"]["fullName"] == MAI
 
     revoked = await mai.post(f"/me/consents/{consent_id.group(1)}/revoke",
@@ -366,13 +282,13 @@ async def test_grant_within_the_agreement_the_bank_reads_then_revoke_refuses_it(
     assert "Đã rút lại sự đồng ý" in text_of(after)
     assert table_rows(after, "consents")[0][5].startswith("đã rút lại ngày")
     assert "/revoke" not in after.text  # nothing left to withdraw
-    refused = await read_resident(bank, settings_me, citizens["mai"], "nganhang-abc", "TD-VAY")
+    refused = await read_resident(bank, console_settings, citizens["mai"], "nganhang-abc", "TD-VAY")
     assert refused["data"]["resident"] is None
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_a_consent_outside_what_agreements_allow_is_refused_plainly(
-    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], settings_me: Settings
+    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], console_settings: Settings
 ) -> None:
     binh = await signed_in(browser, "binh")
     csrf = csrf_of(await binh.get("/me/consents"))
@@ -400,7 +316,7 @@ async def test_a_consent_outside_what_agreements_allow_is_refused_plainly(
         assert ('aria-invalid="true"' in answer.text) == (form["agency"] == "nganhang-abc")
     assert table_rows(await binh.get("/me/consents"), "consents") == []  # nothing recorded
     bank = browser()
-    read = await read_resident(bank, settings_me, citizens["binh"], "nganhang-abc", "TD-VAY")
+    read = await read_resident(bank, console_settings, citizens["binh"], "nganhang-abc", "TD-VAY")
     assert read["data"]["resident"] is None
 
 
@@ -429,14 +345,14 @@ def _consent_agreement(agency: str) -> dict[str, Any]:
 
 
 async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
-    browser: Callable[[], httpx.AsyncClient], settings_me: Settings
+    browser: Callable[[], httpx.AsyncClient], console_settings: Settings
 ) -> None:
     """The consent rule (gateway/policy/consents.py) is applied when the consent is given, not
     when the page was shown: a bank suspended in between is refused, and nothing recorded."""
     bank = {"client_id": "nganhang-xyz"}
     agreement = _consent_agreement("nganhang-xyz")
     await _committed(
-        settings_me,
+        console_settings,
         (Agency, bank, {"name": "Ngân hàng XYZ", "kind": "bank", "province": None,
                         "status": "active", "changed_by": "admin"}),
         (Agreement, {"agreement_id": "nganhang-xyz/TD-VAY/Resident"}, agreement),
@@ -444,7 +360,7 @@ async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
     binh = await signed_in(browser, "binh")
     page = await binh.get("/me/consents")
     assert 'id="offer-nganhang-xyz-TD-VAY"' in page.text
-    await _committed(settings_me, (Agency, bank, {"status": "suspended", "changed_by": "an"}))
+    await _committed(console_settings, (Agency, bank, {"status": "suspended", "changed_by": "an"}))
     expires = (datetime.now(VIETNAM_TIME).date() + timedelta(days=30)).isoformat()
     answer = await binh.post("/me/consents", data={
         "csrf": csrf_of(page), "agency": "nganhang-xyz", "purpose": "TD-VAY",
@@ -459,7 +375,9 @@ async def test_an_offer_whose_agency_was_suspended_since_the_page_is_refused(
 
 
 async def test_an_agency_suspended_while_the_consent_is_checked_is_refused_on_the_page(
-    browser: Callable[[], httpx.AsyncClient], settings_me: Settings, monkeypatch: pytest.MonkeyPatch
+    browser: Callable[[], httpx.AsyncClient],
+    console_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The bank is suspended after the page's own check read the offers and before the consent
     is recorded: the rule, applied again as it records (gateway/policy/service.py
@@ -467,7 +385,7 @@ async def test_an_agency_suspended_while_the_consent_is_checked_is_refused_on_th
     bank = {"client_id": "nganhang-uvw"}
     agreement = _consent_agreement("nganhang-uvw")
     await _committed(
-        settings_me,
+        console_settings,
         (Agency, bank, {"name": "Ngân hàng UVW", "kind": "bank", "province": None,
                         "status": "active", "changed_by": "admin"}),
         (Agreement, {"agreement_id": "nganhang-uvw/TD-VAY/Resident"}, agreement),
@@ -478,7 +396,9 @@ async def test_an_agency_suspended_while_the_consent_is_checked_is_refused_on_th
 
     async def suspended_once_read(*, session: Any) -> list[ConsentOffer]:
         offers = await consent_offers(session=session)
-        await _committed(settings_me, (Agency, bank, {"status": "suspended", "changed_by": "an"}))
+        await _committed(
+            console_settings, (Agency, bank, {"status": "suspended", "changed_by": "an"})
+        )
         return offers
 
     monkeypatch.setattr(me, "consent_offers", suspended_once_read)
@@ -548,15 +468,15 @@ async def test_a_steward_cannot_open_me(browser: Callable[[], httpx.AsyncClient]
 
 
 async def test_each_page_view_is_in_the_access_log(
-    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], settings_me: Settings
+    browser: Callable[[], httpx.AsyncClient], citizens: dict[str, str], console_settings: Settings
 ) -> None:
     mai = await signed_in(browser, "mai")
-    before = len(await self_reads(settings_me, citizens["mai"]))
+    before = len(await self_reads(console_settings, citizens["mai"]))
     await mai.get("/me/", params={"agency": "motcua-danang"})
     await mai.get("/me/consents")
     await mai.get("/me/log.csv")
     await mai.get("/me/", params={"since": "bad"})  # refused input shows nothing: not a read
-    entries = (await self_reads(settings_me, citizens["mai"]))[before:]
+    entries = (await self_reads(console_settings, citizens["mai"]))[before:]
     reads = [(e.decision["read"], e.operation) for e in entries]
     assert reads == [
         ("myAccessLog", "console /me/"),

@@ -18,22 +18,21 @@ import io
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from etl.guard import ChangesRefused
 from etl.pipeline import load
 from etl.synth import SynthOptions, synthesize
 from gateway.alerts.models import AccessAlert
-from gateway.app import create_app
 from gateway.audit.writer import Disclosure
 from gateway.console.messages import MESSAGES
 from gateway.identity.dev_issuer import DevIssuer
@@ -41,13 +40,11 @@ from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
-from tests import factories, openid
+from tests import console, factories
+from tests.console import BASE, csrf_of, invalid_inputs, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
-BASE = "http://gw"
-CONSOLE_SECRET = "s3cret-operations"
-PASSWORD = "s3cret-{}"
 STEWARDS = {  # username: (sub, realm roles)
     "lan": ("steward-lan", ["steward"]),
     "hoa": ("steward-hoa", ["steward", "steward:population"]),
@@ -81,39 +78,9 @@ async def citizen_id(committed_database_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def oidc(citizen_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    clients = [{"client_id": "steward-console", "client_secret": CONSOLE_SECRET,
-                "redirect_uris": [f"{BASE}/console/callback"]}]  # fmt: skip
-    users = [
-        {"username": name, "password": PASSWORD.format(name), "sub": sub, "roles": roles,
-         "name": name.title()}
-        for name, (sub, roles) in STEWARDS.items()
-    ]  # fmt: skip
-    try:
-        with openid.openid_stand_in(clients, tmp_path_factory.mktemp("oidc"), users=users) as url:
-            yield url
-    except openid.StandInMissing as missing:
-        pytest.fail(str(missing))
-
-
-@pytest.fixture(scope="module")
-def console_settings(
-    committed_database_url: str, oidc: str, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return Settings(
-        database_url=committed_database_url,
-        home=tmp_path_factory.mktemp("console-home"),
-        public_url=BASE,
-        console_oidc_url=oidc,
-        console_client_secret=SecretStr(CONSOLE_SECRET),
-    )
-
-
-@pytest.fixture(scope="module")
-async def app(console_settings: Settings) -> AsyncIterator[FastAPI]:
-    gateway = create_app(console_settings)
-    async with gateway.router.lifespan_context(gateway):
-        yield gateway
+def console_users(citizen_id: str) -> list[dict[str, Any]]:
+    """The stewards (tests/conftest.py starts the stand-in with them, once the data is in)."""
+    return console.stewards(STEWARDS)
 
 
 @pytest.fixture(scope="module")
@@ -124,42 +91,9 @@ async def stewards(app: FastAPI) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
         for name in STEWARDS:
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
             stack.push_async_callback(client.aclose)
-            await _sign_in(client, name)
+            await console.sign_in(client, name)
             signed_in[name] = client
         yield signed_in
-
-
-async def _sign_in(http: httpx.AsyncClient, username: str) -> None:
-    start = await http.get("/console/sign-in/start", params={"next": "/console/"})
-    assert start.status_code == 303, start.text
-    target = await asyncio.to_thread(
-        openid.login, start.headers["location"], username=username,
-        password=PASSWORD.format(username), redirect_uri=f"{BASE}/console/callback",
-    )  # fmt: skip
-    back = await http.get(target.removeprefix(BASE))
-    assert back.status_code == 303, back.text
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-def text_of(page: httpx.Response) -> str:
-    """The page's text, tags dropped and entities decoded (what a person reads)."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page.text)))
-
-
-def invalid_inputs(page: httpx.Response) -> set[str]:
-    """The ids of the inputs the page marks invalid (aria-invalid, their errors described)."""
-    found = set()
-    for tag in re.findall(r"<(?:input|select|textarea|fieldset)\b[^>]*>", page.text):
-        if 'aria-invalid="true"' in tag:
-            name = re.search(r'id="([^"]+)"', tag)
-            assert name and f"{name.group(1)}-error" in tag, tag  # described by its error
-            found.add(name.group(1))
-    return found
 
 
 def oversight_reads(settings: Settings, read: str, subject_id: str = "*") -> int:
