@@ -40,9 +40,9 @@ from sqlalchemy import make_url
 
 from lienthong.resources import SHARED
 from tests import openid
+from tests.dockerfile import build_stage_sources
 from tests.net import free_port
 from tests.opa import Bundle, BundleService, opa_stand_in
-from tests.unit.infra.test_manifests import build_stage_sources
 
 pytestmark = pytest.mark.slow
 

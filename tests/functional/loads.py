@@ -23,6 +23,12 @@ HEADER = (
 HAI_CHAU = 20242  # Phường Hải Châu, Thành phố Đà Nẵng (province 48)
 BA_DINH = 4  # Phường Ba Đình, Thành phố Hà Nội (province 1)
 REGISTRY = "residents, households, etl_rejects, etl_closures, etl_runs"
+# Every registry table and the ETL's own: what a test that loads all three registries empties
+REGISTRY_TABLES = (
+    "residents, households, enterprises, enterprise_representatives, "
+    "enterprise_business_lines, enterprise_owners, parcels, parcel_rights, "
+    "parcel_restrictions, etl_rejects, etl_closures, etl_runs"
+)
 _serials = itertools.count(random.randrange(1, 900_000))
 
 

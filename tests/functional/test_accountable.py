@@ -23,7 +23,7 @@ from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
 from tests import clients, factories
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import SAMPLE_POLICY
 
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName birthDate } }"
 OPEN = """

@@ -20,7 +20,7 @@ from registries.db import create_engine, session_factory
 from registries.history import VIETNAM_TIME
 from tests import clients, factories
 from tests.clients import problem
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import SAMPLE_POLICY
 
 PROBLEM = "application/problem+json"
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName birthDate } }"

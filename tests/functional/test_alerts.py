@@ -19,7 +19,7 @@ from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import clients, factories
 from tests.clients import problem
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import SAMPLE_POLICY
 
 PROBLEM = "application/problem+json"
 AGENCY = "motcua-danang"

@@ -21,8 +21,7 @@ from etl.rollback import rollback
 from lienthong.settings import Settings
 from registries.events import EVENT_TYPES, SUBJECTS, Outbox
 from registries.merge import MergeCounts
-from tests.functional.loads import person, query, resident, write
-from tests.functional.test_etl_load import REGISTRY_TABLES
+from tests.functional.loads import REGISTRY_TABLES, person, query, resident, write
 
 EVENT = (
     "SELECT type, subject_type, subject_id, fields, old_version_id, new_version_id, "

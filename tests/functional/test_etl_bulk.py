@@ -20,7 +20,7 @@ from lienthong.settings import Settings
 from registries import bulk
 from registries.events import Outbox
 from registries.merge import MergeCounts
-from tests.functional.test_etl_load import REGISTRY_TABLES
+from tests.functional.loads import REGISTRY_TABLES
 
 BULK_TABLES = (
     "residents",

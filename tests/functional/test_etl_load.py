@@ -26,12 +26,7 @@ from gateway.graph.types import address
 from lienthong.settings import Settings
 from registries.events import Outbox
 from registries.merge import MergeCounts
-
-REGISTRY_TABLES = (
-    "residents, households, enterprises, enterprise_representatives, "
-    "enterprise_business_lines, enterprise_owners, parcels, parcel_rights, "
-    "parcel_restrictions, etl_rejects, etl_closures, etl_runs"
-)
+from tests.functional.loads import REGISTRY_TABLES
 
 
 @pytest.fixture

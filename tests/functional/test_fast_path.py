@@ -26,7 +26,7 @@ from gateway.graph.types import governed
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories
-from tests.functional.test_graphql import SAMPLE_POLICY, Api, World, _build_world, _running
+from tests.graphql_world import PLANS_METRIC, SAMPLE_POLICY, Api, World, build_world, running
 from tests.policy_worlds import load_as_written
 
 CT01 = {
@@ -66,9 +66,6 @@ AGENCIES = [
     {"client_id": name, "name": name, "kind": "one-stop"}
     for name in ("motcua-hoian", "motcua-hue", "motcua-quangnam")
 ]
-PLANS_METRIC = re.compile(
-    r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="\w+"\} (\d+)'
-)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +79,7 @@ def settings_fast_path(
 async def world(settings_fast_path: Settings) -> World:
     engine = create_engine(settings_fast_path, pool_size=2)
     try:
-        built = await _build_world(engine)
+        built = await build_world(engine)
         async with session_factory(engine).begin() as session:
             await load_as_written(
                 session=session,
@@ -112,9 +109,9 @@ async def deceased(settings_fast_path: Settings, world: World) -> str:
 
 @pytest.fixture(scope="module")
 async def apis(settings_fast_path: Settings, world: World) -> AsyncIterator[tuple[Api, Api]]:
-    async for fast in _running(settings_fast_path):
+    async for fast in running(settings_fast_path):
         generic_settings = settings_fast_path.model_copy(update={"graphql_plans": False})
-        async for generic in _running(generic_settings):
+        async for generic in running(generic_settings):
             yield fast, generic
 
 

@@ -8,80 +8,33 @@ with the generic executor alone (LIENTHONG_GRAPHQL_PLANS=false)."""
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import psycopg
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.app import create_app
 from gateway.graph.guard import SUBJECT_REASON
 from gateway.graph.schema import build_schema
-from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.opa import OpaEngine
-from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories
+from tests.graphql_world import (
+    PARCEL_LAT,
+    PARCEL_LON,
+    ROOT,
+    Api,
+    World,
+    build_world,
+    running,
+)
 from tests.net import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
-# An extra agreement with a mask: social insurance sees the birth year only.
-MASKED_AGREEMENT = {
-    "agency": "bhxh-danang",
-    "purpose": "BHXH-TT",
-    "type": "Resident",
-    "fields": ["id", "fullName", "birthDate", "parcels", "representedEnterprises"],
-    "legal_basis": "Luật Bảo hiểm xã hội 2024",
-    "consent_required": False,
-    "via": None,
-    "masking": {"birthDate": "year_only"},
-    "status": "approved",
-    "valid_from": "2025-07-01T00:00:00Z",
-    "valid_to": None,
-}
-# ... and, through the cross links only, the resident's parcels and enterprises.
-CROSS_LINKS = [
-    {**MASKED_AGREEMENT, "type": "Parcel", "fields": ["id", "area"], "masking": {},
-     "via": ["Resident.parcels"]},
-    {**MASKED_AGREEMENT, "type": "Enterprise", "fields": ["code", "name"], "masking": {},
-     "via": ["Resident.representedEnterprises"]},
-]  # fmt: skip
-# A district police office that sees households and, through them, only members' names.
-HOUSEHOLD_OFFICE_AGREEMENTS = [
-    {**MASKED_AGREEMENT, "agency": "congan-hoavang", "purpose": "CT01", "type": "Household",
-     "fields": ["id", "members"], "masking": {}},
-    {**MASKED_AGREEMENT, "agency": "congan-hoavang", "purpose": "CT01", "type": "Resident",
-     "fields": ["fullName"], "masking": {}, "via": ["Household.members"]},
-]  # fmt: skip
-PARCEL_LON, PARCEL_LAT = 108.2412, 16.0544  # away from the squares other tests draw
-
-
-def _household_id() -> str:
-    return f"48{uuid.uuid4().int % 10**10:010d}"
-
-
-@dataclass
-class World:
-    head: str
-    spouse: str
-    household: str
-    enterprise: str
-    parcel: str
-    batch: list[str]
-    renamed: str
 
 
 @pytest.fixture(scope="module")
@@ -101,129 +54,9 @@ async def world(database_settings: Settings) -> AsyncIterator[World]:
     """Committed registry rows and the sample agreements, in this module's own database."""
     engine = create_engine(database_settings, pool_size=2)
     try:
-        yield await _build_world(engine)
+        yield await build_world(engine)
     finally:
         await engine.dispose()
-
-
-async def _build_world(engine: AsyncEngine) -> World:
-    async with session_factory(engine).begin() as session:
-        await load_policy_document(
-            session=session,
-            document={
-                "agencies": [
-                    *SAMPLE_POLICY["agencies"],
-                    {"client_id": "bhxh-danang", "name": "BHXH Đà Nẵng", "kind": "insurance"},
-                    {"client_id": "congan-hoavang", "name": "Công an Hòa Vang", "kind": "police"},
-                ],
-                "purposes": SAMPLE_POLICY["purposes"],
-                "agreements": [
-                    *SAMPLE_POLICY["agreements"],
-                    MASKED_AGREEMENT,
-                    *CROSS_LINKS,
-                    *HOUSEHOLD_OFFICE_AGREEMENTS,
-                ],
-            },
-            actor="tests",
-        )
-        household_id = _household_id()
-        head = await factories.make_resident(
-            session,
-            full_name="Trần Văn Bình",
-            household_id=household_id,
-            relationship_to_head="head",
-        )
-        household = await factories.make_household(session, head=head, household_id=household_id)
-        spouse = await factories.make_resident(
-            session,
-            full_name="Lê Thị Hoa",
-            sex="female",
-            birth_date=date(1988, 7, 9),
-            household_id=household.household_id,
-            relationship_to_head="wife",
-            religion="Phật giáo",
-        )
-        enterprise = await factories.make_enterprise(session)
-        await factories.make_representative(session, enterprise=enterprise, resident=head)
-        await factories.make_business_line(
-            session, enterprise=enterprise, vsic_code="47110", is_main=True
-        )
-        parcel = await factories.make_parcel(
-            session,
-            polygon=factories.square(PARCEL_LON, PARCEL_LAT),
-            declared_area=Decimal("413.50"),
-        )
-        await factories.make_right(session, parcel=parcel, holder_id=head.personal_id)
-        renamed = factories.new_personal_id()
-        await factories.make_resident(
-            session, personal_id=renamed, full_name="Hoàng Thị Mai",
-            effective=datetime(2020, 1, 1, tzinfo=UTC),
-        )  # fmt: skip
-        await factories.make_resident(session, personal_id=renamed, full_name="Hoàng Mai Anh")
-        batch = []
-        for n in range(100):
-            member_household = _household_id()
-            member = await factories.make_resident(
-                session,
-                full_name=f"Phạm Văn {n}",
-                household_id=member_household,
-                relationship_to_head="head",
-            )
-            await factories.make_household(session, head=member, household_id=member_household)
-            batch.append(member.personal_id)
-    return World(
-        head=head.personal_id,
-        spouse=spouse.personal_id,
-        household=household.household_id,
-        enterprise=enterprise.enterprise_code,
-        parcel=parcel.parcel_id,
-        batch=batch,
-        renamed=renamed,
-    )
-
-
-class Api:
-    """A GraphQL client for one app, minting dev tokens as any agency or citizen."""
-
-    def __init__(self, app: FastAPI, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
-        self.issuer = DevIssuer(settings)
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gw"
-        )
-
-    def token(self, agency: str, *, citizen_id: str | None = None) -> str:
-        roles = ("citizen",) if citizen_id else ("agency",)
-        return self.issuer.mint(agency=agency, roles=roles, citizen_id=citizen_id)
-
-    async def post(
-        self,
-        query: str | None,
-        variables: dict[str, Any] | None = None,
-        *,
-        agency: str = "motcua-danang",
-        purpose: str | None = "CT01",
-        citizen_id: str | None = None,
-        headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        sent = {"Authorization": f"Bearer {self.token(agency, citizen_id=citizen_id)}"}
-        if purpose:
-            sent["X-Purpose"] = purpose
-        sent.update(headers or {})
-        payload = body if body is not None else {"query": query, "variables": variables or {}}
-        return await self.client.post("/graphql", json=payload, headers=sent)
-
-    async def prefill_ct01(self, subject: str, **kw: Any) -> httpx.Response:
-        """The trusted document PrefillCT01, by name, as the one-stop software sends it."""
-        body = {"operationName": "PrefillCT01", "variables": {"subject": subject}}
-        return await self.post(None, body=body, **kw)
-
-    async def data(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> Any:
-        answer = await self.post(query, variables, **kw)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
 
 
 def _settings(settings: Settings, home: Path, **changes: Any) -> Settings:
@@ -235,18 +68,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gateway-home")
 
 
-async def _running(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        api = Api(app, settings)
-        yield api
-        await api.client.aclose()
-
-
 @pytest.fixture(scope="module")
 async def api(gateway_settings: Settings, world: World) -> AsyncIterator[Api]:
-    async for running in _running(gateway_settings):
-        yield running
+    async for client in running(gateway_settings):
+        yield client
 
 
 def _codes(answer: dict[str, Any]) -> list[str]:
@@ -691,7 +516,7 @@ async def test_rate_limited(gateway_settings: Settings, other_home: Path, world:
     limited = _settings(
         gateway_settings, other_home, rate_limit_per_second=0.01, rate_limit_burst=2
     )
-    async for api in _running(limited):
+    async for api in running(limited):
         codes = [_codes(await api.data('{ adminUnit(code: "48") { name } }', purpose=None))
                  for _ in range(2)]  # fmt: skip
         assert codes == [[], []]
@@ -711,7 +536,7 @@ async def test_policy_engine_down_fails_closed(
     gateway_settings: Settings, other_home: Path, world: World
 ) -> None:
     dead_opa = f"http://127.0.0.1:{free_port()}"
-    async for api in _running(_settings(gateway_settings, other_home, opa_url=dead_opa)):
+    async for api in running(_settings(gateway_settings, other_home, opa_url=dead_opa)):
         assert isinstance(api.app.state.services.policy, OpaEngine)
         for answer in (
             await api.post(RESIDENT, {"id": world.head}),
@@ -726,7 +551,7 @@ async def test_policy_engine_down_fails_closed(
 async def test_registry_database_down_fails_closed(
     gateway_settings: Settings, other_home: Path, world: World
 ) -> None:
-    async for api in _running(_settings(gateway_settings, other_home)):
+    async for api in running(_settings(gateway_settings, other_home)):
         services = api.app.state.services
         dead = _settings(gateway_settings, other_home, database_url="", database_port=free_port())
         services.sessions = session_factory(create_engine(dead))
@@ -753,7 +578,7 @@ async def test_registry_database_down_fails_closed(
 async def test_access_log_down_fails_closed(
     gateway_settings: Settings, other_home: Path, world: World
 ) -> None:
-    async for api in _running(_settings(gateway_settings, other_home)):
+    async for api in running(_settings(gateway_settings, other_home)):
         await api.app.state.services.audit.stop()
         for answer in (
             await api.post(RESIDENT, {"id": world.head}),

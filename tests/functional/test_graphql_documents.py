@@ -18,7 +18,7 @@ from gateway.policy.service import grant_consent
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories
-from tests.functional.test_graphql import SAMPLE_POLICY, Api, _running
+from tests.graphql_world import SAMPLE_POLICY, Api, running
 from tests.policy_worlds import load_as_written
 
 QUERY = "query($n: String!) { resident: residentByDocument(number: $n) { id fullName } }"
@@ -67,10 +67,8 @@ async def holders(docs_settings: Settings) -> Holders:
 async def api(
     docs_settings: Settings, holders: Holders, request: pytest.FixtureRequest
 ) -> AsyncIterator[Api]:
-    async for running in _running(
-        docs_settings.model_copy(update={"graphql_plans": request.param})
-    ):
-        yield running
+    async for client in running(docs_settings.model_copy(update={"graphql_plans": request.param})):
+        yield client
 
 
 def _log(settings: Settings, request_id: str) -> list[tuple[Any, ...]]:

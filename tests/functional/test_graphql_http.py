@@ -18,7 +18,7 @@ from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import clients, factories
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import SAMPLE_POLICY
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName } }"

@@ -20,7 +20,7 @@ from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import SAMPLE_POLICY
 from tests.net import lienthong_serve
 
 WORKERS = 2

@@ -25,7 +25,7 @@ from gateway.policy.service import load_policy_document
 from lienthong.settings import Env, Settings
 from registries.db import create_engine, session_factory
 from tests import clients
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import SAMPLE_POLICY
 
 OPS_TOKEN = "scrape-and-bundle-7c1f"
 

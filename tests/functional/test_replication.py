@@ -36,8 +36,7 @@ from lienthong.standby import StandbyCluster, replicated_pair
 from registries.db import create_engine, session_factory
 from registries.routing import Replica
 from tests import factories
-from tests.functional.test_fast_path import PLANS_METRIC
-from tests.functional.test_graphql import SAMPLE_POLICY
+from tests.graphql_world import PLANS_METRIC, SAMPLE_POLICY
 from tests.net import LIENTHONG, free_port
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from compose_spec import PyCompose
 from kubernetes_validate import utils as kubernetes
 
 from lienthong.resources import SHARED
+from tests.dockerfile import DOCKERFILE, build_stage_sources, stages
 
 ROOT = Path(__file__).resolve().parents[3]
 INFRA = ROOT / "infra"
@@ -432,35 +432,8 @@ def test_compose_runs_two_workers_beside_the_gateway() -> None:
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
-DOCKERFILE = INFRA / "compose" / "gateway.Dockerfile"
-
-
-def _stages() -> list[list[tuple[str, list[str]]]]:
-    """The Dockerfile's stages, each a list of (instruction, arguments), continuations joined."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
-    stages: list[list[tuple[str, list[str]]]] = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        instruction, *arguments = line.split()
-        if instruction.upper() == "FROM":
-            stages.append([])
-        stages[-1].append((instruction.upper(), arguments))
-    return stages
-
-
-def build_stage_sources() -> list[str]:
-    """What the Dockerfile's first stage copies from the build context (the wheel's inputs)."""
-    return [
-        source
-        for instruction, arguments in _stages()[0]
-        if instruction == "COPY"
-        for source in arguments[:-1]
-    ]
-
-
 def test_the_image_is_built_from_the_wheel_with_its_shared_files() -> None:
-    build, runtime = _stages()
+    build, runtime = stages()
     sources = build_stage_sources()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
