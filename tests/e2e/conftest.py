@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver import Chrome
 
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories
-from tests.net import lienthong_serve
+from tests.browser import chromium
+from tests.console import CONSOLE_SECRET
+from tests.net import free_port, lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text(encoding="utf-8"))
@@ -55,3 +58,49 @@ def gateway(committed_database_url: str, home: Path, resident_id: str) -> Iterat
     }
     with lienthong_serve(env) as url:
         yield url
+
+
+# -- the web console in a browser (tests/e2e/test_console*_browser.py) ---------------------------
+# tests/conftest.py's stand-in (`oidc`, with the module's `console_users`) sends people back to
+# the real server below; a module needing more data before it starts overrides `console_data`.
+
+
+@pytest.fixture(scope="module")
+def gateway_port() -> int:
+    """The console's port, known before it starts (the stand-in's redirect URIs name it)."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def console_base(gateway_port: int) -> str:
+    return f"http://127.0.0.1:{gateway_port}"
+
+
+@pytest.fixture(scope="module")
+def console_data(resident_id: str) -> None:
+    """What the database holds before the console starts: the sample and its resident."""
+
+
+@pytest.fixture(scope="module")
+def console(
+    committed_database_url: str, home: Path, console_data: None, oidc: str, gateway_port: int
+) -> Iterator[str]:
+    """A real dev `lienthong serve` whose console signs people in at the stand-in."""
+    env = {
+        **os.environ,
+        "LIENTHONG_ENV": "dev",
+        "LIENTHONG_DATABASE_URL": committed_database_url,
+        "LIENTHONG_HOME": str(home),
+        "LIENTHONG_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+        "LIENTHONG_CONSOLE_OIDC_URL": oidc,
+        "LIENTHONG_CONSOLE_CLIENT_SECRET": CONSOLE_SECRET,
+    }
+    with lienthong_serve(env, port=gateway_port) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Chrome]:
+    """Debian's headless Chromium, offline, recording every request (tests/browser.py)."""
+    with chromium(tmp_path) as driver:
+        yield driver

@@ -5,7 +5,6 @@ read off the result pane. Every request the browser makes is checked to stay on 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from selenium import webdriver
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
     ElementNotInteractableException,
@@ -23,7 +21,6 @@ from selenium.common.exceptions import (
     TimeoutException,
 )
 from selenium.webdriver import Chrome
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -32,10 +29,9 @@ from gateway import graphiql
 from gateway.graphiql import views
 from gateway.identity.dev_issuer import DevIssuer
 from lienthong.settings import Settings
+from tests.browser import browser_log, chromium, requests_made
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium
-CHROMEDRIVER = Path("/usr/bin/chromedriver")  # Debian's chromium-driver, the same build
 NAME = "Trần Thị Thu Hương"  # diacritics all the way through: database, JSON, editor
 READ_EDITOR = """
 const lines = [...document.querySelectorAll(`${arguments[0]} .view-lines .view-line`)];
@@ -47,35 +43,9 @@ WAIT_SECONDS = 60  # a cold Chromium parsing a 5 MB bundle on a loaded 2-core ma
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Chrome]:
-    for needed in (CHROMIUM, CHROMEDRIVER):
-        if not needed.exists():
-            pytest.fail(f"{needed} is missing: `make install` installs Debian's chromium packages")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # as root (CI), Chromium refuses its sandbox
-        "--disable-gpu",
-        "--no-first-run",
-        # no calls home: on this closed network they fail, many at a time
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--window-size=1400,900",
-        # Offline, as in a government LAN: no name resolves but the loopback address, so any
-        # asset GraphiQL would take from a CDN fails to load (and the request shows in the log)
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    # every request the page makes (the network domain of the DevTools protocol) and the console
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    """Headless Chromium offline (tests/browser.py), wide enough for GraphiQL's panes."""
+    with chromium(tmp_path, window="1400,900", language=None) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _click(wait: WebDriverWait[Chrome], selector: str) -> None:
@@ -139,7 +109,7 @@ def test_graphiql_runs_an_authenticated_query_offline(
         raise AssertionError(_diagnosis(browser, tmp_path)) from None
     _assert_stayed_on(gateway, browser)
     # The page's Content-Security-Policy holds everything GraphiQL does: nothing was refused
-    console = [entry["message"] for entry in browser.get_log("browser")]
+    console = [entry["message"] for entry in browser_log(browser, "browser")]
     assert not [m for m in console if "Content Security Policy" in m], console
 
 
@@ -194,28 +164,19 @@ def _editor_text(browser: Chrome, container: str) -> str:
     return str(text or "").replace("\u00a0", " ")
 
 
-def _requests(browser: Chrome) -> list[str]:
-    urls = []
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
-
-
 def _assert_stayed_on(gateway: str, browser: Chrome) -> None:
     """Every network request the page made went to the gateway (data: URLs are inline)."""
     origin = urlsplit(gateway).netloc
     elsewhere = [
         url
-        for url in _requests(browser)
+        for url in (request.url for request in requests_made(browser))
         if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and urlsplit(url).netloc != origin
     ]
     assert not elsewhere, elsewhere
 
 
 def _diagnosis(browser: Chrome, tmp_path: Path) -> str:
-    console = [entry["message"] for entry in browser.get_log("browser")]
+    console = [entry["message"] for entry in browser_log(browser, "browser")]
     return (
         f"GraphiQL did not show the answer; screenshot {tmp_path / 'graphiql.png'}\n"
         f"response pane: {_editor_text(browser, '.graphiql-response')!r}\n"
