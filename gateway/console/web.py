@@ -244,7 +244,14 @@ def install_handlers(app: FastAPI, audience: str) -> None:
         return error_page(request, status=422, title=t("error.invalid"), detail=said,
                           code="BAD_USER_INPUT")  # fmt: skip
 
+    async def on_error(request: Request, _error: Exception) -> Response:
+        """Anything else (a bug, a dependency down): a page with the console's headers, never
+        a bare 500; the error is still raised to the server's log by Starlette."""
+        t = translator(language(request))
+        return error_page(request, status=500, title=t("error.title"), detail="", code="INTERNAL")
+
     app.add_exception_handler(SignInRequired, on_sign_in)
+    app.add_exception_handler(Exception, on_error)
     app.add_exception_handler(CsrfRefused, on_csrf)
     app.add_exception_handler(RoleRefused, on_role)
     app.add_exception_handler(Problem, on_problem)

@@ -24,7 +24,7 @@ import pytest
 from fastapi import FastAPI, Response
 from pydantic import SecretStr
 
-from gateway.console import mount_console
+from gateway.console import agreements, mount_console
 from gateway.console.messages import MESSAGES
 from gateway.console.sessions import ConsoleSession, Cookies, session_key
 from gateway.graph.context import Services
@@ -224,6 +224,28 @@ async def test_a_steward_is_not_a_citizen(browser: Callable[[], httpx.AsyncClien
 
 
 # -- headers, language, assets ---------------------------------------------------------------------
+
+
+async def test_assets_and_a_failing_page_carry_the_policy_too(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy is on every console answer: its assets, and a page that fails on a bug (a
+    page of the console's own, not a bare 500)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        await sign_in(http, "lan")
+        for path in ("/console/static/console.css", "/me/nope"):
+            answer = await http.get(path)
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
+
+        async def broken(**_: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(agreements.service, "list_agreements", broken)
+        failed = await http.get("/console/agreements")
+    assert failed.status_code == 500
+    assert "frame-ancestors 'none'" in failed.headers["content-security-policy"]
+    assert '<html lang="vi">' in failed.text and "a bug" not in failed.text
 
 
 async def test_pages_carry_a_strict_content_security_policy(
