@@ -24,7 +24,8 @@ import pytest
 from fastapi import FastAPI, Response
 from pydantic import SecretStr
 
-from gateway.console import agreements, mount_console
+from gateway.admin.agreements import service as agreements_service
+from gateway.console import mount_console
 from gateway.console.messages import MESSAGES
 from gateway.console.sessions import ConsoleSession, Cookies, session_key
 from gateway.graph.context import Services
@@ -241,7 +242,7 @@ async def test_assets_and_a_failing_page_carry_the_policy_too(
         async def broken(**_: Any) -> Any:
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(agreements.service, "list_agreements", broken)
+        monkeypatch.setattr(agreements_service, "list_agreements", broken)
         failed = await http.get("/console/agreements")
     assert failed.status_code == 500
     assert "frame-ancestors 'none'" in failed.headers["content-security-policy"]
