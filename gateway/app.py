@@ -45,6 +45,9 @@ from gateway.policy.opa import OpaEngine
 from gateway.policy.service import AgreementCache
 from gateway.quota.leases import BucketPruner, QuotaLeases, RateLeases
 from gateway.ratelimit import LocalRates
+from gateway.signing import views as signing_views
+from gateway.signing.hook import AnswerSigner
+from gateway.signing.keys import AnswerKeys
 from lienthong.logging import configure_logging
 from lienthong.settings import AuthMode, Env, Settings, get_settings
 from registries.db import create_engine, session_factory
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     replicas = ReadReplicas.from_settings(settings)
     schema = build_schema(introspection=settings.env is Env.DEV)
     metrics = GatewayMetrics()
+    # Before anything starts: in prod, no answer-signing key is a refusal to start
+    answer_keys = AnswerKeys.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,7 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.metrics = metrics
     app.state.readiness_checks = _readiness_checks(app, engine)
-    _mount(app, schema=schema, settings=settings)
+    app.state.answer_keys = answer_keys
+    signer = AnswerSigner(answer_keys, issuer=settings.public_url)
+    _mount(app, schema=schema, settings=settings, signer=signer)
     if settings.auth_mode is AuthMode.DEV:
         app.state.dev_issuer = DevIssuer(settings)
         app.include_router(identity_views.router)
@@ -184,7 +191,7 @@ def _readiness_checks(
     return {"database": database_ready, "policy": policy_ready, "audit": audit_ready}
 
 
-def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
+def _mount(app: FastAPI, *, schema: Schema, settings: Settings, signer: AnswerSigner) -> None:
     """`/graphql` (and its planned-documents shortcut), the OPA bundle, `/admin`, the console;
     `services`
     are read per request: the lifespan builds them after routing."""
@@ -197,6 +204,7 @@ def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
     app.include_router(graphql, prefix="/graphql")
     app.include_router(documents_router)  # GET /graphql/documents: the manifest
     app.include_router(feed.router)  # GET /events: the change feed as NDJSON
+    app.include_router(signing_views.router)  # GET /.well-known/answer-keys.json
     app.add_middleware(PlannedDocuments, router=graphql)
     # outermost (added last): what is not a GraphQL-over-HTTP request is answered here
     app.add_middleware(
@@ -205,6 +213,7 @@ def _mount(app: FastAPI, *, schema: Schema, settings: Settings) -> None:
         max_query_bytes=settings.graphql_max_query_bytes,
         max_json_depth=settings.graphql_max_json_depth,
         ide_path="/graphiql" if settings.env is Env.DEV else None,
+        signer=signer,  # Accept: application/jose: a signed answer (gateway.signing)
     )
     app.add_middleware(SecurityHeaders)
     app.include_router(bundle_router(services))

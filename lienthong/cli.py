@@ -10,6 +10,7 @@ from gateway.audit import cli as audit_cli
 from gateway.events import worker as events_worker
 from gateway.identity import cli as identity_cli
 from gateway.policy import cli as policy_cli
+from gateway.signing import cli as signing_cli
 from lienthong import db_cli
 from lienthong.logging import configure_logging
 from lienthong.settings import get_settings
@@ -26,6 +27,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(policy_cli.app, name="policy")
 app.command("serve")(gateway_cli.serve)
 app.command("worker")(events_worker.worker)
+app.command("verify-answer")(signing_cli.verify_answer_command)
 
 
 @app.callback()

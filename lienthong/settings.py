@@ -133,6 +133,24 @@ class Settings(BaseSettings):
     )
     opa_url: str = Field(default="", description="OPA REST URL; empty means the embedded engine.")
     audit_fsync: bool = True
+    answer_signing_key_file: Path | None = Field(
+        default=None,
+        description="The private key (PEM or JWK; EC P-256 or RSA) signed answers are signed "
+        "with (docs/evidence.md); read again when the file changes, so a new key signs from "
+        "the next request. Unset: in dev a key made under `home`; in prod the gateway refuses "
+        "to start.",
+    )
+    answer_retired_keys_file: Path | None = Field(
+        default=None,
+        description="A JWKS file of retired answer-signing keys, each with `retired_at` (ISO "
+        "8601): they stay published at /.well-known/answer-keys.json so that older signed "
+        "answers still verify. Read again when the file changes.",
+    )
+    answer_key_retention_days: float = Field(
+        default=3650,
+        ge=0,
+        description="How long a retired answer-signing key stays published after `retired_at`.",
+    )
     rate_limit_per_second: float = Field(
         default=200.0,
         gt=0,

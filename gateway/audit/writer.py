@@ -4,8 +4,9 @@ Requests `await writer.record(disclosures)`. One background task takes the first
 and everything queued behind it (up to `max_batch` entries, optionally after `max_delay`): while
 one batch commits, the next gathers. It chains the batch and writes it, as one JSON parameter,
 together with the chain head in one statement: one round trip, one commit (synchronous_commit on
-unless LIENTHONG_AUDIT_FSYNC=false). Only then are the callers released. If the batch cannot be
-written, every caller in it gets AuditUnavailable and the gateway fails closed.
+unless LIENTHONG_AUDIT_FSYNC=false). Only then are the callers released, each told where its
+entries were written and the chain's head after the batch (what a signed answer quotes). If the
+batch cannot be written, every caller in it gets AuditUnavailable and the gateway fails closed.
 
 Each writer process keeps its own chains ("lanes"): the chain key is the writer's random lane id
 plus the month, so concurrent gateway workers and replicas never contend for one chain head, and
@@ -69,10 +70,34 @@ class Disclosure:
     decision: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ChainPosition:
+    """A row of a chain: its chain key, sequence number and hash."""
+
+    chain_key: str
+    seq: int
+    hash: bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {"chain_key": self.chain_key, "seq": self.seq, "hash": self.hash.hex()}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one `record()` wrote, durably: its entries, in order, and the head of the chain they
+    were written to once their batch committed (a signed answer quotes both)."""
+
+    entries: tuple[ChainPosition, ...] = ()
+    head: ChainPosition | None = None
+
+
+NOTHING_RECORDED = Recorded()
+
+
 @dataclass
 class _Pending:
     disclosures: Sequence[Disclosure]
-    done: asyncio.Future[None]
+    done: asyncio.Future[Recorded]
 
 
 class AccessLogWriter:
@@ -115,15 +140,16 @@ class AccessLogWriter:
             self._connection = None
         self.healthy = False
 
-    async def record(self, disclosures: Sequence[Disclosure]) -> None:
-        """Return once the entries are durable; raise AuditUnavailable if they cannot be."""
+    async def record(self, disclosures: Sequence[Disclosure]) -> Recorded:
+        """Return once the entries are durable, with where they were written; raise
+        AuditUnavailable if they cannot be."""
         if not disclosures:
-            return
+            return NOTHING_RECORDED
         if self._task is None or self._task.done():
             raise AuditUnavailable("the access-log writer is not running")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(disclosures, done))
-        await done
+        return await done
 
     async def _connect(self) -> None:
         connection = await asyncpg.connect(self.dsn, timeout=5)
@@ -155,7 +181,7 @@ class AccessLogWriter:
                 batch.append(item)
                 size += len(item.disclosures)
             try:
-                await self._write(batch)
+                written = await self._write(batch)
             except Exception as error:
                 self.healthy = False
                 log.error("access log write failed", error=type(error).__name__)
@@ -166,9 +192,9 @@ class AccessLogWriter:
                             AuditUnavailable("the access log cannot be written")
                         )
             else:
-                for pending in batch:
+                for pending, recorded in zip(batch, written, strict=True):
                     if not pending.done.done():
-                        pending.done.set_result(None)
+                        pending.done.set_result(recorded)
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -209,7 +235,8 @@ class AccessLogWriter:
                 head = digest
         return rows, seq, head
 
-    async def _write(self, batch: list[_Pending]) -> None:
+    async def _write(self, batch: list[_Pending]) -> list[Recorded]:
+        """Writes the batch; what each of its requests wrote, once it is durable."""
         if self._connection is None or self._connection.is_closed():
             await self._connect()
         connection = self._connection
@@ -231,6 +258,19 @@ class AccessLogWriter:
         )
         self._seq, self._head = seq, head  # advance only once the batch is durable
         self.healthy = True
+        # Every request of the batch is told the batch's head: it is the head its entries'
+        # chain had once they were durable (later batches only append after it).
+        end = ChainPosition(self._chain_key, seq, head)
+        written, at = [], 0
+        for pending in batch:
+            mine = rows[at : at + len(pending.disclosures)]
+            at += len(pending.disclosures)
+            entries = tuple(
+                ChainPosition(row["chain_key"], row["seq"], bytes.fromhex(row["hash"]))
+                for row in mine
+            )
+            written.append(Recorded(entries, end))
+        return written
 
 
 # The batch, its chain head and the day's disclosure counts per agency, purpose and subject type

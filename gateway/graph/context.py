@@ -13,7 +13,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
-from gateway.audit.writer import AccessLogWriter
+from gateway.audit.writer import AccessLogWriter, Recorded
 from gateway.dossiers.service import DossierCache
 from gateway.graph.catalogue import Catalogues
 from gateway.graph.forms import FormCatalogue
@@ -117,6 +117,7 @@ class GatewayContext(BaseContext):
         self.request_id: str = ""
         self.correlation_id: str | None = None  # the client's X-Request-Id, kept beside ours
         self.operation: str | None = None
+        self.recorded: list[Recorded] = []  # what the access log wrote (a signed answer quotes it)
         self._guard: Guard | None = None
 
     @property

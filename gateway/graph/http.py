@@ -10,6 +10,9 @@ anything else sees the request.
   (`BAD_REQUEST`, 400), and what is over the limits (`PAYLOAD_TOO_LARGE`, 413): the body (checked
   on `Content-Length` and while reading, never buffered past the limit), the query's bytes, and
   JSON nesting.
+- Signed answers: with a signer, a client accepting `application/jose` gets the answer as a
+  signed answer (gateway.signing.hook), the answer being the `application/graphql-response+json`
+  one; the door's own refusals are signed too.
 - No side door: WebSocket connections to `/graphql` are refused (no subscription exists; an
   operation over a socket would skip admission and the access log).
 
@@ -26,10 +29,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import ErrorCode
+from gateway.signing.hook import ANSWER_STATE, AnswerEvidence, AnswerSigner
 
 GRAPHQL_PATH = "/graphql"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+JOSE = "application/jose"  # a signed answer (gateway.signing)
 MEDIA_STATE = "graphql_media"  # scope["state"] key: the media type the answer is given in
 BODY_STATE = "graphql_body"  # scope["state"] key: the body, parsed and checked here
 # The members of a GraphQL-over-HTTP request body and the JSON types they may have
@@ -42,8 +47,10 @@ MEMBERS: Mapping[str, tuple[type, ...]] = {
 }
 
 
-def negotiate(accept: str | None) -> str | None:
-    """The media type to answer in, from `Accept` (q-values honoured); None if neither is."""
+def negotiate(accept: str | None, *, signed: bool = False) -> str | None:
+    """The media type to answer in, from `Accept` (q-values honoured); None if none is.
+    `application/jose` only when the gateway `signed` answers; on a tie it wins (asked for by
+    name, it is what the client came for)."""
     if not accept:
         return JSON
     best: tuple[float, int, str] | None = None
@@ -60,6 +67,8 @@ def negotiate(accept: str | None) -> str | None:
         media = media.lower()
         if media == GRAPHQL_RESPONSE:
             chosen = GRAPHQL_RESPONSE
+        elif media == JOSE and signed:
+            chosen = JOSE
         elif media in (JSON, "application/*", "*/*"):  # what legacy clients send
             chosen = JSON
         else:
@@ -67,10 +76,13 @@ def negotiate(accept: str | None) -> str | None:
         if quality <= 0:
             continue
         # the higher quality wins; on a tie, the specification's own media type
-        rank = (quality, 1 if chosen == GRAPHQL_RESPONSE else 0, chosen)
+        rank = (quality, _PREFERENCE.get(chosen, 0), chosen)
         if best is None or rank[:2] > best[:2]:
             best = rank
     return best[2] if best else None
+
+
+_PREFERENCE = {JOSE: 2, GRAPHQL_RESPONSE: 1}
 
 
 def json_depth(value: Any, limit: int) -> int:
@@ -140,8 +152,10 @@ class GraphQLHttp:
         max_query_bytes: int,
         max_json_depth: int,
         ide_path: str | None = None,
+        signer: AnswerSigner | None = None,
     ) -> None:
         self.app = app
+        self.signer = signer
         self.ide_path = ide_path  # where a browser opening /graphql is sent (dev's GraphiQL)
         self.max_body = max_body_bytes
         self.max_query = max_query_bytes
@@ -161,7 +175,13 @@ class GraphQLHttp:
                         "headers": [(b"location", self.ide_path.encode())]})  # fmt: skip
             await send({"type": "http.response.body", "body": b""})
             return
-        media = negotiate(headers.get("accept"))
+        media = negotiate(headers.get("accept"), signed=self.signer is not None)
+        if media == JOSE and self.signer is not None:
+            # The answer a graphql-response+json client gets, signed on its way out
+            evidence = AnswerEvidence()
+            scope.setdefault("state", {})[ANSWER_STATE] = evidence
+            send = self.signer.sending(send, evidence)
+            media = GRAPHQL_RESPONSE
         if media is None:
             await _reject(send, JSON, RequestRejected(
                 406, ErrorCode.NOT_ACCEPTABLE,

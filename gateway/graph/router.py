@@ -38,6 +38,7 @@ from gateway.graph.plans import Plan, Plans
 from gateway.identity.errors import AuthenticationError
 from gateway.identity.principal import Principal
 from gateway.quota.leases import LimitsUnavailable, agency_key, citizen_key, retry_after_seconds
+from gateway.signing.hook import ANSWER_STATE, AnswerEvidence
 from gateway.trusted_documents import TrustedDocuments
 from lienthong.settings import Env, Settings
 from registries.routing import server_failed
@@ -192,6 +193,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
             return await self._seal(context, result, sub_response)
         finally:
             await context.database.close()
+            _evidence(request, context)
             agency, operation = self._labels(context)
             metrics.latency.labels(operation, agency).observe(time.perf_counter() - started)
 
@@ -350,7 +352,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         if disclosures:
             started = time.perf_counter()
             try:
-                await context.services.audit.record(disclosures)
+                context.recorded.append(await context.services.audit.record(disclosures))
             except AuditUnavailable:
                 log.error("access log unavailable", request_id=context.request_id)
                 return self._refuse(unavailable("the access log"), context, sub_response)
@@ -393,6 +395,20 @@ async def _limit_rate(principal: Principal, services: Services) -> None:
             f"{who} request rate is spent; retry in {retry_after} s",
             retryAfter=retry_after,
         )
+
+
+def _evidence(request: Request, context: GatewayContext) -> None:
+    """For a signed answer (the door asked for one): who asked, for what, and what the access
+    log recorded, as the request ends."""
+    evidence = request.scope.get("state", {}).get(ANSWER_STATE)
+    if not isinstance(evidence, AnswerEvidence):
+        return
+    evidence.request_id = context.request_id or None
+    evidence.agency = context.principal.agency if context.principal is not None else None
+    evidence.officer = context.officer.as_log() if context.officer is not None else None
+    evidence.purpose = context.purpose
+    evidence.dossier = context.dossier
+    evidence.recorded = list(context.recorded)
 
 
 def _answers_in_graphql_response(request: Request) -> bool:

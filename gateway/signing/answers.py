@@ -48,8 +48,8 @@ class AnswerRejected(Exception):  # noqa: N818 - a verdict on the answer, not a 
 
 
 @dataclass(frozen=True)
-class QuotedEntry:
-    """An access-log entry the request wrote, as the answer quotes it (hash in hex)."""
+class QuotedPosition:
+    """A row of an access-log chain, as a signed answer quotes it (hash in hex)."""
 
     chain_key: str
     seq: int
@@ -57,13 +57,14 @@ class QuotedEntry:
 
 
 @dataclass(frozen=True)
-class QuotedHead:
-    """The head of a chain right after the request's entries were written to it (hash in hex):
-    the log, as it stood then, must still hold that row with that hash."""
+class QuotedEntry(QuotedPosition):
+    """An access-log entry the request wrote."""
 
-    chain_key: str
-    seq: int
-    hash: str
+
+@dataclass(frozen=True)
+class QuotedHead(QuotedPosition):
+    """The head of a chain right after the request's entries were written to it: the log must
+    still hold that row with that hash."""
 
 
 _Quoted = TypeVar("_Quoted", QuotedEntry, QuotedHead)
