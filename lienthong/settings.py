@@ -313,6 +313,33 @@ class Settings(BaseSettings):
         description="In prod, the bearer token /metrics, /readyz's details and the OPA bundle "
         "need (Prometheus' and OPA's credentials); empty: they are closed.",
     )
+    audit_checkpoint_key_file: Path | None = Field(
+        default=None,
+        description="The private key (PEM, EC P-256) `lienthong audit checkpoint` signs the "
+        "chain heads with; kept out of the database, on the checkpointing job's host only. "
+        "Unset: in dev a key made under `home`; in prod the command refuses to run.",
+    )
+    audit_checkpoint_jwks_file: Path | None = Field(
+        default=None,
+        description="A JWKS of the public keys checkpoints are verified with (old keys kept "
+        "beside the current one after a rotation); `audit verify` needs no private key. Unset: "
+        "the public half of `audit_checkpoint_key_file`.",
+    )
+    audit_checkpoint_sinks: str = Field(
+        default="",
+        description="Where checkpoints are written and read: comma-separated directories and "
+        "`s3://bucket/prefix` URLs; each database has its own folder in each. Empty: "
+        "`<home>/audit-checkpoints`.",
+    )
+    audit_checkpoint_s3_endpoint_url: str = Field(
+        default="",
+        description="The S3 API endpoint of an object store other than AWS (MinIO, Ceph, a "
+        "provincial cloud); empty: AWS's. Credentials come from boto3's usual chain.",
+    )
+    audit_checkpoint_required: bool | None = Field(
+        default=None,
+        description="`audit verify` fails when no checkpoint is found; defaults to on in prod.",
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="JSON logs; defaults to on in prod.")
 
@@ -339,6 +366,8 @@ class Settings(BaseSettings):
             self.log_json = self.env is Env.PROD
         if self.officer_required is None:
             self.officer_required = self.env is Env.PROD
+        if self.audit_checkpoint_required is None:
+            self.audit_checkpoint_required = self.env is Env.PROD
         if self.webhook_lease_seconds < 2 * self.webhook_timeout_seconds:
             # an attempt is given up before its lease ends (gateway/events/worker.py), so that
             # no other worker ever attempts the same delivery while it still runs
