@@ -314,6 +314,7 @@ def test_compose_matches_the_compose_specification() -> None:
     compose.validate()
     assert set(compose.service_names()) == {
         "postgres", "keycloak", "migrate", "lienthong-gateway", "opa", "lienthong-worker", "etl",
+        "audit-checkpoint",
     }  # fmt: skip
 
 
@@ -488,3 +489,54 @@ def test_the_build_context_sends_what_the_dockerfile_copies_and_little_else() ->
              "gateway/graphiql/static/graphiql.js", "lienthong/__pycache__/x.pyc"]  # fmt: skip
     for path in heavy:
         assert _ignored(path, patterns), path
+
+
+AUDIT_CHECKPOINT = {"app.kubernetes.io/name": "lienthong-audit-checkpoint"}
+
+
+def test_checkpoints_are_signed_on_a_schedule_with_a_key_only_their_job_mounts() -> None:
+    """`lienthong audit checkpoint` as a CronJob (docs/audit.md): the gateway's image, one run
+    at a time, its key from a Secret no other workload mounts, its sink outside the database."""
+    cron = _one("CronJob", "lienthong-audit-checkpoint")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    minutes = cron["spec"]["schedule"].split()[0]
+    assert minutes.startswith("*/") and int(minutes[2:]) <= 15
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]
+    assert pod["metadata"]["labels"] == AUDIT_CHECKPOINT
+    (container,) = pod["spec"]["containers"]
+    assert container["args"] == ["audit", "checkpoint"]
+    gateway = _containers(_one("Deployment", "lienthong-gateway"))["gateway"]
+    assert container["image"] == gateway["image"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LIENTHONG_ENV"]["value"] == "prod"  # prod: no key file, no checkpoint
+    assert env["LIENTHONG_AUDIT_CHECKPOINT_SINKS"]["value"].startswith("s3://")
+    key_file = Path(env["LIENTHONG_AUDIT_CHECKPOINT_KEY_FILE"]["value"])
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    mount = mounts[str(key_file.parent)]
+    assert mount["readOnly"] is True
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    secret = volumes[mount["name"]]["secret"]
+    assert [item["path"] for item in secret["items"]] == [key_file.name]
+    # the signing key is in no other workload: whoever runs the gateway cannot sign checkpoints
+    workloads = [d for d in _documents() if d["kind"] in {"Deployment", "Job", "CronJob"}]
+    for document in workloads:
+        if document["metadata"]["name"] != cron["metadata"]["name"]:
+            assert secret["secretName"] not in json.dumps(document)
+    assert any(_admits(p, AUDIT_CHECKPOINT, 5432) for p in _policies_for(DATABASE))
+    egress = [r for p in _policies_for(AUDIT_CHECKPOINT) for r in p["spec"].get("egress", [])]
+    assert any({"protocol": "TCP", "port": 443} in r["ports"] for r in egress)
+
+
+def test_compose_checkpoints_with_a_key_from_a_secret_file() -> None:
+    compose = _compose()
+    service = compose["services"]["audit-checkpoint"]
+    assert service["command"][:2] == ["audit", "checkpoint"]
+    assert "--every" in service["command"]
+    env = service["environment"]
+    (secret,) = service["secrets"]
+    assert env["LIENTHONG_AUDIT_CHECKPOINT_KEY_FILE"] == f"/run/secrets/{secret}"
+    assert secret in compose["secrets"]
+    assert env["LIENTHONG_ENV"] == "prod"
+    sink = env["LIENTHONG_AUDIT_CHECKPOINT_SINKS"]
+    assert any(v.split(":", 1)[1] == sink for v in service["volumes"])
+    assert "audit_checkpoint_key" not in json.dumps(compose["services"]["lienthong-gateway"])
