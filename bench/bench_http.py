@@ -19,6 +19,8 @@ agreements), it starts and measures side by side, with wrk drawing random person
      (`dossier_vs_prefill`), each request a dossier the process has not read yet; and
      prefill-dossier-warm, the same over 500 dossiers the processes keep (a case's several
      requests);
+  7. prefill-signed: the same prefill asking for a signed answer (`Accept: application/jose`,
+     docs/evidence.md): what signing costs (`signed_vs_prefill`);
 and the prefill again on a smaller (`--small`, default 100,000) and optionally a larger
 (`--large`, e.g. 10,000,000; 0 skips it) registry: the scale curve.
 Each contender first warms up for a few seconds (not counted), then runs once per round, rounds
@@ -322,6 +324,10 @@ def _contenders(
         prefill,
         headers={**prefill.headers, "X-Dossier": "{DOSSIER}", "X-Officer-Assertion": assertion},
     )
+    # A signed answer is base64url: its payload, a JSON object of claims, starts with `{"iss":"`
+    signed = replace(
+        prefill, headers={**prefill.headers, "Accept": "application/jose"}, expect=".eyJpc3MiOiJ"
+    )
     gateway = servers.gateway("prefill", free_port(), main_data.url, workers)
     generic = servers.gateway("generic", free_port(), main_data.url, workers, plans=False)
     peer_body = f'{{"query":"{PEER_QUERY}","variables":{{"id":{{IDS}}}}}}'
@@ -340,6 +346,8 @@ def _contenders(
         # the same prefill bound to a dossier, by a verified officer: what accountability costs
         Contender("prefill-dossier", gateway, accountable, main_data, connections, audited=True,
                   ids=paired),
+        # the same prefill as a signed answer: what signing costs
+        Contender("prefill-signed", gateway, signed, main_data, connections, audited=True),
         # the same, the dossiers already read: a dossier serving a case's several requests
         Contender("prefill-dossier-warm", gateway, accountable, main_data, connections,
                   audited=True, ids=_first(paired, WARM_DOSSIERS)),
@@ -463,6 +471,8 @@ def _report(options: Options, measured: Measured, target: Path) -> None:
         "per_round_dossier_vs_prefill": per_round_ratio("prefill-dossier", "prefill"),
         "median_dossier_vs_prefill": _median(per_round_ratio("prefill-dossier", "prefill")),
         "warm_dossier_vs_prefill": ratio("prefill-dossier-warm", "prefill"),
+        "signed_vs_prefill": ratio("prefill-signed", "prefill"),
+        "per_round_signed_vs_prefill": per_round_ratio("prefill-signed", "prefill"),
         "per_round_warm_dossier_vs_prefill": per_round_ratio("prefill-dossier-warm", "prefill"),
         # CPU (gateway + PostgreSQL + wrk) per request, median over the rounds: the cost itself
         "median_cpu_ms_prefill": _median_cpu(per_round.get("prefill")),
