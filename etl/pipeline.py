@@ -41,7 +41,7 @@ from etl.readers import Source, SourceRecord, open_source
 from etl.targets import TARGETS, LoadContext, LoadTarget
 from etl.validation import RowError
 from lienthong.settings import Settings
-from registries import changes
+from registries import changes, corrections
 from registries.bulk import rebuilt, should_bulk
 from registries.events import Outbox
 from registries.merge import MergeCounts
@@ -416,6 +416,8 @@ def _stage_and_merge(
             counts = spec.merge(connection, outbox)
     if closures is not None:
         full_exports.close(connection, spec.closables, closures, run_id, outbox)
+    for table in spec.bulk_tables:  # disputes the new versions answer (docs/corrections.md)
+        corrections.settle(connection, table=table, actor=outbox.source)
     return counts
 
 

@@ -4,6 +4,7 @@
 import etl.models
 import gateway.alerts.models
 import gateway.audit.models
+import gateway.corrections.models
 import gateway.dossiers.models
 import gateway.events.models
 import gateway.policy.models

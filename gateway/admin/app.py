@@ -17,6 +17,7 @@ from gateway.admin.alerts.views import router as alerts
 from gateway.admin.audit.views import router as audit
 from gateway.admin.consents.views import router as consents
 from gateway.admin.context import Admin
+from gateway.admin.corrections.views import router as corrections
 from gateway.admin.documents.views import router as documents
 from gateway.admin.dossiers.views import router as dossiers
 from gateway.admin.explain.views import router as explain
@@ -61,6 +62,7 @@ def create_admin_app(
         explain,
         dossiers,
         alerts,
+        corrections,
     )
     for router in routers:
         app.include_router(router)

@@ -29,6 +29,8 @@ from graphql import (
 from gateway.subjects import SUBJECT_KINDS
 from lienthong.resources import FORMS_DIR
 
+# The field a subject type lists its disputed fields in (gateway/graph/types.py)
+DISPUTED = "disputedFields"
 _INDEX = re.compile(r"^(?P<name>\w+)(\[(?P<index>\d+)\])?$")
 
 
@@ -90,6 +92,8 @@ def _fields(type_: GraphQLObjectType, tree: Tree, where: str) -> str:
     parts = []
     if "recordVersion" in type_.fields:
         parts.append("__typename recordVersion { validFrom validTo recordedAt }")
+    if DISPUTED in type_.fields:  # each prefilled value says whether it is disputed
+        parts.append(DISPUTED)
     for name, sub in tree.items():
         field = type_.fields.get(name)
         if field is None:
@@ -164,7 +168,7 @@ def prefill_document(code: str) -> tuple[str, str]:
         f"query {name}($subject: ID!) {{\n"
         f'  prefill(form: "{code}", subject: $subject) {{\n'
         "    form\n    title\n    procedure\n    subject\n"
-        "    fields {\n      key\n      label\n      value\n      missing\n"
+        "    fields {\n      key\n      label\n      value\n      disputed\n      missing\n"
         "      provenance {\n        registry\n"
         "        recordVersion {\n          validFrom\n          recordedAt\n        }\n"
         "      }\n    }\n  }\n}\n"
@@ -207,6 +211,21 @@ def value_at(data: Any, steps: tuple[Step, ...]) -> tuple[Any, dict[str, Any] | 
         if isinstance(node, dict) and "recordVersion" in node:
             subject = node
     return node, subject
+
+
+def disputed_at(data: Any, steps: tuple[Step, ...]) -> bool:
+    """Whether the value at a form path is disputed: the field under the last subject on the
+    way is in that subject's `disputedFields` (which names only fields the answer gave)."""
+    node, subject, name = data, None, None
+    for step, index in steps:
+        if not isinstance(node, dict):
+            return False
+        if "recordVersion" in node:
+            subject, name = node, step
+        node = node.get(step)
+        if index is not None:
+            node = node[index] if isinstance(node, list) and len(node) > index else None
+    return subject is not None and name in (subject.get(DISPUTED) or ())
 
 
 def error_for(errors: list[GraphQLError], steps: tuple[Step, ...]) -> GraphQLError | None:

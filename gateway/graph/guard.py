@@ -176,6 +176,28 @@ class Guarded(FieldExtension):
         return grant.give(info.field_name, outcome, value)
 
 
+class GivenFlags(Guarded):
+    """A field of flags about the subject's other fields (`Resident.disputedFields`): governed
+    by those fields' own outcomes, not decided by its name. It names a field only if this
+    answer gave that field's value (clear or masked), so a caller refused a field learns
+    nothing of its flag. Its resolver runs after the sibling values (an async field is
+    resolved after the synchronous ones; a compiled plan lists it last)."""
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        return given_only(source.grant, next_(source, info, **kwargs))
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        return given_only(source.grant, await next_(source, info, **kwargs))
+
+
+def given_only(grant: Grant, fields: Iterable[str]) -> list[str]:
+    """The fields among `fields` whose value this request's answer gave of the subject."""
+    given = grant.entry.given | grant.entry.masked
+    return sorted(name for name in fields if name in given)
+
+
 DecisionKey = tuple[str, str, frozenset[str], str | None]
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
+from gateway.corrections.service import open_disputes
 from registries.enterprises import service as enterprises
 from registries.parcels import service as parcels
 from registries.residents import service as residents
@@ -56,10 +57,21 @@ class Loaders:
         self.parcels = _loader(database, parcels.get_parcels, "parcel_ids")
         self.rights = _loader(database, parcels.rights_of, "parcel_ids")
         self.resident_parcels = _loader(database, _held_by("resident"), "holder_ids")
+        # residents' disputed fields (docs/corrections.md): one statement per request
+        self.disputes = _loader(database, _disputes_of("Resident"), "subject_ids")
 
 
 def _held_by(holder_kind: str) -> Fetch:
     async def fetch(**kwargs: Any) -> Mapping[str, Any]:
         return await parcels.parcels_held_by(holder_kind=holder_kind, **kwargs)
+
+    return fetch
+
+
+def _disputes_of(subject_type: str) -> Fetch:
+    async def fetch(*, session: Any, as_of: AsOf, subject_ids: Sequence[str]) -> Mapping[str, Any]:
+        return await open_disputes(
+            session=session, subject_type=subject_type, subject_ids=subject_ids
+        )
 
     return fetch

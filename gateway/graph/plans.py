@@ -59,14 +59,16 @@ from graphql import (
     get_named_type,
     is_leaf_type,
 )
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import ExecutionResult
 
+from gateway.corrections.models import CorrectionRequest
 from gateway.errors import ErrorCode, GatewayError
-from gateway.graph.forms import Form, Tree, form_tree
-from gateway.graph.guard import SUBJECT_REASON, Grant, Guarded
+from gateway.graph.forms import DISPUTED, Form, Tree, form_tree
+from gateway.graph.guard import SUBJECT_REASON, Grant, Guarded, given_only
 from gateway.graph.schema import (
     MAX_BATCH,
     death_grant,
@@ -74,9 +76,10 @@ from gateway.graph.schema import (
     prefill_form,
     prefilled,
 )
-from gateway.graph.types import SUBJECT_TYPES, Prefill, governed
+from gateway.graph.types import FLAGS, SUBJECT_TYPES, Prefill, governed
 from gateway.policy.models import PolicyVersion
 from gateway.subjects import SUBJECT_KINDS, relation_at
+from registries.corrections import OPEN_STATUSES
 from registries.history import Reach, current_with_reach
 from registries.identifiers import IdentifierError, validate_personal_id
 
@@ -288,7 +291,35 @@ def _compile_level(
         )
     if type_name not in PLANNED:
         raise UnplannableError(f"{type_name} is not read by plans")
-    return _Level(type_name, alias, tuple(fields), frozenset(f.name for f in fields), form)
+    if form and DISPUTED in _graphql_fields(schema, type_name):
+        # last, as the generic executor resolves it (asynchronously) after the values it flags
+        fields.append(_disputed_field())
+    decided = frozenset(f.name for f in fields) - FLAGS
+    return _Level(type_name, alias, tuple(fields), decided, form)
+
+
+def _graphql_fields(schema: strawberry.Schema, type_name: str) -> frozenset[str]:
+    graphql_type = schema._schema.get_type(type_name)
+    return frozenset(getattr(graphql_type, "fields", None) or ())
+
+
+def _disputed(source: Any) -> list[str]:
+    """`disputedFields` from the row the plan read (its `disputed_fields` column), as the
+    resolver's GivenFlags extension gives it: only fields this answer gave."""
+    return given_only(source.grant, source.record.disputed_fields or ())
+
+
+def _disputed_field() -> _Field:
+    return _Field(
+        name=DISPUTED,
+        python_name="disputed_fields",
+        resolver=_disputed,
+        info_parameter=None,
+        guarded=False,  # governed by the other fields' outcomes (given_only), not by name
+        non_null=True,
+        is_list=True,
+        serialize=str,
+    )
 
 
 class _Reads:
@@ -314,6 +345,15 @@ class _Reads:
         # (alias, key label, [(attribute, label)]) of each level: what a row is read into
         self._reads = [(reach.alias, reach.key_label, reach.labelled()) for reach in reaches]
         registry = current_with_reach(reaches, many=many)
+        for (level, _, _), (alias, key_label, columns) in zip(levels, self._reads, strict=True):
+            if any(f.name == DISPUTED for f in level.fields):
+                label = f"{alias}_disputed_fields"
+                registry = registry.add_columns(
+                    _open_disputes(level.type_name, registry.selected_columns[key_label]).label(
+                        label
+                    )
+                )
+                columns.append(("disputed_fields", label))
         version = _POLICY_VERSION.scalar_subquery().label("policy_version")
         # rides along: the guard's agreement cache needs no statement of its own
         self.sql = str(registry.add_columns(version).compile(dialect=ASYNCPG))
@@ -359,6 +399,24 @@ class _Reads:
         driver: asyncpg.Connection = raw.driver_connection  # asyncpg's, under SQLAlchemy's pool
         rows: list[Any] = await driver.fetch(self.registry_sql, key)
         return rows
+
+
+def _open_disputes(type_name: str, key: Any) -> Any:
+    """The subject's disputed fields, read with its row: a probe of the open disputes' small
+    partial index (docs/corrections.md), so the prefill keeps its one statement. Literals, not
+    parameters: the plan's statement takes the subject's key alone (and the partial index's
+    predicate must be seen as written)."""
+    statuses = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+    return func.coalesce(
+        select(func.array_agg(aggregate_order_by(CorrectionRequest.field, CorrectionRequest.field)))
+        .where(
+            CorrectionRequest.subject_type == literal_column(f"'{type_name}'"),
+            CorrectionRequest.subject_id == key,
+            text(f"correction_requests.status IN ({statuses})"),
+        )
+        .scalar_subquery(),
+        literal_column("'{}'::text[]"),
+    )
 
 
 def _confirm(context: GatewayContext, version: int) -> None:

@@ -24,13 +24,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from gateway.audit.service import subject_history
+from gateway.corrections import service as corrections
+from gateway.corrections.models import CorrectionEvent, CorrectionRequest
 from gateway.cursors import CursorError
 from gateway.dossiers.models import Dossier as DossierRecord
 from gateway.dossiers.service import BINDING, DossierError, close_dossier, open_dossier
 from gateway.dossiers.service import DossierSubject as DossierSubjectIn
 from gateway.errors import ErrorCode, GatewayError, bad_user_input, forbidden
 from gateway.events.feed import DEFAULT_FIRST, read_feed
-from gateway.graph.forms import Form, error_for, value_at
+from gateway.graph.forms import Form, disputed_at, error_for, value_at
 from gateway.graph.guard import Grant, subject_refused
 from gateway.graph.reference import ReferenceCache
 from gateway.graph.types import (
@@ -41,6 +43,8 @@ from gateway.graph.types import (
     ChangeConnection,
     ChangeSubject,
     Consent,
+    Correction,
+    CorrectionStep,
     Dossier,
     DossierSubject,
     DossierSubjectInput,
@@ -132,6 +136,68 @@ def _agency_officer(info: Info) -> Officer:
             "officer)",
         )
     return context.officer
+
+
+def _reporter(info: Info, subject: str | None) -> tuple[str, corrections.Reporter]:
+    """Whose record a correction is about, and who reports it: a citizen, about their own
+    record; or an agency's verified officer serving a dossier that names the resident — the
+    dossier, opened from the citizen's papers at the counter, is what shows the citizen is
+    present (docs/corrections.md)."""
+    context = context_of(info)
+    principal = context.caller
+    if principal.is_citizen and principal.citizen_id is not None:
+        own = principal.citizen_id
+        if subject is not None and _checked("Resident", subject, "subject") != own:
+            raise forbidden(
+                "reportCorrection", "a citizen reports corrections of their own record only"
+            )
+        return own, corrections.Reporter("citizen", f"citizen-{own}", {"citizen_id": own})
+    if not principal.is_agency:
+        raise forbidden(
+            "reportCorrection", "only a citizen, or an officer with the citizen present, reports"
+        )
+    officer = context.officer
+    if officer is None or officer.verified == "header":
+        raise GatewayError(
+            ErrorCode.OFFICER_REQUIRED,
+            "a correction at a counter is reported by a verified officer: send "
+            "X-Officer-Assertion (or a token naming the officer)",
+        )
+    dossier = context.guard.dossier
+    if context.dossier is None or dossier is None:
+        raise GatewayError(
+            ErrorCode.DOSSIER_REQUIRED,
+            "a correction at a counter is reported for the dossier naming the citizen: send "
+            "X-Purpose and X-Dossier",
+        )
+    if subject is None:
+        raise bad_user_input("subject", "subject: the personal ID of the citizen present")
+    personal_id = _checked("Resident", subject, "subject")
+    if personal_id not in dossier.get("Resident", ()):
+        raise forbidden(
+            "reportCorrection", "the dossier does not name this resident: they are not present"
+        )
+    return personal_id, corrections.Reporter(
+        "officer",
+        f"officer:{principal.agency}/{officer.id}",
+        {"agency": principal.agency, "officer": officer.as_log(), "dossier": context.dossier},
+    )
+
+
+def _correction(record: CorrectionRequest, steps: list[CorrectionEvent]) -> Correction:
+    return Correction(
+        id=strawberry.ID(str(record.request_id)),
+        subject=strawberry.ID(record.subject_id),
+        field=record.field,
+        explanation=record.explanation,
+        reported_by=record.reported_by,
+        status=record.status,
+        source_agency=record.source_agency,
+        rejection_reason=record.rejection_reason,
+        reported_at=record.created_at,
+        updated_at=record.updated_at,
+        history=[CorrectionStep(step=e.step, at=e.at) for e in steps],
+    )
 
 
 def _dossier(record: DossierRecord) -> Dossier:
@@ -337,6 +403,28 @@ class Query:
             returned=len(records),
         )
         return [_consent(record) for record in records]
+
+    @strawberry.field(
+        description="My correction requests, newest first, with their steps and, when the "
+        "stewards rejected one, why (citizen tokens only)."
+    )
+    async def my_corrections(self, info: Info) -> list[Correction]:
+        citizen_id = _citizen(info)
+        async with context_of(info).database.session() as session:
+            records = await corrections.requests_of(
+                session=session, subject_type="Resident", subject_id=citizen_id
+            )
+            steps = await corrections.history(
+                session=session, request_ids=[r.request_id for r in records]
+            )
+        context_of(info).guard.record_read(
+            subject_type="resident",
+            subject_id=citizen_id,
+            read="myCorrections",
+            filters={},
+            returned=len(records),
+        )
+        return [_correction(r, steps.get(r.request_id, [])) for r in records]
 
 
 def _change(message: Mapping[str, Any]) -> Change:
@@ -583,6 +671,7 @@ def prefilled(
                 value=None if value is None else str(value),
                 missing=missing,
                 provenance=_provenance(source) if value is not None and source else None,
+                disputed=value is not None and disputed_at(data, form_field.steps),
             )
         )
     return Prefill(
@@ -706,6 +795,41 @@ class Mutation:
             raise bad_user_input(error.argument, str(error)) from error
         context.services.dossiers.forget(record.number)
         return _dossier(record)
+
+    @strawberry.mutation(
+        description="Report a field of a resident's record as wrong, saying why: the field is "
+        "disputed at once (answers and prefills flag it beside its value) until the registry's "
+        "source corrects it or its stewards reject the request with a reason "
+        "(docs/corrections.md). A citizen reports about their own record (`subject` omitted or "
+        "their own ID); an agency's verified officer, with X-Purpose and X-Dossier naming a "
+        "dossier of that resident, reports with the citizen present. Refusals are "
+        "BAD_USER_INPUT naming the argument, the message ending with the rule's code (e.g. "
+        "CORRECTION_FIELD_UNKNOWN, CORRECTION_FIELD_NOT_HELD, CORRECTION_EXPLANATION_EMPTY, "
+        "CORRECTION_ALREADY_OPEN), and nothing is recorded."
+    )
+    async def report_correction(
+        self,
+        info: Info,
+        field: str,
+        explanation: str,
+        subject: strawberry.ID | None = None,
+    ) -> Correction:
+        subject_id, reporter = _reporter(info, subject)
+        try:
+            async with context_of(info).services.sessions.begin() as session:
+                record = await corrections.report(
+                    session=session,
+                    subject_type="Resident",
+                    subject_id=subject_id,
+                    field=field,
+                    explanation=explanation,
+                    known=governed("Resident"),
+                    reporter=reporter,
+                )
+                steps = await corrections.history(session=session, request_ids=[record.request_id])
+        except corrections.CorrectionRefused as refused:
+            raise bad_user_input(refused.argument, f"{refused} ({refused.code})") from refused
+        return _correction(record, steps.get(record.request_id, []))
 
     @strawberry.mutation(description="Withdraw a consent: the very next request is refused.")
     async def revoke_consent(self, info: Info, id: strawberry.ID) -> Consent:

@@ -27,7 +27,7 @@ from strawberry.types.private import is_private
 from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import GatewayError
-from gateway.graph.guard import Grant, Guarded
+from gateway.graph.guard import GivenFlags, Grant, Guarded
 from gateway.graph.reference import ReferenceCache
 from gateway.selection import requested_fields
 from gateway.subjects import SUBJECT_KINDS, via_of
@@ -179,9 +179,14 @@ def governed(type_name: str) -> frozenset[str]:
     return _GOVERNED[type_name]
 
 
+# Fields of flags about the others (GivenFlags): what they show follows the other fields'
+# outcomes, so no decision is asked about them by name.
+FLAGS = frozenset({"disputedFields"})
+
+
 def asked(info: Info, type_name: str) -> frozenset[str]:
-    """The fields this field's selection asks of a subject of this type."""
-    return requested_fields(info.selected_fields, type_name, _ABSTRACT.get(type_name, ()))
+    """The fields this field's selection asks of a subject of this type (its flags aside)."""
+    return requested_fields(info.selected_fields, type_name, _ABSTRACT.get(type_name, ())) - FLAGS
 
 
 def asked_on(info: Info, type_name: str) -> Callable[[], frozenset[str]]:
@@ -413,6 +418,25 @@ class Resident:
     def deceased_on(self) -> str | None:
         died: date | None = self.record.deceased_on
         return None if died is None else died.isoformat()
+
+    @strawberry.field(
+        extensions=[GivenFlags()],
+        description="The fields of this answer a citizen has disputed: a correction request "
+        "open at the registry (docs/corrections.md). Only fields whose value this answer gives "
+        "you (clear or masked) are named; ask it beside them. Empty for an `asOf` read.",
+    )
+    async def disputed_fields(self, info: Info) -> list[str]:
+        if self.as_of is not None:  # a dispute is about the value in force, not history
+            return []
+        # A compiled plan read them with the row (gateway/graph/plans.py); otherwise one
+        # statement for every resident of the request (the `disputes` DataLoader)
+        read: list[str] | None = getattr(self.record, "disputed_fields", None)
+        if read is not None:
+            return read
+        found: list[str] = await context_of(info).loaders.disputes.load(
+            (self.record.personal_id, None)
+        )
+        return found
 
     @guarded(
         description="The spouse `spouseId` names, when the registry holds them (a link to a "
@@ -959,6 +983,41 @@ class PrefillField:
         description="Why there is no value: absent in the registry, or refused (and why)."
     )
     provenance: Provenance | None
+    disputed: bool = strawberry.field(
+        default=False,
+        description="The value is disputed: its subject reported it wrong and the registry's "
+        "stewards are handling the correction (docs/corrections.md). Only beside a value.",
+    )
+
+
+@strawberry.type(description="One step of a correction request.")
+class CorrectionStep:
+    step: str = strawberry.field(description="reported, forwarded, corrected or rejected.")
+    at: datetime
+
+
+@strawberry.type(
+    description="A request to correct one field of a resident's registry record "
+    "(docs/corrections.md): disputed from its report until corrected by the source or rejected."
+)
+class Correction:
+    id: strawberry.ID
+    subject: strawberry.ID = strawberry.field(description="The resident's personal ID.")
+    field: str = strawberry.field(description="The disputed field, e.g. fullName.")
+    explanation: str
+    reported_by: str = strawberry.field(
+        description="citizen, or officer (at a counter, the citizen present)."
+    )
+    status: str = strawberry.field(description="reported, forwarded, corrected or rejected.")
+    source_agency: str | None = strawberry.field(
+        description="The agency keeping the source record, once the stewards forwarded it."
+    )
+    rejection_reason: str | None = strawberry.field(
+        description="Why the stewards rejected it, when they did."
+    )
+    reported_at: datetime
+    updated_at: datetime
+    history: list[CorrectionStep]
 
 
 @strawberry.type(description="A procedure's form filled from the registries.")

@@ -85,6 +85,7 @@ FIELD_TYPES: dict[str, dict[str, str]] = {
         "motherId": "String", "spouseId": "String", "deceased": "Boolean",
         "deceasedOn": "String", "spouse": RESIDENT, "parents": RESIDENT, "children": RESIDENT,
         "household": HOUSEHOLD, "parcels": PARCEL, "representedEnterprises": "Representation",
+        "disputedFields": "String",
     },
     HOUSEHOLD: {
         "id": "ID", "recordVersion": "RecordVersion", "headId": "String", "head": RESIDENT,
@@ -123,6 +124,10 @@ FIELD_TYPES: dict[str, dict[str, str]] = {
     "LandUse": {"code": "String", "name": "String", "group": "String"},
     "BusinessLineEntry": {"code": "String", "name": "String", "main": "Boolean"},
 }  # fmt: skip
+# Flags about a subject's other fields (its open correction requests): they hold no registry
+# value and this world disputes nothing, so documents never ask them; their rule (shown only
+# beside a value given) is tests/functional/test_corrections.py's.
+FLAGS = frozenset({"disputedFields"})
 # Every field of a subject type is governed: the decision is taken over all of them.
 GOVERNED = {type_name: tuple(FIELD_TYPES[type_name]) for type_name in SUBJECT_TYPES}
 UNION_MEMBERS = {"RightHolder": (RESIDENT, ENTERPRISE)}
@@ -830,7 +835,9 @@ class _Drafter:
             return self.union_selection(type_name, hops)
         if self.left < 0:  # spent: a plain field
             fields = FIELD_TYPES[type_name]
-            return Field(self.draw(st.sampled_from([n for n, t in fields.items() if _plain(t)])))
+            return Field(self.draw(st.sampled_from(
+                [n for n, t in fields.items() if _plain(t) and n not in FLAGS]
+            )))  # fmt: skip
         form = self.draw(st.sampled_from(["field"] * 6 + ["typename", "inline", "spread"]))
         if form == "typename":
             return Field("__typename", self.alias("__typename"))
@@ -852,7 +859,7 @@ class _Drafter:
         """A field of the type: a relation half the time while `hops` remain."""
         fields = FIELD_TYPES[type_name]
         relations = [n for n in fields if _is_relation(type_name, n)] if hops > 0 else []
-        plain = [n for n in fields if not _is_relation(type_name, n)]
+        plain = [n for n in fields if not _is_relation(type_name, n) and n not in FLAGS]
         follow = bool(relations) and self.draw(st.booleans())
         name = self.draw(st.sampled_from(relations if follow else plain))
         if _plain(fields[name]):
@@ -1628,6 +1635,8 @@ def _everything(type_name: str, **relations: tuple[Selection, ...]) -> tuple[Sel
     """Every plain field of a type (objects with all their fields), and the relations given."""
     selections: list[Selection] = []
     for name, target in FIELD_TYPES[type_name].items():
+        if name in FLAGS:
+            continue
         if _is_relation(type_name, name):
             if name in relations:
                 selections.append(Field(name, selections=relations[name]))
