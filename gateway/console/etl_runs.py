@@ -15,11 +15,19 @@ of the registry the load writes (role `steward:<registry>` held nationwide, as
 gateway/admin/approvals.py decides scopes). A rollback records the steward as its `actor`;
 an accepted load records the server's operating-system user, as every load does
 (etl.pipeline takes no actor).
+
+A run's page shows personal data: the guard's before → after samples are registry values of
+the records they name (a resident's name, birth date, address). Each view that shows samples
+is the steward's oversight read (read `etl.run`, the run in its filter): one access-log entry
+under each subject shown, so their citizen sees it at /me, written in one batch before the page
+leaves; if the log cannot be written the page is a 503 and shows nothing (as the form preview,
+gateway/console/forms.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,17 +46,21 @@ from etl.pipeline import LoadError, file_sha256, load
 from etl.readers import SourceError
 from etl.rollback import MERGED, rollback
 from gateway.admin import approvals
-from gateway.admin.problems import Problem, conflict, forbidden, not_found
+from gateway.admin.problems import Problem, conflict, forbidden, not_found, unavailable
+from gateway.audit.writer import AuditUnavailable, Disclosure
 from gateway.console.context import Console
 from gateway.console.web import ConsoleDep, FormDep, StewardDep, StewardSession, redirect, render
 from gateway.identity.principal import Principal
 from gateway.subjects import SUBJECT_KINDS
+from registries.parcels.service import parcel_ids_by_key
 from registries.rollback import RollbackRefused
 
 router = APIRouter(prefix="/etl")
 PAGE_SIZE = 50
 STATUSES = ("running", "done", "unbalanced", "failed", "refused", "dry-run", "rollback")
 RunId = Annotated[int, Query(ge=1, le=2**63 - 1)]
+READ = "etl.run"  # the steward's oversight read of a run's samples, in the access log
+PARCEL = SUBJECT_KINDS["Parcel"].audit_name
 
 
 def waiting_condition() -> Any:
@@ -117,7 +129,7 @@ async def _run(session: AsyncSession, run_id: int) -> EtlRun:
 
 
 async def _run_page(
-    request: Request, console: Console, run_id: int, *, status: int = 200,
+    request: Request, console: Console, steward: Principal, run_id: int, *, status: int = 200,
     refusal: Problem | None = None,
 ) -> Response:  # fmt: skip
     async with console.admin.transaction() as session:
@@ -128,9 +140,11 @@ async def _run_page(
         rejects = await session.scalar(
             select(func.count()).select_from(EtlReject).where(EtlReject.run_id == run_id)
         )
+    guard = guard_rows(run.guard)
+    await _record_view(console, steward, run, guard)
     done = request.query_params.get("done")
     return render(request, "etl_run.html", status=status, nav="etl", run=run,
-                  guard=guard_rows(run.guard), waiting=is_waiting, rejects=int(rejects or 0),
+                  guard=guard, waiting=is_waiting, rejects=int(rejects or 0),
                   refusal=refusal, done=done if done in {"accepted", "rolled_back"} else None,
                   can_roll_back=run.status in MERGED and run.merged_at is not None
                   and run.rolled_back_by is None,
@@ -150,11 +164,68 @@ def guard_rows(guard: dict[str, Any] | None) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (not row["over"], row["name"]))
 
 
+def shown_subjects(target: str, guard: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """The subjects whose values the samples show, as the access log names them (the type's
+    audit name and the sample's record key), each with the fields shown of it, in page order."""
+    kinds = [kind.audit_name for kind in SUBJECT_KINDS.values() if kind.registry == target]
+    subject_type = kinds[0] if kinds else target
+    shown: dict[tuple[str, str], list[str]] = {}
+    for row in guard:
+        for key, *_values in row.get("samples") or ():
+            fields = shown.setdefault((subject_type, str(key)), [])
+            if row["name"] not in fields:
+                fields.append(row["name"])
+    return shown
+
+
+async def _record_view(
+    console: Console, steward: Principal, run: EtlRun, guard: list[dict[str, Any]]
+) -> None:
+    """The page's disclosure: one oversight entry per subject whose samples it shows (the shape
+    gateway/admin/context.py `Admin.record_read` writes), durable before the page leaves;
+    nothing when it shows no sample."""
+    shown = shown_subjects(run.target, guard)
+    if not shown:
+        return
+    if any(subject_type == PARCEL for subject_type, _ in shown):
+        # a load names a parcel by its cadastral key; the access log by its national ID
+        async with console.admin.transaction() as session:
+            ids = await parcel_ids_by_key(session=session, keys=[key for _, key in shown])
+        shown = {(kind, ids.get(key, key) if kind == PARCEL else key): fields
+                 for (kind, key), fields in shown.items()}  # fmt: skip
+    request_id = uuid.uuid4().hex
+    filters = {"run_id": run.run_id, "target": run.target}
+    entries = [
+        Disclosure(
+            request_id=request_id,
+            agency=steward.agency,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            officer=steward.subject,
+            purpose="oversight",
+            operation=READ,
+            decision={
+                "outcome": "oversight",
+                "read": READ,
+                "filter": filters,
+                "fields": fields,
+                "returned": len(shown),
+                "roles": sorted(steward.roles),
+            },
+        )
+        for (subject_type, subject_id), fields in shown.items()
+    ]
+    try:
+        await console.admin.services.audit.record(entries)
+    except AuditUnavailable as error:
+        raise unavailable("the access log") from error
+
+
 @router.get("/{run_id}")
 async def show_run(
-    *, request: Request, run_id: int, console: ConsoleDep, _session: StewardSession
+    *, request: Request, run_id: int, console: ConsoleDep, steward: StewardDep
 ) -> Response:
-    return await _run_page(request, console, run_id)
+    return await _run_page(request, console, steward, run_id)
 
 
 def registry_steward(steward: Principal, target: str, action: str) -> None:
@@ -182,9 +253,13 @@ async def roll_back(
             rollback, settings=console.settings, run_id=run_id, actor=steward.subject
         )
     except Problem as refused:
-        return await _run_page(request, console, run_id, status=refused.status, refusal=refused)
+        return await _run_page(
+            request, console, steward, run_id, status=refused.status, refusal=refused
+        )
     except (RollbackRefused, LoadError) as error:  # nothing changed; said as it says it
-        return await _run_page(request, console, run_id, status=409, refusal=conflict(str(error)))
+        return await _run_page(
+            request, console, steward, run_id, status=409, refusal=conflict(str(error))
+        )
     return redirect(f"/console/etl/{done.run_id}?done=rolled_back")
 
 
@@ -217,5 +292,7 @@ async def accept(
                 CRSInputError) as error:  # fmt: skip
             raise conflict(f"the load was refused: {error}") from error
     except Problem as refused:
-        return await _run_page(request, console, run_id, status=refused.status, refusal=refused)
+        return await _run_page(
+            request, console, steward, run_id, status=refused.status, refusal=refused
+        )
     return redirect(f"/console/etl/{report.run_id}?done=accepted")

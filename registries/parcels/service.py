@@ -14,7 +14,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registries.history import fetch_by_keys, fetch_children, versions_at
@@ -96,6 +96,25 @@ async def get_parcels(
     return await fetch_by_keys(
         session=session, model=Parcel, key=Parcel.parcel_id, keys=parcel_ids, as_of=as_of
     )
+
+
+async def parcel_ids_by_key(*, session: AsyncSession, keys: Sequence[str]) -> dict[str, str]:
+    """The national parcel ID of each cadastral key `commune/map sheet/parcel number` (how a
+    load names a parcel: etl/targets.py), from its latest version, current or not; a key no
+    version has is left out."""
+    wanted = {
+        tuple(int(part) for part in parts)
+        for parts in (key.split("/") for key in keys)
+        if len(parts) == 3 and all(part.isdigit() and len(part) <= 9 for part in parts)
+    }
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Parcel.commune_code, Parcel.map_sheet, Parcel.parcel_number, Parcel.parcel_id)
+        .where(tuple_(Parcel.commune_code, Parcel.map_sheet, Parcel.parcel_number).in_(wanted))
+        .order_by(Parcel.valid_from, Parcel.version_id)  # the latest version last: it wins
+    )
+    return {f"{commune}/{sheet}/{number}": parcel_id for commune, sheet, number, parcel_id in rows}
 
 
 async def parcels_at(

@@ -33,7 +33,7 @@ from etl.guard import ChangesRefused
 from etl.pipeline import load
 from etl.synth import SynthOptions, synthesize
 from gateway.alerts.models import AccessAlert
-from gateway.audit.writer import Disclosure
+from gateway.audit.writer import AuditUnavailable, Disclosure
 from gateway.console.messages import MESSAGES
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
@@ -467,14 +467,14 @@ async def test_the_access_log_searched_paged_exported_and_each_search_logged(
 # -- registry loads ------------------------------------------------------------------------------
 
 
-async def test_a_stopped_load_accepted_by_its_registry_steward_then_rolled_back(
-    stewards: dict[str, httpx.AsyncClient], console_settings: Settings, tmp_path: Path
-) -> None:
+async def stopped_load(settings: Settings, tmp_path: Path, *, seed: int) -> tuple[int, int]:
+    """A first fill of 300 synthetic residents, then a re-export renaming a third of them, which
+    the change-rate guard stops: (the first run's id, the stopped run's id)."""
     sample = tmp_path / "sample"
     await asyncio.to_thread(synthesize, SynthOptions(residents=300, enterprises=0, parcels=0,
-                                                     out=sample, seed=11))  # fmt: skip
+                                                     out=sample, seed=seed))  # fmt: skip
     first = await asyncio.to_thread(
-        load, settings=console_settings, target="residents", path=sample / "residents.csv"
+        load, settings=settings, target="residents", path=sample / "residents.csv"
     )
     renamed = tmp_path / "renamed.csv"
     with (sample / "residents.csv").open(encoding="utf-8", newline="") as handle:
@@ -487,18 +487,24 @@ async def test_a_stopped_load_accepted_by_its_registry_steward_then_rolled_back(
         writer.writeheader()
         writer.writerows(records)
     with pytest.raises(ChangesRefused):
-        await asyncio.to_thread(load, settings=console_settings, target="residents",
+        await asyncio.to_thread(load, settings=settings, target="residents",
                                 path=renamed)  # fmt: skip
-    with psycopg.connect(console_settings.libpq_url) as connection:
+    with psycopg.connect(settings.libpq_url) as connection:
         row = connection.execute("SELECT max(run_id) FROM etl_runs").fetchone()
     assert row is not None
-    stopped = int(row[0])
+    return first.run_id, int(row[0])
+
+
+async def test_a_stopped_load_accepted_by_its_registry_steward_then_rolled_back(
+    stewards: dict[str, httpx.AsyncClient], console_settings: Settings, tmp_path: Path
+) -> None:
+    first_run, stopped = await stopped_load(console_settings, tmp_path, seed=11)
 
     lan, hoa = stewards["lan"], stewards["hoa"]
     runs = await lan.get("/console/etl")
     waiting = runs.text[runs.text.index('id="waiting-runs"') :]
     assert f'href="/console/etl/{stopped}"' in waiting[: waiting.index("</ul>")]
-    assert f'href="/console/etl/{first.run_id}"' in runs.text
+    assert f'href="/console/etl/{first_run}"' in runs.text
     page = await lan.get(f"/console/etl/{stopped}")
     guard = page.text[page.text.index('id="guard"') :]
     assert re.search(r'<tr class="over">\s*<th scope="row"><code>full_name</code>', guard)
@@ -540,3 +546,74 @@ async def test_a_stopped_load_accepted_by_its_registry_steward_then_rolled_back(
     assert f"run {merged_id} was already rolled back by run" in text_of(twice)
     missing = await hoa.get("/console/etl/999999")
     assert missing.status_code == 404
+
+
+def run_views(settings: Settings, run_id: int) -> dict[tuple[str, str], int]:
+    """The stewards' views of a run's samples in the access log: per (subject type, id), how
+    many."""
+    with psycopg.connect(settings.libpq_url) as connection:
+        rows = connection.execute(
+            "SELECT subject_type, subject_id, count(*) FROM access_log WHERE purpose = "
+            "'oversight' AND operation = 'etl.run' AND decision->'filter'->>'run_id' = %s "
+            "GROUP BY 1, 2",
+            (str(run_id),),
+        ).fetchall()
+    return {(kind, key): int(n) for kind, key, n in rows}
+
+
+async def test_a_run_page_showing_samples_is_logged_under_each_subject_shown(
+    stewards: dict[str, httpx.AsyncClient], app: FastAPI, console_settings: Settings,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    first_run, stopped = await stopped_load(console_settings, tmp_path, seed=23)
+    with psycopg.connect(console_settings.libpq_url) as connection:
+        row = connection.execute("SELECT guard FROM etl_runs WHERE run_id = %s",
+                                 (stopped,)).fetchone()  # fmt: skip
+    assert row is not None
+    samples = row[0]["fields"]["full_name"]["samples"]
+    shown = {key for key, _before, _after in samples}
+    assert shown and all(re.fullmatch(r"[0-9]{12}", key) for key in shown)
+
+    hoa = stewards["hoa"]
+    page = await hoa.get(f"/console/etl/{stopped}")
+    assert page.status_code == 200
+    assert all(html.escape(after) in page.text for _key, _before, after in samples)
+    views = run_views(console_settings, stopped)
+    assert views == {("resident", key): 1 for key in shown}  # one entry per subject, this view
+    with psycopg.connect(console_settings.libpq_url) as connection:
+        entries = connection.execute(
+            "SELECT agency, officer, decision FROM access_log WHERE operation = 'etl.run' "
+            "AND decision->'filter'->>'run_id' = %s",
+            (str(stopped),),
+        ).fetchall()
+    assert {(agency, officer) for agency, officer, _ in entries} == {
+        ("steward-console", "steward-hoa")
+    }
+    decision = entries[0][2]
+    assert decision["outcome"] == "oversight" and decision["read"] == "etl.run"
+    assert decision["filter"] == {"run_id": stopped, "target": "residents"}
+    assert "full_name" in decision["fields"] and decision["returned"] == len(shown)
+    # each view is its own disclosure
+    await hoa.get(f"/console/etl/{stopped}")
+    assert run_views(console_settings, stopped) == {("resident", key): 2 for key in shown}
+    # a refused accept shows the page again: a view like any other
+    lan = stewards["lan"]
+    theirs = await lan.get(f"/console/etl/{stopped}")
+    refused = await lan.post(f"/console/etl/{stopped}/accept", data={"csrf": csrf_of(theirs)})
+    assert refused.status_code == 403 and "needs a steward of: population" in text_of(refused)
+    assert run_views(console_settings, stopped) == {("resident", key): 4 for key in shown}
+    # a page without samples (a first fill) discloses nobody: nothing recorded
+    assert (await hoa.get(f"/console/etl/{first_run}")).status_code == 200
+    assert run_views(console_settings, first_run) == {}
+
+    # the access log cannot be written: 503, and nothing of the samples leaves
+    async def broken(_entries: object) -> None:
+        raise AuditUnavailable("the writer is not running")
+
+    monkeypatch.setattr(app.state.services.audit, "record", broken)
+    failed = await hoa.get(f"/console/etl/{stopped}")
+    monkeypatch.undo()
+    assert failed.status_code == 503
+    assert not any(key in failed.text for key in shown)
+    assert not any(html.escape(after) in failed.text for _key, _before, after in samples)
+    assert run_views(console_settings, stopped) == {("resident", key): 4 for key in shown}
