@@ -33,15 +33,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
+from etl import runs
 from etl.closures import ClosuresRefused
 from etl.crs import CRSInputError
 from etl.encodings import EncodingError
 from etl.guard import ChangesRefused
-from etl.models import EtlReject, EtlRun
+from etl.models import EtlRun
 from etl.pipeline import LoadError, file_sha256, load
 from etl.readers import SourceError
 from etl.rollback import MERGED, rollback
@@ -63,34 +62,6 @@ READ = "etl.run"  # the steward's oversight read of a run's samples, in the acce
 PARCEL = SUBJECT_KINDS["Parcel"].audit_name
 
 
-def waiting_condition() -> Any:
-    """A run the change-rate guard stopped (figures over their limits, nothing merged) that no
-    later load of the same export has merged since."""
-    later = aliased(EtlRun)
-    merged_since = exists().where(
-        later.target == EtlRun.target,
-        later.source_sha256 == EtlRun.source_sha256,
-        later.run_id > EtlRun.run_id,
-        later.status.in_(MERGED),
-    )
-    return and_(
-        EtlRun.status == "refused",
-        func.jsonb_array_length(func.coalesce(EtlRun.guard["over"], func.jsonb("[]"))) > 0,
-        ~merged_since,
-    )
-
-
-def _runs(target: str | None, status: str | None, before: int | None) -> Select[EtlRun]:
-    query = select(EtlRun)
-    if target:
-        query = query.where(EtlRun.target == target)
-    if status:
-        query = query.where(EtlRun.status == status)
-    if before:
-        query = query.where(EtlRun.run_id < before)
-    return query.order_by(EtlRun.run_id.desc()).limit(PAGE_SIZE + 1)
-
-
 @router.get("")
 async def list_runs(
     *,
@@ -103,26 +74,19 @@ async def list_runs(
 ) -> Response:
     """Newest first; the loads waiting for acceptance above them."""
     async with console.admin.transaction() as session:
-        rows = list((await session.scalars(_runs(target, status, before))).all())
-        waiting = list(
-            (
-                await session.scalars(
-                    select(EtlRun).where(waiting_condition()).order_by(EtlRun.run_id.desc())
-                )
-            ).all()
-        )
-        targets = list(
-            await session.scalars(select(EtlRun.target).distinct().order_by(EtlRun.target))
-        )
-    runs = rows[:PAGE_SIZE]
-    after = runs[-1].run_id if len(rows) > PAGE_SIZE else None
-    return render(request, "etl.html", nav="etl", runs=runs, waiting=waiting, after=after,
+        rows = await runs.runs(session=session, target=target, status=status, before=before,
+                               limit=PAGE_SIZE + 1)  # fmt: skip
+        waiting = await runs.waiting_runs(session=session)
+        targets = await runs.run_targets(session=session)
+    shown = rows[:PAGE_SIZE]
+    after = shown[-1].run_id if len(rows) > PAGE_SIZE else None
+    return render(request, "etl.html", nav="etl", runs=shown, waiting=waiting, after=after,
                   targets=targets, statuses=STATUSES,
                   chosen={"target": target or "", "status": status or ""})  # fmt: skip
 
 
 async def _run(session: AsyncSession, run_id: int) -> EtlRun:
-    found = await session.get(EtlRun, run_id)
+    found = await runs.get_run(session=session, run_id=run_id)
     if found is None:
         raise not_found("load run", str(run_id))
     return found
@@ -134,17 +98,13 @@ async def _run_page(
 ) -> Response:  # fmt: skip
     async with console.admin.transaction() as session:
         run = await _run(session, run_id)
-        is_waiting = bool(
-            await session.scalar(select(waiting_condition()).where(EtlRun.run_id == run_id))
-        )
-        rejects = await session.scalar(
-            select(func.count()).select_from(EtlReject).where(EtlReject.run_id == run_id)
-        )
+        is_waiting = await runs.is_waiting(session=session, run_id=run_id)
+        rejects = await runs.reject_count(session=session, run_id=run_id)
     guard = guard_rows(run.guard)
     await _record_view(console, steward, run, guard)
     done = request.query_params.get("done")
     return render(request, "etl_run.html", status=status, nav="etl", run=run,
-                  guard=guard, waiting=is_waiting, rejects=int(rejects or 0),
+                  guard=guard, waiting=is_waiting, rejects=rejects,
                   refusal=refusal, done=done if done in {"accepted", "rolled_back"} else None,
                   can_roll_back=run.status in MERGED and run.merged_at is not None
                   and run.rolled_back_by is None,
@@ -270,9 +230,7 @@ async def accept(
     """`etl load TARGET PATH --accept-changes` of the export the guard stopped."""
     async with console.admin.transaction() as session:
         run = await _run(session, run_id)
-        is_waiting = bool(
-            await session.scalar(select(waiting_condition()).where(EtlRun.run_id == run_id))
-        )
+        is_waiting = await runs.is_waiting(session=session, run_id=run_id)
     try:
         registry_steward(steward, run.target, "accept")
         if not is_waiting:
