@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLSchema
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.problems import forbidden, unavailable
@@ -32,9 +31,9 @@ from gateway.graph.schema import ACCESS_LOG_FIELDS
 from gateway.identity.principal import Principal
 from gateway.policy.consents import MAX_CONSENT_FIELDS, consent_scopes, consent_within
 from gateway.policy.consents import ConsentRefused as Refused
-from gateway.policy.models import Agency, Purpose
+from gateway.policy.service import agency_and_purpose_names
 from gateway.subjects import SUBJECT_KINDS
-from registries.history import VIETNAM_TIME, is_current
+from registries.history import VIETNAM_TIME
 
 # A form's field that shows a whole GraphQL field as text (an address by its full text, a code
 # list entry by its name) labels that field as well as its own path
@@ -85,25 +84,9 @@ class FieldLabels:
 async def names(
     *, session: AsyncSession, agencies: Iterable[str], purposes: Iterable[str]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """The registered names of these agencies and the titles of these purposes, as they stand."""
-    wanted_agencies, wanted_purposes = set(agencies), set(purposes)
-    agency_names: dict[str, str] = {}
-    purpose_titles: dict[str, str] = {}
-    if wanted_agencies:
-        rows = await session.execute(
-            select(Agency.client_id, Agency.name).where(
-                Agency.client_id.in_(wanted_agencies), is_current(Agency)
-            )
-        )
-        agency_names = {str(client_id): str(name) for client_id, name in rows}
-    if wanted_purposes:
-        rows = await session.execute(
-            select(Purpose.code, Purpose.title).where(
-                Purpose.code.in_(wanted_purposes), is_current(Purpose)
-            )
-        )
-        purpose_titles = {str(code): str(title) for code, title in rows}
-    return agency_names, purpose_titles
+    """The registered names of these agencies and the titles of these purposes, as they stand
+    (the policy's service: gateway/policy/service.py)."""
+    return await agency_and_purpose_names(session=session, agencies=agencies, purposes=purposes)
 
 
 # -- who looked at my data ---------------------------------------------------------------------

@@ -348,6 +348,31 @@ async def agency_status(*, session: AsyncSession, agency: str) -> str | None:
     return found.scalar_one_or_none()
 
 
+async def agency_and_purpose_names(
+    *, session: AsyncSession, agencies: Iterable[str], purposes: Iterable[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The registered names of these agencies and the titles of these purposes, as they stand
+    (an unknown one is left out)."""
+    wanted_agencies, wanted_purposes = set(agencies), set(purposes)
+    agency_names: dict[str, str] = {}
+    purpose_titles: dict[str, str] = {}
+    if wanted_agencies:
+        rows = await session.execute(
+            select(Agency.client_id, Agency.name).where(
+                Agency.client_id.in_(wanted_agencies), is_current(Agency)
+            )
+        )
+        agency_names = {str(client_id): str(name) for client_id, name in rows}
+    if wanted_purposes:
+        rows = await session.execute(
+            select(Purpose.code, Purpose.title).where(
+                Purpose.code.in_(wanted_purposes), is_current(Purpose)
+            )
+        )
+        purpose_titles = {str(code): str(title) for code, title in rows}
+    return agency_names, purpose_titles
+
+
 async def agreements_in_scope(
     *, session: AsyncSession, agency: str, purpose: str
 ) -> list[Agreement]:
