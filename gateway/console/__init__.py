@@ -11,9 +11,11 @@ from graphql import GraphQLSchema
 from gateway.console import agencies, agreements, audit, consents, dashboard, etl_runs, me, static
 from gateway.console.auth import auth_router
 from gateway.console.context import CITIZEN, HOMES, STEWARD, Console
+from gateway.console.corrections import router as corrections_router
 from gateway.console.documents import router as documents_router
 from gateway.console.explain import router as explain_router
 from gateway.console.forms import router as forms_router
+from gateway.console.me_corrections import router as me_corrections_router
 from gateway.console.purposes import router as purposes_router
 from gateway.console.web import install_handlers
 from gateway.graph.context import Services
@@ -45,7 +47,9 @@ def mount_console(
     for router in (agencies.router, agencies.alerts, consents.router, etl_runs.router,
                    audit.router):  # fmt: skip
         stewards.include_router(router)
+    stewards.include_router(corrections_router)
     citizens = _app(console, CITIZEN)
     citizens.include_router(me.router)
+    citizens.include_router(me_corrections_router)
     app.mount(HOMES[STEWARD], stewards)
     app.mount(HOMES[CITIZEN], citizens)

@@ -858,6 +858,52 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Bạn không có sự đồng ý nào với mã này",
         "You have no consent with this id",
     ),
+    # corrections at the source (docs/corrections.md)
+    "nav.corrections": ("Yêu cầu đính chính", "Corrections"),
+    "nav.me_corrections": ("Đề nghị đính chính", "Corrections"),
+    "status.reported": ("đã báo sai", "reported"),
+    "status.forwarded": ("đã chuyển cơ quan nguồn", "forwarded"),
+    "status.corrected": ("đã đính chính", "corrected"),
+    "corrections.title": ("Yêu cầu đính chính dữ liệu", "Correction requests"),
+    "corrections.intro": (
+        "Công dân báo một trường dữ liệu sai; trường đó được đánh dấu đang tranh chấp cho đến "
+        "khi cơ quan nguồn nạp giá trị đã sửa, hoặc yêu cầu bị từ chối kèm lý do.",
+        "A citizen reports a field as wrong; it is flagged disputed until the source agency's "
+        "load brings the corrected value, or the request is rejected with a reason.",
+    ),
+    "corrections.one": ("Yêu cầu đính chính số {id}", "Correction request {id}"),
+    "corrections.all": ("Tất cả", "All"),
+    "corrections.filter": ("Lọc", "Filter"),
+    "corrections.none": ("Không có yêu cầu nào.", "No requests."),
+    "corrections.subject": ("Công dân", "Resident"),
+    "corrections.field": ("Trường dữ liệu", "Field"),
+    "corrections.explanation": ("Lý do báo sai", "Explanation"),
+    "corrections.disputed_value": ("Giá trị bị báo sai", "Disputed value"),
+    "corrections.reported_by": ("Người báo", "Reported by"),
+    "corrections.by_citizen": ("công dân", "the citizen"),
+    "corrections.by_officer": ("cán bộ một cửa, có mặt công dân", "an officer, citizen present"),
+    "corrections.reported_at": ("Thời điểm báo", "Reported"),
+    "corrections.status": ("Trạng thái", "Status"),
+    "corrections.history": ("Các bước", "Steps"),
+    "corrections.source_agency": ("Cơ quan nguồn", "Source agency"),
+    "corrections.sent_to": ("đã chuyển đến {agency}", "sent to {agency}"),
+    "corrections.note": ("Ghi chú cho cơ quan nguồn", "Note for the source agency"),
+    "corrections.reason": ("Lý do từ chối", "Reason for rejection"),
+    "corrections.forward": ("Chuyển cơ quan nguồn", "Forward to the source agency"),
+    "corrections.reject": ("Từ chối", "Reject"),
+    "me.corrections.title": ("Đề nghị đính chính dữ liệu của tôi", "Corrections of my data"),
+    "me.corrections.intro": (
+        "Nếu một thông tin về bạn sai, hãy báo ở đây và nói rõ lý do. Thông tin đó được đánh "
+        "dấu đang tranh chấp ngay trên mọi biểu mẫu cho đến khi được đính chính.",
+        "If something about you is wrong, report it here and say why. It is flagged as disputed "
+        "on every form at once until it is corrected.",
+    ),
+    "me.corrections.mine": ("Các đề nghị của tôi", "My requests"),
+    "me.corrections.none": ("Bạn chưa có đề nghị nào.", "You have made no request."),
+    "me.corrections.report_title": ("Báo một thông tin sai", "Report a wrong value"),
+    "me.corrections.submit": ("Gửi đề nghị", "Send the request"),
+    "me.corrections.done": ("Đã gửi đề nghị đính chính.", "Your request was sent."),
+    "me.corrections.refused": ("Không thể gửi:", "Not sent:"),
 }
 
 
