@@ -156,6 +156,15 @@ class AccessLogWriter:
         try:
             await connection.execute(f"SET ROLE {APP_ROLE}")  # append-only privileges only
             await connection.execute(f"SET synchronous_commit = {'on' if self.fsync else 'off'}")
+            if self._chain_key:
+                # A batch whose commit was not acknowledged (the connection died) may have
+                # committed: go on from the head the database holds, since heads only advance
+                # along their own chain (migration 0018) and a rewritten seq would be refused.
+                head = await connection.fetchrow(
+                    "SELECT seq, hash FROM access_log_heads WHERE chain_key = $1", self._chain_key
+                )
+                if head is not None:
+                    self._seq, self._head = int(head["seq"]), bytes(head["hash"])
         except Exception:
             await connection.close()
             raise
