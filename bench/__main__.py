@@ -20,7 +20,7 @@ import typer
 
 FOLDER = Path(__file__).resolve().parent
 # Every benchmark, in the order `python -m bench` runs them all.
-NAMES = ("audit", "etl", "events", "http", "partitions", "policy", "replica")
+NAMES = ("audit", "console", "etl", "events", "http", "partitions", "policy", "replica")
 
 app = typer.Typer(
     help=(
@@ -86,6 +86,23 @@ def audit(
     rounds: Rounds = 3,
 ) -> None:
     run("audit", _argv(producers=producers, entries=entries, rounds=rounds))
+
+
+@app.command(help=_help("console"), short_help=_summary("console"))
+def console(  # keyword-only: Typer passes options by name
+    *,
+    residents: Annotated[
+        int, typer.Option(min=1, help="Synthetic residents loaded through the ETL.")
+    ] = 1_000_000,
+    log_rows: Annotated[
+        int, typer.Option(min=1, help="Access-log entries written by the gateway's writer.")
+    ] = 1_000_000,
+    requests: Annotated[int, typer.Option(min=1, help="Requests measured per page.")] = 100,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the database (its URL printed).")
+    ] = False,
+) -> None:
+    run("console", _argv(residents=residents, log_rows=log_rows, requests=requests, keep=keep))
 
 
 @app.command(help=_help("etl"), short_help=_summary("etl"))
