@@ -23,7 +23,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.agencies import service as agencies
@@ -59,7 +58,6 @@ from gateway.policy.consents import ConsentRefused as RuleRefused
 from gateway.policy.models import Consent
 from gateway.policy.service import ConsentNotFound, consent_records, grant_consent, revoke_consent
 from registries.history import VIETNAM_TIME
-from registries.residents.models import Resident
 from registries.residents.service import first_recorded
 
 router = APIRouter()
@@ -132,28 +130,11 @@ async def _history(
         subject_id=citizen_id,
         first=first,
         after=after,
-        known_since=await _first_recorded(session, citizen_id),
+        known_since=await first_recorded(session=session, personal_id=citizen_id),
         agency=where.agency or None,
         since=since,
         until=until,
     )
-
-
-async def _first_recorded(session: AsyncSession, personal_id: str) -> datetime | None:
-    """`first_recorded`'s answer (registries/residents/service.py: when the registry first
-    recorded this person), found through the residents' history index — the exclusion
-    constraint's GiST index, which keys every version by the personal ID as a number. The
-    registry's own query compares the text key, which no index over every version covers, so
-    it reads the whole table: 75–160 ms a page at 1,000,000 residents (docs/performance.md)."""
-    if not re.fullmatch(r"[0-9]{12}", personal_id):
-        return await first_recorded(session=session, personal_id=personal_id)
-    found = await session.execute(
-        select(func.min(Resident.recorded_at)).where(
-            cast(Resident.personal_id, BigInteger) == int(personal_id),
-            Resident.personal_id == personal_id,
-        )
-    )
-    return found.scalar_one()
 
 
 def _labels(console: Console) -> FieldLabels:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BigInteger, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registries.history import fetch_by_keys, is_current, versions_at
@@ -103,7 +103,11 @@ async def holders_of_document(*, session: AsyncSession, number: str, limit: int 
 async def first_recorded(*, session: AsyncSession, personal_id: str) -> datetime | None:
     """When the registry first recorded this person (None: never): before it, the key was
     absent, and a lookup of it was an attempt on no one."""
-    found = await session.execute(
-        select(func.min(Resident.recorded_at)).where(Resident.personal_id == personal_id)
-    )
+    condition = Resident.personal_id == personal_id
+    if personal_id.isascii() and personal_id.isdigit() and len(personal_id) == 12:
+        # Through the history index (the exclusion constraint's, which keys every version by
+        # the personal ID as a number): no index over every version covers the text key, and
+        # comparing it alone reads the whole table (75–160 ms at 1,000,000 residents)
+        condition = condition & (cast(Resident.personal_id, BigInteger) == int(personal_id))
+    found = await session.execute(select(func.min(Resident.recorded_at)).where(condition))
     return found.scalar_one()
