@@ -2,7 +2,7 @@
 
 The request row holds the current state (status, the steward's forward note, the rejection's
 reason, the version that corrected it); `correction_events` holds every step, appended and never
-rewritten: the application role may insert there, not update or delete (migration 0019).
+rewritten: the application role may insert there, not update or delete (migration 0017).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ It fires for every role, the owner included; only a superuser who turns triggers
 (gateway/audit/checkpoints.py).
 
 Revision ID: 0018_append_only_heads
-Revises: 0019_corrections
+Revises: 0017_corrections
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0018_append_only_heads"
-down_revision: str | Sequence[str] | None = "0019_corrections"
+down_revision: str | Sequence[str] | None = "0017_corrections"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

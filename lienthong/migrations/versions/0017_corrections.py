@@ -1,7 +1,7 @@
 """Corrections at the source: citizens' correction requests (one disputed field each) and the
 history of their steps, appended only (docs/corrections.md).
 
-Revision ID: 0019_corrections
+Revision ID: 0017_corrections
 Revises: 0016_fanout_lanes
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019_corrections"
+revision: str = "0017_corrections"
 down_revision: str | Sequence[str] | None = "0016_fanout_lanes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
