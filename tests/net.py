@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.signing.keys import make_dev_key
+
 LIENTHONG = Path(sys.executable).parent / "lienthong"
 
 
@@ -21,6 +23,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def answer_key(folder: Path) -> str:
+    """The path of a key to sign answers with, as an operator provides one to a gateway in
+    prod, which refuses to start without (docs/evidence.md)."""
+    path = folder / "answer-signing-key.json"
+    make_dev_key(path)
+    return str(path)
 
 
 class ServerDidNotStart(RuntimeError):  # noqa: N818 - what happened, said plainly

@@ -41,7 +41,7 @@ from sqlalchemy import make_url
 from lienthong.resources import SHARED
 from tests import openid
 from tests.dockerfile import build_stage_sources
-from tests.net import free_port
+from tests.net import answer_key, free_port
 from tests.opa import Bundle, BundleService, opa_stand_in
 
 pytestmark = pytest.mark.slow
@@ -204,6 +204,7 @@ def test_a_deployment_boots_in_order_from_the_installed_wheel(
         keycloak_audience=openid.AUDIENCE,
         opa_url=f"http://127.0.0.1:{opa_port}",
         ops_token=OPS_TOKEN,
+        answer_signing_key_file=answer_key(workdir.parent),
     )
     ops = {"Authorization": f"Bearer {OPS_TOKEN}"}
     log_path = workdir.parent / f"{workdir.name}-gateway.log"

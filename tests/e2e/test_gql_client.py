@@ -36,7 +36,7 @@ from gateway.identity.officers import assertion_claims
 from lienthong.resources import OPERATIONS_DIR
 from lienthong.settings import Settings
 from tests import openid
-from tests.net import lienthong_serve
+from tests.net import answer_key, lienthong_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = (ROOT / "graphql" / "schema.graphql").read_text(encoding="utf-8")
@@ -248,6 +248,7 @@ async def prod(
         committed_database_url, tmp_path_factory.mktemp("gql-prod-home"),
         env="prod", keycloak_url=oidc, keycloak_realm=openid.REALM,
         keycloak_audience=openid.AUDIENCE,
+        answer_signing_key_file=answer_key(tmp_path_factory.mktemp("keys")),
     )  # fmt: skip
     with served as url:
         key = jwk.JWK.generate(kty="EC", crv="P-256", kid="motcua-gql-1")

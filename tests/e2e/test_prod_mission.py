@@ -47,7 +47,7 @@ from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories, openid
 from tests.e2e.conftest import SAMPLE_POLICY
-from tests.net import LIENTHONG, lienthong_serve
+from tests.net import LIENTHONG, answer_key, lienthong_serve
 
 ONE_STOP, TAX, LAND, BANK = "motcua-danang", "thue-hcm", "tainguyen-danang", "nganhang-abc"
 AGENCIES = (ONE_STOP, TAX, LAND, BANK)
@@ -297,6 +297,7 @@ def mission(
         "LIENTHONG_KEYCLOAK_AUDIENCE": openid.AUDIENCE,
         "LIENTHONG_DATABASE_URL": committed_database_url,
         "LIENTHONG_HOME": str(tmp_path_factory.mktemp("prod-home")),
+        "LIENTHONG_ANSWER_SIGNING_KEY_FILE": answer_key(tmp_path_factory.mktemp("keys")),
     }
     with lienthong_serve(env, workers=2) as url:
         stewards = {

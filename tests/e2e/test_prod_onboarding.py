@@ -32,7 +32,7 @@ from lienthong.settings import Settings
 from registries.db import create_engine, session_factory
 from tests import factories, openid
 from tests.e2e.conftest import SAMPLE_POLICY
-from tests.net import lienthong_serve
+from tests.net import answer_key, lienthong_serve
 
 AGENCY = "xaydung-danang"
 CONSOLE, CALLBACK = "steward-console", "http://127.0.0.1/admin/callback"
@@ -117,6 +117,7 @@ def platform(
         "LIENTHONG_KEYCLOAK_ADMIN_CLIENT_ID": openid.PROVISIONER,
         "LIENTHONG_KEYCLOAK_ADMIN_CLIENT_SECRET": _secret(openid.PROVISIONER),
         "LIENTHONG_HOME": str(tmp_path_factory.mktemp("onboarding-home")),
+        "LIENTHONG_ANSWER_SIGNING_KEY_FILE": answer_key(tmp_path_factory.mktemp("keys")),
     }
     try:
         with (
