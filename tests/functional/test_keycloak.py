@@ -25,6 +25,7 @@ from gateway.identity.keycloak import introspect, openid_client, realm_keys
 from gateway.identity.verifier import TokenVerifier
 from lienthong.settings import AuthMode, Env, Settings
 from tests import openid
+from tests.net import answer_key
 
 ROOT = Path(__file__).resolve().parents[2]
 REALM, AUDIENCE = openid.REALM, openid.AUDIENCE
@@ -143,6 +144,7 @@ async def test_prod_gateway_runs_only_trusted_documents_for_agencies(
     prod = Settings(
         env=Env.PROD, auth_mode=AuthMode.KEYCLOAK, keycloak_url=oidc_url, keycloak_realm=REALM,
         keycloak_audience=AUDIENCE, database_url=database_url, home=tmp_path,
+        answer_signing_key_file=answer_key(tmp_path),
     )  # fmt: skip
     agency = (await _agency_client(prod).a_token(grant_type="client_credentials"))["access_token"]
     steward_client = openid_client(prod, client_id="steward-console", secret="s3cret-steward")

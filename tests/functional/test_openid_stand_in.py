@@ -26,6 +26,7 @@ from gateway.identity.keycloak import openid_client
 from gateway.identity.provisioning import agency_client_payload, keycloak_provisioner
 from lienthong.settings import AuthMode, Env, Settings
 from tests import openid
+from tests.net import answer_key
 
 REALM, AUDIENCE, PROVISIONER = openid.REALM, openid.AUDIENCE, openid.PROVISIONER
 SECRETS = {
@@ -298,6 +299,7 @@ async def test_the_gateway_registers_suspends_and_reactivates_an_agencys_client(
         env=Env.PROD, auth_mode=AuthMode.KEYCLOAK, keycloak_url=oidc_url, keycloak_realm=REALM,
         keycloak_audience=AUDIENCE, keycloak_admin_client_secret=SecretStr(SECRETS[PROVISIONER]),
         database_url=committed_database_url, home=tmp_path,
+        answer_signing_key_file=answer_key(tmp_path),
     )  # fmt: skip
     an, binh = (
         _admin_token(oidc_url, name) for name in ("platform-admin-an", "platform-admin-binh")
