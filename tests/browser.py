@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -29,6 +30,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium
 CHROMEDRIVER = Path("/usr/bin/chromedriver")  # Debian's chromium-driver, the same build
 WAIT_SECONDS = 60  # a cold Chromium on a loaded 2-core machine
+CLICK_ATTEMPTS = 3
 SHOTS = Path(__file__).resolve().parents[1] / "docs" / "console"  # the console's screenshots
 NETWORK = {"http", "https", "ws", "wss"}  # data: and blob: URLs are inline
 
@@ -159,9 +161,23 @@ class Person:
         self.requests.extend(requests_made(self.browser))
 
     def click(self, selector: str) -> None:
-        """Click what leads to another page, and wait for that page."""
+        """Click what leads to another page, and wait for that page. On a loaded machine
+        Chromium may lose the node between finding and clicking it ("does not belong to the
+        document", a stale reference): found again and clicked again, unless the page has
+        already gone (the click was made)."""
         page = self.browser.find_element(By.TAG_NAME, "html")
-        self.browser.find_element(By.CSS_SELECTOR, selector).click()
+        for attempt in range(CLICK_ATTEMPTS):
+            try:
+                self.browser.find_element(By.CSS_SELECTOR, selector).click()
+                break
+            except WebDriverException as error:  # StaleElementReferenceException among them
+                lost = isinstance(error, StaleElementReferenceException) or (
+                    "does not belong to the document" in str(error.msg)
+                )
+                if not lost or attempt == CLICK_ATTEMPTS - 1:
+                    raise
+                if staleness_of(page)(self.browser):
+                    break
         self.wait.until(staleness_of(page))
         self.settle()
 

@@ -376,7 +376,10 @@ async def test_failover_replica_then_primary_no_acknowledged_entry_lost(
     assert acknowledged - logged == set(), "an acknowledged disclosure is missing from the log"
     verify = await asyncio.create_subprocess_exec(
         str(LIENTHONG), "audit", "verify",
-        env={**os.environ, "LIENTHONG_DATABASE_URL": primary.settings.libpq_url},
+        # its own state directory: checkpoints are kept per database name, and another
+        # cluster's `lienthong` database may have left some in the default one
+        env={**os.environ, "LIENTHONG_DATABASE_URL": primary.settings.libpq_url,
+             "LIENTHONG_HOME": str(replicated.home / "verify")},
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, report = await verify.communicate()
