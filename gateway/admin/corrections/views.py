@@ -8,11 +8,14 @@ the answer leaves. Each decision is also a step of the request's own history.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
 from gateway.admin.approvals import holds
+from gateway.admin.context import Admin
 from gateway.admin.corrections.models import CorrectionOut, ForwardIn, RejectIn
 from gateway.admin.http import AdminDep, Cursor, Limit, Page, StewardDep, bad_cursor
 from gateway.admin.problems import Problem, bad_input, conflict, forbidden, not_found, responses
@@ -116,26 +119,10 @@ async def forward_correction(
     """A reported request sent on to the agency keeping the source record (`source_agency`),
     with a note for it; the field stays disputed until a load corrects it. A steward of the
     field's registry, nationwide (403 `scope` otherwise); 409 unless it is `reported`."""
-    try:
-        async with admin.transaction() as session:
-            request = await service.get_request(session=session, request_id=request_id)
-            may_decide(steward, request, "forward")
-            request = await service.forward(
-                session=session, request_id=request_id, steward=steward.subject,
-                source_agency=forward.source_agency, note=forward.note,
-            )  # fmt: skip
-            steps = await service.history(session=session, request_ids=[request_id])
-    except service.CorrectionNotFound as error:
-        raise not_found("correction request", str(request_id)) from error
-    except service.CorrectionSettled as error:
-        raise conflict(str(error)) from error
-    except service.CorrectionRefused as error:
-        raise refusal(error) from error
-    await admin.record_read(
-        steward=steward, read="corrections.forward", filters={"request_id": request_id},
-        returned=1, subject=_audit_subject(request),
+    return await _decide(
+        admin, steward, request_id, "forward",
+        partial(service.forward, source_agency=forward.source_agency, note=forward.note),
     )  # fmt: skip
-    return CorrectionOut.of(request, steps.get(request_id, []))
 
 
 @router.post("/{request_id}/reject", responses=responses(404, 409, 503))
@@ -144,14 +131,27 @@ async def reject_correction(
 ) -> CorrectionOut:
     """The dispute closed without a change, saying why: the citizen sees the reason, and the
     field's flag is gone from the next request. Decided as a forward is; 409 once settled."""
+    return await _decide(
+        admin, steward, request_id, "reject", partial(service.reject, reason=reject.reason)
+    )
+
+
+async def _decide(
+    admin: Admin,
+    steward: Principal,
+    request_id: int,
+    action: str,
+    decision: Callable[..., Awaitable[Any]],
+) -> CorrectionOut:
+    """A steward's decision on one request (`decision`, the service's), once `may_decide`
+    allows it; its history returned, the read logged under the resident."""
     try:
         async with admin.transaction() as session:
             request = await service.get_request(session=session, request_id=request_id)
-            may_decide(steward, request, "reject")
-            request = await service.reject(
-                session=session, request_id=request_id, steward=steward.subject,
-                reason=reject.reason,
-            )  # fmt: skip
+            may_decide(steward, request, action)
+            request = await decision(
+                session=session, request_id=request_id, steward=steward.subject
+            )
             steps = await service.history(session=session, request_ids=[request_id])
     except service.CorrectionNotFound as error:
         raise not_found("correction request", str(request_id)) from error
@@ -160,7 +160,7 @@ async def reject_correction(
     except service.CorrectionRefused as error:
         raise refusal(error) from error
     await admin.record_read(
-        steward=steward, read="corrections.reject", filters={"request_id": request_id},
+        steward=steward, read=f"corrections.{action}", filters={"request_id": request_id},
         returned=1, subject=_audit_subject(request),
     )  # fmt: skip
     return CorrectionOut.of(request, steps.get(request_id, []))
