@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium
@@ -131,6 +131,28 @@ def failure(browser: Chrome, tmp_path: Path, failed: Exception) -> AssertionErro
     )
 
 
+def _lost(error: WebDriverException) -> bool:
+    """Whether Chromium says the element is no longer in its page, in either of its words."""
+    return isinstance(error, StaleElementReferenceException) or (
+        "does not belong to the document" in str(error.msg)
+    )
+
+
+def _gone(element: WebElement) -> Callable[[Chrome], bool]:
+    """A wait's condition: `element`'s page has been replaced."""
+
+    def gone(_: Chrome) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException as error:
+            if _lost(error):
+                return True
+            raise
+        return False
+
+    return gone
+
+
 class Person:
     """Someone at the browser: what they open, click and type, what the pages show them, and
     every request the browser made (whoever was at it: `requests` may be shared)."""
@@ -162,23 +184,20 @@ class Person:
 
     def click(self, selector: str) -> None:
         """Click what leads to another page, and wait for that page. On a loaded machine
-        Chromium may lose the node between finding and clicking it ("does not belong to the
-        document", a stale reference): found again and clicked again, unless the page has
-        already gone (the click was made)."""
+        Chromium may lose a node while a page is replaced ("does not belong to the document")
+        instead of calling it stale: either way it is gone, and the element is found and
+        clicked again unless the page it was on has gone already (the click was made)."""
         page = self.browser.find_element(By.TAG_NAME, "html")
         for attempt in range(CLICK_ATTEMPTS):
             try:
                 self.browser.find_element(By.CSS_SELECTOR, selector).click()
                 break
-            except WebDriverException as error:  # StaleElementReferenceException among them
-                lost = isinstance(error, StaleElementReferenceException) or (
-                    "does not belong to the document" in str(error.msg)
-                )
-                if not lost or attempt == CLICK_ATTEMPTS - 1:
+            except WebDriverException as error:
+                if not _lost(error) or attempt == CLICK_ATTEMPTS - 1:
                     raise
-                if staleness_of(page)(self.browser):
+                if _gone(page)(self.browser):
                     break
-        self.wait.until(staleness_of(page))
+        self.wait.until(_gone(page))
         self.settle()
 
     def type(self, selector: str, text: str) -> None:
