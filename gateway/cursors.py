@@ -39,3 +39,11 @@ def decode_timed_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(instant), key
     except ValueError as error:
         raise CursorError("invalid cursor") from error
+
+
+def decode_id_cursor(cursor: str) -> int:
+    """A cursor of one numeric id, as keyset pages ordered by a serial id hand out."""
+    (key,) = decode_cursor(cursor, 1)
+    if not (key.isascii() and key.isdigit()):
+        raise CursorError("invalid cursor")
+    return int(key)

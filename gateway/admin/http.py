@@ -104,5 +104,12 @@ def decode_cursor(cursor: str, size: int) -> list[str]:
         raise bad_cursor() from error
 
 
+def decode_id_cursor(cursor: str) -> int:
+    try:
+        return cursors.decode_id_cursor(cursor)
+    except cursors.CursorError as error:
+        raise bad_cursor() from error
+
+
 def tag(response: Response, version_id: int) -> None:
     response.headers["ETag"] = etag(version_id)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.corrections.models import CorrectionEvent, CorrectionRequest
-from gateway.cursors import CursorError, decode_cursor, encode_cursor
+from gateway.cursors import decode_id_cursor, encode_cursor
 from gateway.subjects import SUBJECT_KINDS
 from registries.corrections import CORRECTABLE, OPEN_STATUSES, TABLES
 
@@ -239,10 +239,7 @@ async def list_requests(
     if field is not None:
         query = query.where(CorrectionRequest.field == field)
     if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
-        if not after.isdigit():
-            raise CursorError("invalid cursor")
-        query = query.where(CorrectionRequest.request_id < int(after))
+        query = query.where(CorrectionRequest.request_id < decode_id_cursor(cursor))
     rows = list(
         (
             await session.execute(

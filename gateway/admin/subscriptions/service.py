@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin import review
 from gateway.admin.approvals import domains_of, holds
 from gateway.admin.history import current, keyset_page, versions
-from gateway.admin.http import bad_cursor, decode_cursor
+from gateway.admin.http import decode_id_cursor
 from gateway.admin.problems import AdminCode, Problem, bad_input, conflict, forbidden, not_found
 from gateway.admin.subscriptions.models import SubscriptionIn
 from gateway.errors import ErrorCode
@@ -259,12 +259,7 @@ async def all_deliveries(
 
 
 def _before(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    (after,) = decode_cursor(cursor, 1)
-    if not after.isdigit():
-        raise bad_cursor()
-    return int(after)
+    return None if cursor is None else decode_id_cursor(cursor)
 
 
 async def subscription_of(*, session: AsyncSession, delivery_id: int) -> tuple[str, str]:
