@@ -10,15 +10,19 @@ import asyncio
 import html
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from gateway.identity.dev_issuer import DevIssuer
+from lienthong.settings import Settings
 from tests import openid
 
 BASE = "http://gw"  # where the in-process app is reached (and the stand-in sends people back)
 CONSOLE_SECRET = "s3cret-console"  # the stewards' client's secret at the stand-in
 PASSWORD = "s3cret-{}"  # a test user's password, by username
+RESIDENT_NAME = "query($id: ID!) { resident(id: $id) { fullName } }"
 
 
 def clients(base: str) -> list[dict[str, Any]]:
@@ -101,3 +105,17 @@ def invalid_inputs(page: httpx.Response) -> set[str]:
             assert name and f"{name.group(1)}-error" in tag, tag  # described by its error
             found.add(name.group(1))
     return found
+
+
+def agency_reads_name(console: str, home: Path, resident_id: str, agency: str, purpose: str) -> Any:
+    """What `agency` gets of the resident's name for `purpose`, asked of a running gateway with
+    a dev token: the answer of the agency's next request after a steward's change."""
+    token = DevIssuer(Settings(home=home, public_url=console)).mint(agency=agency)
+    answer = httpx.post(
+        f"{console}/graphql",
+        json={"query": RESIDENT_NAME, "variables": {"id": resident_id}},
+        headers={"Authorization": f"Bearer {token}", "X-Purpose": purpose},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()

@@ -16,24 +16,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from gateway.identity.dev_issuer import DevIssuer
-from lienthong.settings import Settings
 from tests.browser import Person as AtTheBrowser
 from tests.browser import Request, assert_stayed_on, failure, policy_violations
+from tests.console import agency_reads_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_STEWARDS = json.loads((ROOT / "infra" / "demo" / "users.json").read_text(encoding="utf-8"))
 PASSWORDS = {user["username"]: user["password"] for user in DEMO_STEWARDS}
 STEWARD_A, STEWARD_B = "lan", "hoa"  # a steward; the population registry's steward
 NAME = "Võ Thị Bích Ngọc"
-RESIDENT = "query($id: ID!) { resident(id: $id) { fullName } }"
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +49,14 @@ class Person(AtTheBrowser):
         self.browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
 
 
-def _graphql(console: str, home: Path, resident_id: str, agency: str, purpose: str) -> Any:
-    token = DevIssuer(Settings(home=home, public_url=console)).mint(agency=agency)
-    answer = httpx.post(
-        f"{console}/graphql",
-        json={"query": RESIDENT, "variables": {"id": resident_id}},
-        headers={"Authorization": f"Bearer {token}", "X-Purpose": purpose},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def test_two_stewards_agree_an_agreement_and_the_agency_gets_the_field(
     console: str, oidc: str, browser: Chrome, home: Path, resident_id: str, tmp_path: Path
 ) -> None:
     # some traffic for the dashboard's chart: allowed reads, and a refused one
     for agency, purpose in (("motcua-danang", "CT01"), ("motcua-danang", "CT01"),
                             ("thue-hcm", "DKKD"), ("motcua-danang", "CPXD")):  # fmt: skip
-        _graphql(console, home, resident_id, agency, purpose)
-    before = _graphql(console, home, resident_id, "motcua-danang", "CPXD")
+        agency_reads_name(console, home, resident_id, agency, purpose)
+    before = agency_reads_name(console, home, resident_id, "motcua-danang", "CPXD")
     assert before["data"]["resident"] is None
     assert before["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -134,7 +119,8 @@ def test_two_stewards_agree_an_agreement_and_the_agency_gets_the_field(
     except (TimeoutException, AssertionError) as failed:
         raise failure(browser, tmp_path, failed) from failed
 
-    after = _graphql(console, home, resident_id, "motcua-danang", "CPXD")  # the next request
+    # the agency's next request
+    after = agency_reads_name(console, home, resident_id, "motcua-danang", "CPXD")
     assert after["data"]["resident"]["fullName"] == NAME
     assert "errors" not in after
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import psycopg
 import pytest
 from selenium.common.exceptions import TimeoutException
@@ -28,16 +27,15 @@ from selenium.webdriver.common.by import By
 from etl.guard import ChangesRefused
 from etl.pipeline import load
 from etl.synth import SynthOptions, synthesize
-from gateway.identity.dev_issuer import DevIssuer
 from lienthong.settings import Settings
 from tests.browser import WAIT_SECONDS, Person, assert_stayed_on, failure, policy_violations
+from tests.console import agency_reads_name
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_STEWARDS = json.loads((ROOT / "infra" / "demo" / "users.json").read_text(encoding="utf-8"))
 PASSWORDS = {user["username"]: user["password"] for user in DEMO_STEWARDS}
 ADMINISTRATOR = "an"  # the platform's administrator (role admin)
 NAME = "Đoàn Thị Hồng Nhung"  # the resident tests/e2e/conftest.py makes
-RESIDENT = "query($id: ID!) { resident(id: $id) { fullName } }"
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +76,6 @@ def console_data(resident_id: str, stopped_load: int) -> None:
     """The sample, its resident and the stopped load, before the console starts."""
 
 
-def _graphql(console: str, home: Path, resident_id: str, agency: str, purpose: str) -> Any:
-    token = DevIssuer(Settings(home=home, public_url=console)).mint(agency=agency)
-    answer = httpx.post(
-        f"{console}/graphql",
-        json={"query": RESIDENT, "variables": {"id": resident_id}},
-        headers={"Authorization": f"Bearer {token}", "X-Purpose": purpose},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
 def _downloaded(folder: Path, name: str) -> Path:
     """The file once Chromium has finished writing it."""
     deadline = time.monotonic() + WAIT_SECONDS
@@ -107,7 +93,7 @@ def test_a_steward_registers_suspends_and_searches_the_access_log(
 ) -> None:  # fmt: skip
     for agency, purpose in (("motcua-danang", "CT01"), ("motcua-danang", "CT01"),
                             ("thue-hcm", "DKKD")):  # fmt: skip
-        _graphql(console, home, resident_id, agency, purpose)
+        agency_reads_name(console, home, resident_id, agency, purpose)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser.execute_cdp_cmd("Page.setDownloadBehavior",
