@@ -23,7 +23,7 @@ from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
 from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
-from registries.db import session_factory
+from registries.db import create_engine, session_factory
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,3 +206,16 @@ async def running(settings: Settings) -> AsyncIterator[Api]:
 PLANS_METRIC = re.compile(
     r'lienthong_graphql_plans_total\{answered_by="(\w+)",operation="\w+"\} (\d+)'
 )
+
+
+async def sample_resident(settings: Settings, full_name: str) -> str:
+    """The sample agreements and one resident, committed in `settings`' database: the personal
+    ID of the resident, for a module that asks the gateway about one person."""
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with session_factory(engine).begin() as session:
+            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
+            made = await factories.make_resident(session, full_name=full_name)
+    finally:
+        await engine.dispose()
+    return made.personal_id

@@ -14,11 +14,9 @@ from starlette.types import Message
 
 from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
-from gateway.policy.service import load_policy_document
 from lienthong.settings import Settings
-from registries.db import create_engine, session_factory
-from tests import clients, factories
-from tests.graphql_world import SAMPLE_POLICY
+from tests import clients
+from tests.graphql_world import sample_resident
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName } }"
@@ -37,14 +35,7 @@ def settings_(committed_database_url: str, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 async def resident(settings_: Settings) -> str:
-    engine = create_engine(settings_, pool_size=1)
-    try:
-        async with session_factory(engine).begin() as session:
-            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
-            made = await factories.make_resident(session, full_name="Đỗ Văn Nam")
-    finally:
-        await engine.dispose()
-    return made.personal_id
+    return await sample_resident(settings_, "Đỗ Văn Nam")
 
 
 @pytest.fixture(scope="module")

@@ -22,15 +22,13 @@ from jwcrypto import jwk
 
 from gateway.app import create_app
 from gateway.identity.dev_issuer import DevIssuer
-from gateway.policy.service import load_policy_document
 from gateway.signing.answers import JWKS_PATH, AnswerRejected, SignedAnswer, verify_answer
 from gateway.signing.keys import AnswerKeyError
 from lienthong.settings import Env, Settings
-from registries.db import create_engine, session_factory
-from tests import clients, factories
+from tests import clients
+from tests.graphql_world import sample_resident
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_POLICY = json.loads((ROOT / "infra" / "sample" / "policy.json").read_text("utf-8"))
 JOSE = "application/jose"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 RESIDENT = "query($id: ID!) { resident(id: $id) { fullName birthDate } }"
@@ -69,14 +67,7 @@ def settings_(committed_database_url: str, home: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 async def resident(settings_: Settings) -> str:
-    engine = create_engine(settings_, pool_size=1)
-    try:
-        async with session_factory(engine).begin() as session:
-            await load_policy_document(session=session, document=SAMPLE_POLICY, actor="etl")
-            made = await factories.make_resident(session, full_name="Trần Thị Mai")
-    finally:
-        await engine.dispose()
-    return made.personal_id
+    return await sample_resident(settings_, "Trần Thị Mai")
 
 
 @pytest.fixture(scope="module")
