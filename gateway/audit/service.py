@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import cursors
@@ -268,3 +269,74 @@ async def count(*, session: AsyncSession, where: AccessLogFilter) -> int:
 
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, VIETNAM_TIME)
+
+
+# --- the stewards' dashboard's figures (gateway/console/dashboard.py) ---
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    entries: int
+    chains: int
+    lanes: int
+
+
+async def chain_status(*, session: AsyncSession) -> ChainStatus:
+    """From the chains' heads (gateway/audit/writer.py): a chain per writer lane and month, its
+    last sequence number the entries it holds."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*), coalesce(sum(seq), 0), "
+                "count(DISTINCT split_part(chain_key, ':', 1)) FROM access_log_heads"
+            )
+        )
+    ).one()
+    return ChainStatus(chains=int(row[0]), entries=int(row[1]), lanes=int(row[2]))
+
+
+@dataclass
+class HourFigures:
+    counts: dict[str, list[int]]  # agency → [entries, refused, absent]
+    refusals: Counter[str]  # fields refused, by the policy's reason
+
+
+async def hourly_figures(
+    *, session: AsyncSession, since: datetime, until: datetime | None
+) -> dict[datetime, HourFigures]:
+    """Access-log entries per hour from `since` (to `until`, excluded; None: all), per agency —
+    entries, subjects refused whole, lookups of absent keys, as the access log's daily counts
+    count them (`daily_counts`) — and the fields refused by the
+    policy's reason (each entry's `decision.reasons`: field → reason, gateway/graph/guard.py)."""
+    # on the hour in UTC, whatever the session's time zone (the hours SettledHours keeps)
+    hour = func.date_trunc("hour", AccessLogEntry.occurred_at, "UTC").label("hour")
+    period = [AccessLogEntry.occurred_at >= since]
+    if until is not None:
+        period.append(AccessLogEntry.occurred_at < until)
+    outcome = outcome_column()
+    counts = (
+        select(
+            hour,
+            AccessLogEntry.agency,
+            func.count(),
+            func.count().filter(outcome == "refused"),
+            func.count().filter(outcome == "absent"),
+        )
+        .where(*period)
+        .group_by(hour, AccessLogEntry.agency)
+    )
+    reason = func.jsonb_each_text(AccessLogEntry.decision["reasons"]).table_valued("key", "value")
+    reasons = (
+        select(hour, reason.c.value, func.count())
+        .select_from(AccessLogEntry)
+        .join(reason, text("true"))
+        .where(*period)
+        .group_by(hour, reason.c.value)
+    )
+    found: dict[datetime, HourFigures] = {}
+    for at, agency, n, refused, absent in await session.execute(counts):
+        figures = found.setdefault(at, HourFigures({}, Counter()))
+        figures.counts[str(agency)] = [int(n), int(refused), int(absent)]
+    for at, why, n in await session.execute(reasons):
+        found.setdefault(at, HourFigures({}, Counter())).refusals[str(why)] = int(n)
+    return found

@@ -16,17 +16,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import service as access_log
-from gateway.audit.models import AccessLogEntry
 from gateway.audit.verify import verify
 from gateway.console.charts import StackedBars, disclosures_chart
 from gateway.console.context import Verification
 from gateway.console.web import ConsoleDep, FormDep, StewardDep, StewardSession, redirect, render
-from gateway.policy.models import AgencyDocument, Agreement, Proposal
-from registries.history import VIETNAM_TIME, is_current
+from gateway.policy import service as policy
+from registries.history import VIETNAM_TIME
 
 DAYS = 14
 MOST_REASONS = 10
@@ -38,13 +36,6 @@ HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class ChainStatus:
-    entries: int
-    chains: int
-    lanes: int
-
-
-@dataclass(frozen=True)
 class Dashboard:
     since: date
     until: date
@@ -52,54 +43,7 @@ class Dashboard:
     counts: list[access_log.DailyCount]
     refusals: list[tuple[str, int]]
     waiting: dict[str, int]
-    chain: ChainStatus
-
-
-@dataclass
-class HourFigures:
-    counts: dict[str, list[int]]  # agency → [entries, refused, absent]
-    refusals: Counter[str]  # fields refused, by the policy's reason
-
-
-async def hourly_figures(
-    *, session: AsyncSession, since: datetime, until: datetime | None
-) -> dict[datetime, HourFigures]:
-    """Access-log entries per hour from `since` (to `until`, excluded; None: all), per agency —
-    entries, subjects refused whole, lookups of absent keys, as the access log's daily counts
-    count them (gateway/audit/service.py `daily_counts`) — and the fields refused by the
-    policy's reason (each entry's `decision.reasons`: field → reason, gateway/graph/guard.py)."""
-    # on the hour in UTC, whatever the session's time zone (the hours SettledHours keeps)
-    hour = func.date_trunc("hour", AccessLogEntry.occurred_at, "UTC").label("hour")
-    period = [AccessLogEntry.occurred_at >= since]
-    if until is not None:
-        period.append(AccessLogEntry.occurred_at < until)
-    outcome = access_log.outcome_column()
-    counts = (
-        select(
-            hour,
-            AccessLogEntry.agency,
-            func.count(),
-            func.count().filter(outcome == "refused"),
-            func.count().filter(outcome == "absent"),
-        )
-        .where(*period)
-        .group_by(hour, AccessLogEntry.agency)
-    )
-    reason = func.jsonb_each_text(AccessLogEntry.decision["reasons"]).table_valued("key", "value")
-    reasons = (
-        select(hour, reason.c.value, func.count())
-        .select_from(AccessLogEntry)
-        .join(reason, text("true"))
-        .where(*period)
-        .group_by(hour, reason.c.value)
-    )
-    found: dict[datetime, HourFigures] = {}
-    for at, agency, n, refused, absent in await session.execute(counts):
-        figures = found.setdefault(at, HourFigures({}, Counter()))
-        figures.counts[str(agency)] = [int(n), int(refused), int(absent)]
-    for at, why, n in await session.execute(reasons):
-        found.setdefault(at, HourFigures({}, Counter())).refusals[str(why)] = int(n)
-    return found
+    chain: access_log.ChainStatus
 
 
 class SettledHours:
@@ -107,18 +51,18 @@ class SettledHours:
     shows them."""
 
     def __init__(self) -> None:
-        self._hours: dict[datetime, HourFigures] = {}
+        self._hours: dict[datetime, access_log.HourFigures] = {}
 
     async def figures(
         self, *, session: AsyncSession, since: datetime, until: datetime
-    ) -> dict[datetime, HourFigures]:
+    ) -> dict[datetime, access_log.HourFigures]:
         """The hours from `since` to `until` (excluded), both on the hour."""
         wanted = [since + HOUR * n for n in range(int((until - since) / HOUR))]
         missing = [at for at in wanted if at not in self._hours]
         if missing:  # one read from the first hour missing: the first view reads the 14 days
-            found = await hourly_figures(session=session, since=missing[0], until=until)
+            found = await access_log.hourly_figures(session=session, since=missing[0], until=until)
             for at in missing:
-                self._hours[at] = found.get(at, HourFigures({}, Counter()))
+                self._hours[at] = found.get(at, access_log.HourFigures({}, Counter()))
         for at in [at for at in self._hours if at < since]:  # off the chart: forgotten
             del self._hours[at]
         return {at: self._hours[at] for at in wanted}
@@ -136,36 +80,6 @@ def _on_the_hour(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-async def waiting(*, session: AsyncSession) -> dict[str, int]:
-    """What waits for a steward's decision, by kind."""
-    found: dict[str, int] = {}
-    for name, model in (("agreements", Agreement), ("documents", AgencyDocument)):
-        query = select(func.count()).where(is_current(model), model.status == "submitted")
-        found[name] = int((await session.execute(query)).scalar_one())
-    proposals = select(Proposal.kind, func.count()).where(
-        is_current(Proposal), Proposal.status == "submitted"
-    )
-    rows = await session.execute(proposals.group_by(Proposal.kind))
-    kinds = {str(kind): int(n) for kind, n in rows}
-    found["purposes"] = kinds.get("purpose", 0)
-    found["forms"] = kinds.get("form", 0)
-    return found
-
-
-async def chain_status(*, session: AsyncSession) -> ChainStatus:
-    """From the chains' heads (gateway/audit/writer.py): a chain per writer lane and month, its
-    last sequence number the entries it holds."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT count(*), coalesce(sum(seq), 0), "
-                "count(DISTINCT split_part(chain_key, ':', 1)) FROM access_log_heads"
-            )
-        )
-    ).one()
-    return ChainStatus(chains=int(row[0]), entries=int(row[1]), lanes=int(row[2]))
-
-
 async def dashboard(
     *, session: AsyncSession, now: datetime, settled: SettledHours, days: int = DAYS
 ) -> Dashboard:
@@ -174,7 +88,7 @@ async def dashboard(
     start = access_log.day_start(since).astimezone(UTC)
     settled_until = max(start, _on_the_hour(now - SETTLED))  # the hours after it: from the log
     hours = await settled.figures(session=session, since=start, until=settled_until)
-    hours |= await hourly_figures(session=session, since=settled_until, until=None)
+    hours |= await access_log.hourly_figures(session=session, since=settled_until, until=None)
     per_day: dict[tuple[date, str], list[int]] = {}
     refused: Counter[str] = Counter()
     for at, figures in hours.items():
@@ -198,8 +112,8 @@ async def dashboard(
         chart=disclosures_chart(counts, since=since, until=today),
         counts=counts,
         refusals=refusals,
-        waiting=await waiting(session=session),
-        chain=await chain_status(session=session),
+        waiting=await policy.waiting(session=session),
+        chain=await access_log.chain_status(session=session),
     )
 
 

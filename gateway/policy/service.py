@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.approvals import PLATFORM
 from gateway.identity.keys import active_keys
 from gateway.policy.consents import check_consent
-from gateway.policy.models import Agency, Agreement, Consent, PolicyVersion, Proposal, Purpose
+from gateway.policy.models import (
+    Agency,
+    AgencyDocument,
+    Agreement,
+    Consent,
+    PolicyVersion,
+    Proposal,
+    Purpose,
+)
 from registries.history import is_current, supersede
 
 log = structlog.get_logger(__name__)
@@ -597,3 +605,19 @@ async def policy_document(*, session: AsyncSession) -> dict[str, Any]:
         ],
         "agreements": [agreement_input(a) for a in agreements],
     }
+
+
+async def waiting(*, session: AsyncSession) -> dict[str, int]:
+    """What waits for a steward's decision, by kind (the console's dashboard)."""
+    found: dict[str, int] = {}
+    for name, model in (("agreements", Agreement), ("documents", AgencyDocument)):
+        query = select(func.count()).where(is_current(model), model.status == "submitted")
+        found[name] = int((await session.execute(query)).scalar_one())
+    proposals = select(Proposal.kind, func.count()).where(
+        is_current(Proposal), Proposal.status == "submitted"
+    )
+    rows = await session.execute(proposals.group_by(Proposal.kind))
+    kinds = {str(kind): int(n) for kind, n in rows}
+    found["purposes"] = kinds.get("purpose", 0)
+    found["forms"] = kinds.get("form", 0)
+    return found
